@@ -1,0 +1,150 @@
+"""An AgentRun's status: phases, stages, conditions, and the optimistic write loop.
+
+Every transition reads the run, decides from its status whether the event is
+current, writes the new status with the resourceVersion it read, then emits.
+``transact`` is that loop; a decision of ``None`` means "stale, drop the event".
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, Final
+
+from events.envelope import RunRef
+from events.errors import TransientError
+from functions.ports import Conflict, Deps, NotFound, Resource
+
+__all__ = [
+    "KIND",
+    "TERMINAL_PHASES",
+    "Stage",
+    "get_run",
+    "transact",
+    "set_condition",
+    "rfc3339",
+    "parse_time",
+    "is_terminal",
+    "parse_duration",
+]
+
+KIND: Final = "AgentRun"
+TERMINAL_PHASES: Final = frozenset({"Succeeded", "Failed", "Cancelled"})
+_MAX_CONFLICT_RETRIES: Final = 16
+
+
+class Stage:
+    """Where a Running run is inside its current step."""
+
+    ACCEPTED: Final = "Accepted"  # validated; context not yet prepared
+    MODEL: Final = "Model"  # waiting for the model reply of ``status.step``
+    TOOLS: Final = "Tools"  # waiting for ``status.pendingToolCalls``
+    FINALIZING: Final = "Finalizing"  # outcome recorded (result or error), phase not yet terminal
+    DONE: Final = "Done"
+
+
+def rfc3339(ts: float) -> str:
+    """Seconds since the epoch as a Kubernetes timestamp (UTC, second or ms precision)."""
+    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: str | None) -> float | None:
+    """A Kubernetes timestamp back to seconds since the epoch."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+_UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: str | None) -> float | None:
+    """``"1h30m"``, ``"45s"``, ``"250ms"`` in seconds (the CRD checks the pattern)."""
+    if not value:
+        return None
+    total, number = 0.0, ""
+    i = 0
+    while i < len(value):
+        ch = value[i]
+        if ch.isdigit() or ch == ".":
+            number += ch
+            i += 1
+            continue
+        unit = "ms" if value.startswith("ms", i) else ch
+        if unit not in _UNITS or not number:
+            raise ValueError(f"invalid duration {value!r}")
+        total += float(number) * _UNITS[unit]
+        number = ""
+        i += len(unit)
+    if number:
+        raise ValueError(f"invalid duration {value!r}: missing unit")
+    return total
+
+
+def is_terminal(run: Resource) -> bool:
+    """True once the run reached Succeeded, Failed or Cancelled."""
+    return run.get("status", {}).get("phase") in TERMINAL_PHASES
+
+
+def get_run(deps: Deps, ref: RunRef) -> Resource | None:
+    """The run an event names, or None when it is gone or was replaced (uid differs)."""
+    try:
+        run = deps.store.get(KIND, ref.namespace, ref.name)
+    except NotFound:
+        return None
+    if ref.uid and run["metadata"].get("uid") != ref.uid:
+        return None
+    return run
+
+
+def set_condition(
+    status: dict[str, Any], type_: str, ok: bool, reason: str, message: str, now: float
+) -> None:
+    """Set one condition, keeping lastTransitionTime when its status did not change."""
+    conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
+    value = "True" if ok else "False"
+    for cond in conditions:
+        if cond["type"] == type_:
+            if cond["status"] != value:
+                cond["lastTransitionTime"] = rfc3339(now)
+            cond.update(status=value, reason=reason, message=message)
+            return
+    conditions.append(
+        {
+            "type": type_,
+            "status": value,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": rfc3339(now),
+        }
+    )
+
+
+Decision = Callable[[Resource, dict[str, Any]], bool]
+
+
+def transact(deps: Deps, ref: RunRef, decide: Decision) -> Resource | None:
+    """Read the run, let ``decide`` edit a copy of its status, write it; retry on conflict.
+
+    ``decide(run, status)`` returns False when the event is stale for this run
+    (nothing is written and None is returned). Side effects belong before the
+    call, recorded in the journal, so a retried write never repeats them.
+    """
+    for _ in range(_MAX_CONFLICT_RETRIES):
+        run = get_run(deps, ref)
+        if run is None:
+            return None
+        status = copy.deepcopy(run.get("status") or {})
+        if not decide(run, status):
+            return None
+        status["lastEventTime"] = rfc3339(deps.clock.now())
+        updated = {**run, "status": status}
+        try:
+            return deps.store.update_status(updated)
+        except Conflict:
+            continue
+    raise TransientError(
+        f"agentrun {ref.key}: {_MAX_CONFLICT_RETRIES} write conflicts in a row", reason="WriteConflict"
+    )

@@ -1,0 +1,189 @@
+"""call_llm: one model call for the run's current step.
+
+The reply is recorded in the journal before status moves on, so a crash after
+the call is repaired by redelivery reading the recorded reply, never by asking
+the model twice. Tokens are added in the same status write that leaves the
+Model stage, so they are counted once however often the event arrives.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from cloudevents.core.base import BaseCloudEvent
+
+from events import types
+from events.envelope import CloudEvent, RunRef, run_event, run_ref_of, step_of
+from events.errors import PermanentError, TransientError
+from functions.agentrun import Stage, get_run, parse_duration, parse_time, set_condition, transact
+from functions.ports import Deps, ModelReply, ModelRequest, Resource
+from functions.transcript import Transcript, load, reply_entry, reply_from_entry, reply_key
+
+__all__ = ["handle", "outcome_of"]
+
+NAME = "call_llm"
+ANSWER: Final = frozenset({"end_turn", "stop_sequence"})
+FAIL_REASONS: Final = {
+    "refusal": ("ModelRefused", "the model declined to answer (stop_reason refusal)"),
+    "model_context_window_exceeded": (
+        "ContextWindowExceeded",
+        "the transcript no longer fits the model's context window",
+    ),
+}
+
+
+def outcome_of(reply: ModelReply, model: Resource) -> tuple[str, str, str]:
+    """``("tools"|"answer"|"continue"|"fail", reason, message)`` for a reply's stop reason."""
+    stop = reply.stop_reason
+    if stop == "tool_use" and reply.tool_calls:
+        return "tools", "", ""
+    if stop in ANSWER or (stop == "tool_use" and not reply.tool_calls):
+        return "answer", "", ""
+    if stop == "pause_turn":
+        return "continue", "", ""
+    if stop == "max_tokens":
+        if model["spec"].get("onMaxTokens") == "continue":
+            return "continue", "", ""
+        limit = model["spec"].get("maxTokens", 1024)
+        return "fail", "MaxTokens", f"the reply hit the Model's maxTokens ({limit}) unfinished"
+    reason, message = FAIL_REASONS.get(stop, ("UnknownStopReason", f"stop_reason {stop!r}"))
+    return "fail", reason, message
+
+
+def _limit_breach(run: Resource, transcript: Transcript, step: int, now: float) -> tuple[str, str]:
+    limits = transcript.context.get("limits") or {}
+    max_turns = int(limits.get("maxTurns", 10))
+    if step > max_turns:
+        return "MaxTurnsExceeded", f"no final answer within maxTurns ({max_turns})"
+    timeout = parse_duration(run["spec"].get("timeout") or limits.get("timeout"))
+    started = parse_time(run.get("status", {}).get("startedAt"))
+    if timeout and started and now - started > timeout:
+        return "Timeout", f"the run exceeded its timeout ({timeout:g}s)"
+    max_tokens = limits.get("maxTokens")
+    total = run.get("status", {}).get("tokenUsage", {}).get("total", 0)
+    if max_tokens and total >= int(max_tokens):
+        return "TokenBudgetExceeded", f"used {total} tokens of limits.maxTokens {max_tokens}"
+    return "", ""
+
+
+def _fail(deps: Deps, ref: RunRef, step: int, reason: str, message: str) -> list[CloudEvent]:
+    def record(current: Resource, st: dict[str, Any]) -> bool:
+        if st.get("stage") != Stage.MODEL or st.get("step") != step:
+            return False
+        st.update(stage=Stage.FINALIZING, error={"reason": reason, "message": message})
+        return True
+
+    if transact(deps, ref, record) is None:
+        return []
+    kind = types.RUN_TIMEDOUT if reason == "Timeout" else types.RUN_FAILED
+    return [run_event(kind, NAME, ref, step, {"reason": reason, "message": message})]
+
+
+def _ask_model(deps: Deps, run: Resource, model: Resource, transcript: Transcript, step: int,
+               ref: RunRef) -> ModelReply:
+    request = ModelRequest(
+        system=transcript.system,
+        messages=transcript.messages(step),
+        tools=transcript.tools,
+        max_tokens=int(model["spec"].get("maxTokens", 1024)),
+        idempotency_key=f"{ref.uid}/{step}/{NAME}",
+    )
+    try:
+        return deps.models.for_resource(model).complete(request)
+    except TransientError as exc:
+        _note_retry(deps, ref, step, exc)
+        raise
+
+
+def _note_retry(deps: Deps, ref: RunRef, step: int, exc: TransientError) -> None:
+    """Make the retry visible on the run: attempt count and the cause."""
+    now = deps.clock.now()
+
+    def note(current: Resource, st: dict[str, Any]) -> bool:
+        if st.get("stage") != Stage.MODEL or st.get("step") != step:
+            return False
+        st["modelAttempts"] = int(st.get("modelAttempts", 0)) + 1
+        set_condition(st, "ModelAvailable", False, exc.reason, exc.message, now)
+        return True
+
+    transact(deps, ref, note)
+
+
+def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
+    """Call the model for step n (or reuse its recorded reply) and emit what follows."""
+    ref, step = run_ref_of(event), step_of(event)
+    run = get_run(deps, ref)
+    status = (run or {}).get("status") or {}
+    if run is None or status.get("stage") != Stage.MODEL or status.get("step") != step:
+        return []
+    transcript = load(deps.store, run)
+    entry = transcript.reply(step)
+    if entry is None:
+        reason, message = _limit_breach(run, transcript, step, deps.clock.now())
+        if reason:
+            return _fail(deps, ref, step, reason, message)
+        model_name = transcript.context.get("model", "")
+        model = deps.store.get("Model", ref.namespace, model_name)
+        reply = _ask_model(deps, run, model, transcript, step, ref)
+        if not deps.store.append_journal(run, reply_key(step), reply_entry(reply)):
+            reply = reply_from_entry(load(deps.store, run).reply(step) or {})
+    else:
+        reply = reply_from_entry(entry)
+        model = deps.store.get("Model", ref.namespace, transcript.context.get("model", ""))
+    return _record(deps, ref, step, reply, model, event.get_extension("traceparent"))
+
+
+def _record(deps: Deps, ref: RunRef, step: int, reply: ModelReply, model: Resource,
+            traceparent: Any) -> list[CloudEvent]:
+    outcome, reason, message = outcome_of(reply, model)
+    calls = reply.tool_calls
+    now = deps.clock.now()
+
+    def advance(current: Resource, st: dict[str, Any]) -> bool:
+        if st.get("stage") != Stage.MODEL or st.get("step") != step:
+            return False
+        usage = dict(st.get("tokenUsage") or {})
+        u = reply.usage
+        usage["input"] = usage.get("input", 0) + u.input
+        usage["output"] = usage.get("output", 0) + u.output
+        usage["cacheRead"] = usage.get("cacheRead", 0) + u.cache_read
+        usage["cacheCreation"] = usage.get("cacheCreation", 0) + u.cache_creation
+        usage["total"] = usage["input"] + usage["output"] + usage["cacheRead"] + usage["cacheCreation"]
+        st["tokenUsage"] = usage
+        st["costEstimate"] = deps.models.cost(model, usage)
+        if any(c["type"] == "ModelAvailable" for c in st.get("conditions", [])):
+            set_condition(st, "ModelAvailable", True, "Replied", "the model replied", now)
+        if outcome == "tools":
+            st.update(stage=Stage.TOOLS, pendingToolCalls=[c.id for c in calls])
+        elif outcome == "continue":
+            st.update(step=step + 1)
+        elif outcome == "answer":
+            st.update(stage=Stage.FINALIZING, result=reply.text)
+        else:
+            st.update(stage=Stage.FINALIZING, error={"reason": reason, "message": message})
+        return True
+
+    if transact(deps, ref, advance) is None:
+        return []
+    if outcome == "tools":
+        return [
+            run_event(
+                types.TOOL_REQUESTED,
+                NAME,
+                ref,
+                step,
+                {"toolCall": {"id": c.id, "name": c.name, "input": dict(c.input)}},
+                tool_call_id=c.id,
+                traceparent=traceparent,
+            )
+            for c in calls
+        ]
+    if outcome == "continue":
+        return [run_event(types.LLM_REQUESTED, NAME, ref, step + 1, traceparent=traceparent)]
+    if outcome == "answer":
+        return [run_event(types.RUN_COMPLETED, NAME, ref, step, {"result": reply.text},
+                          traceparent=traceparent)]
+    if outcome == "fail" and reason:
+        return [run_event(types.RUN_FAILED, NAME, ref, step, {"reason": reason, "message": message},
+                          traceparent=traceparent)]
+    raise PermanentError(f"run {ref.key}: unhandled outcome {outcome}")

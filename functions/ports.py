@@ -1,0 +1,247 @@
+"""The seams between transitions and the world: Store, Model, Toolbox, Clock.
+
+Transitions depend on these Protocols only; adapters (SQLite, Kubernetes,
+Anthropic, MCP, ...) implement them at the edge and are wired in by a factory.
+Resources are plain Kubernetes-shaped dicts, the same YAML in every shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "Resource",
+    "GROUP",
+    "VERSION",
+    "API_VERSION",
+    "NotFound",
+    "Conflict",
+    "Invalid",
+    "WatchEvent",
+    "Store",
+    "ToolSpec",
+    "ToolCall",
+    "ToolResult",
+    "ModelRequest",
+    "ModelReply",
+    "Usage",
+    "Model",
+    "ModelFactory",
+    "ToolContext",
+    "Toolbox",
+    "Clock",
+    "Deps",
+]
+
+Resource = dict[str, Any]
+
+GROUP = "baton.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+
+class StoreError(Exception):
+    """Root of the store's errors; each maps to the HTTP status an API server gives."""
+
+    status = 500
+
+
+class NotFound(StoreError):
+    """No such resource (HTTP 404)."""
+
+    status = 404
+
+
+class Conflict(StoreError):
+    """A precondition failed: stale resourceVersion or the name exists (HTTP 409)."""
+
+    status = 409
+
+
+class Invalid(StoreError):
+    """The resource does not match its CRD schema (HTTP 422); ``field`` names the path."""
+
+    status = 422
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One change seen by a watch, as the API server reports it."""
+
+    type: Literal["ADDED", "MODIFIED", "DELETED"]
+    object: Resource
+
+
+class Store(Protocol):
+    """Kubernetes-shaped resource store with optimistic concurrency and a run journal.
+
+    ``kind`` is the resource kind (``AgentRun``, ``Agent``, ``Model``, ``MCPServer``).
+    Writes take the object with ``metadata.resourceVersion`` as read; a
+    stale one raises ``Conflict``. ``update`` writes spec/metadata (bumps
+    ``metadata.generation`` when spec changes), ``update_status`` writes status only.
+    """
+
+    def create(self, obj: Resource) -> Resource: ...
+
+    def get(self, kind: str, namespace: str, name: str) -> Resource: ...
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: Mapping[str, str] | None = None,
+    ) -> list[Resource]: ...
+
+    def update(self, obj: Resource) -> Resource: ...
+
+    def update_status(self, obj: Resource) -> Resource: ...
+
+    def delete(self, kind: str, namespace: str, name: str) -> None: ...
+
+    def watch(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        since: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[WatchEvent]: ...
+
+    def append_journal(self, run: Resource, key: str, entry: Mapping[str, Any]) -> bool:
+        """Record ``entry`` under ``key`` for the run once; False if the key was taken."""
+        ...
+
+    def read_journal(self, run: Resource) -> list[tuple[str, dict[str, Any]]]:
+        """The run's journal in write order as (key, entry) pairs."""
+        ...
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as the model sees it."""
+
+    name: str
+    description: str
+    input_schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call the model asked for."""
+
+    id: str
+    name: str
+    input: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool returned; ``is_error`` results go back to the model, not to the run.
+
+    ``pending`` means the result arrives later (a sub-agent run finishing records it).
+    """
+
+    content: str
+    is_error: bool = False
+    pending: bool = False
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one model reply."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_creation: int = 0
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One model call: the transcript so far in Anthropic Messages shape."""
+
+    system: str
+    messages: Sequence[Mapping[str, Any]]
+    tools: Sequence[ToolSpec] = ()
+    max_tokens: int = 1024
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    """One model reply: content blocks in Anthropic Messages shape plus usage."""
+
+    content: list[dict[str, Any]]
+    stop_reason: str
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+
+    @property
+    def text(self) -> str:
+        """The concatenated text blocks."""
+        return "".join(b.get("text", "") for b in self.content if b.get("type") == "text")
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool_use blocks as tool calls, in order."""
+        return [
+            ToolCall(id=b["id"], name=b["name"], input=b.get("input") or {})
+            for b in self.content
+            if b.get("type") == "tool_use"
+        ]
+
+
+class Model(Protocol):
+    """A language model provider bound to one Model resource."""
+
+    def complete(self, request: ModelRequest) -> ModelReply: ...
+
+
+class ModelFactory(Protocol):
+    """Builds the Model for a Model resource (API keys resolved here, never logged)."""
+
+    def for_resource(self, model: Resource) -> Model: ...
+
+    def cost(self, model: Resource, usage: Mapping[str, int]) -> str:
+        """The USD cost estimate of ``usage`` under the Model's pricing, as a decimal string."""
+        ...
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool may know of its caller."""
+
+    run: Resource
+    agent: Resource
+    idempotency_key: str
+    store: Store
+
+
+class Toolbox(Protocol):
+    """The tools an agent may use: definitions for the model, execution for call_tool."""
+
+    def specs(self, agent: Resource, namespace: str) -> list[ToolSpec]: ...
+
+    def call(self, call: ToolCall, ctx: ToolContext) -> ToolResult: ...
+
+
+class Clock(Protocol):
+    """Wall time in seconds since the epoch (injected so tests can move it)."""
+
+    def now(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything a transition may touch; built once per process by a factory."""
+
+    store: Store
+    models: ModelFactory
+    tools: Toolbox
+    clock: Clock

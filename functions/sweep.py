@@ -1,0 +1,146 @@
+"""sweep: the level-triggered safety net, driven by ``dev.baton.tick``.
+
+Edge-triggered delivery can lose an event (a crash between write and emit, an
+ApiServerSource that started after the run was created, a dropped retry). Sweep
+compares every run's status with the clock and re-emits what is missing; the
+transitions' guards make a re-emit of something already handled a no-op. It
+also enforces timeouts, deletes runs with ``cleanup: delete`` and keeps each
+agent's finished runs within ``runHistoryLimit`` (here rather than in finalize,
+so finalize's cost never grows with history).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Final
+
+from cloudevents.core.base import BaseCloudEvent
+
+from events import types
+from events.apiserver import resource_event
+from events.envelope import CloudEvent, RunRef, data_of, run_event
+from functions.agentrun import KIND, Stage, is_terminal, parse_duration, parse_time
+from functions.ports import Deps, NotFound, Resource
+from functions.transcript import load
+
+__all__ = ["handle", "Settings"]
+
+NAME = "sweep"
+DEFAULT_HISTORY_LIMIT: Final = 50
+
+
+class Settings:
+    """Thresholds, overridable per tick in the event's data."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.stall_after = float(data.get("stallAfterSeconds", 300))
+        self.unseen_after = float(data.get("unseenAfterSeconds", 10))
+
+
+def _timeout(run: Resource, agents: dict[tuple[str, str], Resource | None]) -> float | None:
+    spec = run["spec"]
+    if spec.get("timeout"):
+        return parse_duration(spec["timeout"])
+    agent = agents.get((run["metadata"].get("namespace", "default"), spec["agentRef"]["name"]))
+    return parse_duration(((agent or {}).get("spec", {}).get("limits") or {}).get("timeout"))
+
+
+def _redrive(deps: Deps, run: Resource, now: float) -> list[CloudEvent]:
+    """The event a stalled run is waiting for, emitted again."""
+    st = run["status"]
+    ref, step, stage = RunRef.of(run), int(st.get("step", 0)), st.get("stage")
+    marker = st.get("lastEventTime", "")
+    if stage == Stage.ACCEPTED:
+        return [run_event(types.RUN_ACCEPTED, NAME, ref, 0, tool_call_id=f"redrive-{marker}")]
+    if stage == Stage.MODEL:
+        return [run_event(types.LLM_REQUESTED, NAME, ref, step, tool_call_id=f"redrive-{marker}")]
+    if stage == Stage.TOOLS:
+        pending = set(st.get("pendingToolCalls") or [])
+        return [
+            run_event(
+                types.TOOL_REQUESTED, NAME, ref, step,
+                {"toolCall": {"id": c.id, "name": c.name, "input": dict(c.input)}},
+                tool_call_id=f"{c.id}-redrive-{marker}",
+            )
+            for c in load(deps.store, run).tool_calls(step)
+            if c.id in pending and c.id not in (st.get("awaitingApproval") or [])
+        ]
+    if stage == Stage.FINALIZING:
+        error = st.get("error")
+        if error:
+            return [run_event(types.RUN_FAILED, NAME, ref, step, dict(error),
+                              tool_call_id=f"redrive-{marker}")]
+        return [run_event(types.RUN_COMPLETED, NAME, ref, step, {"result": st.get("result", "")},
+                          tool_call_id=f"redrive-{marker}")]
+    return []
+
+
+def _check(deps: Deps, run: Resource, settings: Settings, now: float,
+           agents: dict[tuple[str, str], Resource | None]) -> list[CloudEvent]:
+    st = run.get("status") or {}
+    phase = st.get("phase", "")
+    created = parse_time(run["metadata"].get("creationTimestamp")) or now
+    if phase in ("", "Pending"):
+        if st.get("stage") == Stage.FINALIZING:
+            return _redrive(deps, run, now)
+        if phase == "Pending" or now - created > settings.unseen_after:
+            return [resource_event("ADDED", run)]
+        return []
+    ref, step = RunRef.of(run), int(st.get("step", 0))
+    timeout = _timeout(run, agents)
+    started = parse_time(st.get("startedAt")) or created
+    if timeout and now - started > timeout and st.get("stage") != Stage.FINALIZING:
+        return [run_event(types.RUN_TIMEDOUT, NAME, ref, step,
+                          {"reason": "Timeout", "message": f"the run exceeded its timeout ({timeout:g}s)"})]
+    last = parse_time(st.get("lastEventTime")) or started
+    if phase != "AwaitingApproval" and now - last > settings.stall_after:
+        return _redrive(deps, run, now)
+    return []
+
+
+def _housekeep(deps: Deps, finished: list[Resource],
+               agents: dict[tuple[str, str], Resource | None]) -> None:
+    by_agent: dict[tuple[str, str], list[Resource]] = defaultdict(list)
+    for run in finished:
+        if run["spec"].get("cleanup") == "delete":
+            _delete(deps, run)
+            continue
+        by_agent[(run["metadata"].get("namespace", "default"), run["spec"]["agentRef"]["name"])].append(run)
+    for key, runs in by_agent.items():
+        agent = agents.get(key)
+        limit = int((agent or {}).get("spec", {}).get("runHistoryLimit", DEFAULT_HISTORY_LIMIT))
+        runs.sort(key=lambda r: r["status"].get("completedAt", ""))
+        for old in runs[: max(len(runs) - limit, 0)]:
+            _delete(deps, old)
+
+
+def _delete(deps: Deps, run: Resource) -> None:
+    meta = run["metadata"]
+    try:
+        deps.store.delete(KIND, meta.get("namespace", "default"), meta["name"])
+    except NotFound:
+        pass
+
+
+def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
+    """Re-emit what stalled runs wait for, enforce timeouts, prune finished runs."""
+    settings = Settings(data_of(event) if event.get_data() else {})
+    now = deps.clock.now()
+    runs = deps.store.list(KIND)
+    agents: dict[tuple[str, str], Resource | None] = {}
+    for run in runs:
+        key = (run["metadata"].get("namespace", "default"), run["spec"]["agentRef"]["name"])
+        if key not in agents:
+            try:
+                agents[key] = deps.store.get("Agent", *key)
+            except NotFound:
+                agents[key] = None
+    out: list[CloudEvent] = []
+    finished = []
+    for run in runs:
+        if is_terminal(run):
+            finished.append(run)
+        else:
+            out.extend(_check(deps, run, settings, now, agents))
+    _housekeep(deps, finished, agents)
+    return out

@@ -1,0 +1,133 @@
+"""The run's transcript, rebuilt from its journal in Anthropic Messages shape.
+
+Journal keys: ``context`` (system prompt, tool specs, opening messages, limits,
+written once by prepare_context), ``reply/<n>`` (the model's reply of step n),
+``tool/<n>/<call id>`` (one tool result). Status keeps only counters; the
+messages live here, so an AgentRun stays small however long the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from functions.ports import ModelReply, Resource, Store, ToolCall, ToolSpec, Usage
+
+__all__ = [
+    "CONTEXT",
+    "reply_key",
+    "tool_key",
+    "Transcript",
+    "load",
+    "reply_entry",
+    "reply_from_entry",
+]
+
+CONTEXT: Final = "context"
+
+
+def reply_key(step: int) -> str:
+    """Journal key of the model reply of ``step``."""
+    return f"reply/{step}"
+
+
+def tool_key(step: int, call_id: str) -> str:
+    """Journal key of one tool result."""
+    return f"tool/{step}/{call_id}"
+
+
+def reply_entry(reply: ModelReply) -> dict[str, Any]:
+    """A model reply as a journal entry."""
+    u = reply.usage
+    return {
+        "role": "assistant",
+        "content": reply.content,
+        "stop_reason": reply.stop_reason,
+        "model": reply.model,
+        "usage": {
+            "input": u.input,
+            "output": u.output,
+            "cacheRead": u.cache_read,
+            "cacheCreation": u.cache_creation,
+        },
+    }
+
+
+def reply_from_entry(entry: dict[str, Any]) -> ModelReply:
+    """A journal entry back to the model reply it recorded."""
+    u = entry.get("usage") or {}
+    return ModelReply(
+        content=list(entry.get("content") or []),
+        stop_reason=str(entry.get("stop_reason", "end_turn")),
+        usage=Usage(
+            input=int(u.get("input", 0)),
+            output=int(u.get("output", 0)),
+            cache_read=int(u.get("cacheRead", 0)),
+            cache_creation=int(u.get("cacheCreation", 0)),
+        ),
+        model=str(entry.get("model", "")),
+    )
+
+
+class Transcript:
+    """A read-only view of one run's journal."""
+
+    def __init__(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
+        self.entries = dict(entries)
+        self.order = [key for key, _ in entries]
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """What prepare_context froze for the run (empty before it ran)."""
+        return self.entries.get(CONTEXT, {})
+
+    @property
+    def system(self) -> str:
+        """The system prompt of the run."""
+        return str(self.context.get("system", ""))
+
+    @property
+    def tools(self) -> list[ToolSpec]:
+        """The tool definitions the model sees."""
+        return [
+            ToolSpec(t["name"], t.get("description", ""), t.get("input_schema") or {})
+            for t in self.context.get("tools", [])
+        ]
+
+    def reply(self, step: int) -> dict[str, Any] | None:
+        """The recorded reply of ``step``, if any."""
+        return self.entries.get(reply_key(step))
+
+    def tool_result(self, step: int, call_id: str) -> dict[str, Any] | None:
+        """The recorded result of one tool call, if any."""
+        return self.entries.get(tool_key(step, call_id))
+
+    def tool_calls(self, step: int) -> list[ToolCall]:
+        """The tool calls the model asked for at ``step``."""
+        entry = self.reply(step)
+        return reply_from_entry(entry).tool_calls if entry else []
+
+    def messages(self, step: int) -> list[dict[str, Any]]:
+        """The messages to send for ``step``: opening messages, then each earlier turn."""
+        messages: list[dict[str, Any]] = [dict(m) for m in self.context.get("messages", [])]
+        for k in range(1, step):
+            entry = self.reply(k)
+            if entry is None:
+                break
+            messages.append({"role": "assistant", "content": entry["content"]})
+            results = [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": call.id,
+                    "content": (self.tool_result(k, call.id) or {}).get("content", ""),
+                    "is_error": bool((self.tool_result(k, call.id) or {}).get("is_error")),
+                }
+                for call in self.tool_calls(k)
+            ]
+            if results:
+                messages.append({"role": "user", "content": results})
+        return messages
+
+
+def load(store: Store, run: Resource) -> Transcript:
+    """The transcript of ``run`` as recorded so far."""
+    return Transcript(store.read_journal(run))
