@@ -1,0 +1,290 @@
+"""Validate and default resources against the CRDs, as a kube-apiserver does.
+
+The CRDs in ``config/crd`` are the one source of the schemas: every store
+(SQLite, Kubernetes, in-memory fakes) calls ``validate_and_default`` so the same
+YAML is accepted or refused with the same message in every shape. Field
+validation is strict (unknown fields are errors, as ``kubectl --validate=strict``)
+except under ``x-kubernetes-preserve-unknown-fields``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from functions.ports import API_VERSION, GROUP, VERSION, Invalid, Resource
+from functions.resources.openapi import Check, FieldError, compile_schema
+
+__all__ = [
+    "KindInfo",
+    "crd_dir",
+    "kind_for",
+    "kind_info",
+    "known_kinds",
+    "plural_of",
+    "resource_name",
+    "validate_and_default",
+]
+
+_SUBDOMAIN_RE = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+_DNS1123_SUBDOMAIN = re.compile(f"^{_SUBDOMAIN_RE}$")
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+    "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+    f"regex used for validation is '{_SUBDOMAIN_RE}')"
+)
+_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    "'my_value',  or '12345', regex used for validation is "
+    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+# ObjectMeta's fields: anything else in metadata is an unknown field.
+_METADATA_TYPES: Mapping[str, type | tuple[type, ...]] = {
+    "name": str,
+    "generateName": str,
+    "namespace": str,
+    "uid": str,
+    "resourceVersion": str,
+    "generation": int,
+    "creationTimestamp": str,
+    "deletionTimestamp": str,
+    "deletionGracePeriodSeconds": int,
+    "labels": dict,
+    "annotations": dict,
+    "ownerReferences": list,
+    "finalizers": list,
+    "managedFields": list,
+    "selfLink": str,
+}
+_ROOT_FIELDS = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """One CRD's names and compiled schema parts."""
+
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    required: tuple[str, ...]
+    spec: Check
+    status: Check
+
+    @property
+    def resource(self) -> str:
+        """The API server's name for the resource, e.g. ``agentruns.baton.dev``."""
+        return f"{self.plural}.{GROUP}"
+
+
+def crd_dir() -> Path:
+    """Where the CRDs live: $BATON_CRD_DIR, else config/crd of this checkout."""
+    configured = os.environ.get("BATON_CRD_DIR")
+    if configured:
+        return Path(configured)
+    return _checkout_crd_dir()
+
+
+@functools.lru_cache(maxsize=1)
+def _checkout_crd_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "config" / "crd"
+
+
+@functools.lru_cache(maxsize=4)
+def _load(directory: str) -> dict[str, KindInfo]:
+    import yaml  # only when the CRDs are first needed
+
+    kinds: dict[str, KindInfo] = {}
+    for path in sorted(Path(directory).glob("*.yaml")):
+        with path.open(encoding="utf-8") as f:
+            for doc in yaml.safe_load_all(f):
+                if doc and doc.get("kind") == "CustomResourceDefinition":
+                    info = _compile_crd(doc, path.name)
+                    if info is not None:
+                        kinds[info.kind] = info
+    if not kinds:
+        raise FileNotFoundError(f"no baton.dev CRDs found in {directory}")
+    return kinds
+
+
+def _compile_crd(doc: Mapping[str, Any], where: str) -> KindInfo | None:
+    spec = doc["spec"]
+    if spec.get("group") != GROUP:
+        return None
+    version = next((v for v in spec["versions"] if v["name"] == VERSION), None)
+    if version is None:
+        return None
+    root = version["schema"]["openAPIV3Schema"]
+    props = root.get("properties") or {}
+    names = spec["names"]
+    empty = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return KindInfo(
+        kind=names["kind"],
+        plural=names["plural"],
+        singular=names.get("singular", names["kind"].lower()),
+        short_names=tuple(names.get("shortNames") or ()),
+        required=tuple(root.get("required") or ()),
+        spec=compile_schema(props.get("spec", empty), f"{where}:spec"),
+        status=compile_schema(props.get("status", empty), f"{where}:status"),
+    )
+
+
+def _registry() -> dict[str, KindInfo]:
+    # Keyed on the env value, not a resolved path: this runs on every write.
+    return _load_for(os.environ.get("BATON_CRD_DIR") or "")
+
+
+@functools.lru_cache(maxsize=4)
+def _load_for(configured: str) -> dict[str, KindInfo]:
+    return _load(str(crd_dir()))
+
+
+def known_kinds() -> list[str]:
+    """The kinds the CRDs define, e.g. ``['Agent', 'AgentRun', 'MCPServer', 'Model']``."""
+    return sorted(_registry())
+
+
+def kind_info(kind: str) -> KindInfo:
+    """The names and schema of ``kind``; Invalid when no CRD defines it."""
+    info = _registry().get(kind)
+    if info is None:
+        raise Invalid(f'no matches for kind "{kind}" in version "{API_VERSION}"', field="kind")
+    return info
+
+
+def kind_for(name: str) -> str:
+    """The kind for a kind, plural, singular or short name (``ar`` -> ``AgentRun``)."""
+    wanted = name.lower()
+    for info in _registry().values():
+        if wanted in (info.kind.lower(), info.plural, info.singular, *info.short_names):
+            return info.kind
+        if wanted == info.resource:
+            return info.kind
+    raise Invalid(f'the server doesn\'t have a resource type "{name}"', field="kind")
+
+
+def plural_of(kind: str) -> str:
+    """The plural resource name of ``kind`` (``AgentRun`` -> ``agentruns``)."""
+    return kind_info(kind).plural
+
+
+def resource_name(kind: str) -> str:
+    """The group-qualified resource of ``kind`` (``AgentRun`` -> ``agentruns.baton.dev``)."""
+    return kind_info(kind).resource
+
+
+def validate_and_default(obj: Resource, *, subresource: str | None = None) -> Resource:
+    """Apply CRD defaults to ``obj`` in place and validate it; raises Invalid.
+
+    ``subresource=None`` checks metadata and spec (status is the status
+    subresource's business and is not looked at); ``"status"`` checks metadata
+    and status only, as a status write cannot change anything else.
+    """
+    if subresource not in (None, "status"):
+        raise ValueError(f"unknown subresource {subresource!r}")
+    if not isinstance(obj, dict):
+        raise Invalid("the object must be a JSON object", field="")
+    kind = obj.get("kind")
+    if obj.get("apiVersion") != API_VERSION or not isinstance(kind, str):
+        raise Invalid(
+            f'no matches for kind "{kind}" in version "{obj.get("apiVersion")}"', field="kind"
+        )
+    info = kind_info(kind)
+    errors: list[FieldError] = []
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict):
+        _check_metadata(metadata, errors)
+    else:
+        errors.append(FieldError("metadata", "Required value"))
+        metadata = {}
+    for key in obj:
+        if key not in _ROOT_FIELDS:
+            errors.append(FieldError(key, "field not declared in schema", True))
+    if subresource == "status":
+        if "status" in obj:
+            info.status(obj["status"], "status", errors)
+    else:
+        for key in info.required:
+            if key not in obj:
+                errors.append(FieldError(key, "Required value"))
+        if "spec" in obj:
+            info.spec(obj["spec"], "spec", errors)
+    if errors:
+        raise _invalid(info, str(metadata.get("name") or ""), errors)
+    return obj
+
+
+def _invalid(info: KindInfo, name: str, errors: list[FieldError]) -> Invalid:
+    rendered = [e.render() for e in errors]
+    detail = rendered[0] if len(rendered) == 1 else "[" + ", ".join(rendered) + "]"
+    return Invalid(f'{info.kind}.{GROUP} "{name}" is invalid: {detail}', field=errors[0].path)
+
+
+def _check_metadata(metadata: dict[str, Any], errors: list[FieldError]) -> None:
+    for key, value in metadata.items():
+        expected = _METADATA_TYPES.get(key)
+        path = f"metadata.{key}"
+        if expected is None:
+            errors.append(FieldError(path, "field not declared in schema", True))
+        elif value is not None and (not isinstance(value, expected) or isinstance(value, bool)):
+            errors.append(FieldError(path, f"Invalid value: {value!r}: wrong type"))
+    name = metadata.get("name")
+    if not name:
+        if not metadata.get("generateName"):
+            errors.append(
+                FieldError("metadata.name", "Required value: name or generateName is required")
+            )
+    elif isinstance(name, str) and (len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name)):
+        errors.append(FieldError("metadata.name", f'Invalid value: "{name}": {_SUBDOMAIN_MSG}'))
+    namespace = metadata.get("namespace")
+    if isinstance(namespace, str) and namespace and not _valid_label(namespace):
+        errors.append(
+            FieldError("metadata.namespace", f'Invalid value: "{namespace}": {_LABEL_MSG}')
+        )
+    labels = metadata.get("labels")
+    if isinstance(labels, dict):
+        _check_labels(labels, errors)
+    annotations = metadata.get("annotations")
+    if isinstance(annotations, dict):
+        for key, value in annotations.items():
+            if not isinstance(value, str):
+                errors.append(
+                    FieldError(f"metadata.annotations[{key}]", "Invalid value: must be a string")
+                )
+
+
+def _check_labels(labels: dict[str, Any], errors: list[FieldError]) -> None:
+    for key, value in labels.items():
+        prefix, _, label = key.rpartition("/")
+        if (
+            len(label) > 63
+            or not _LABEL_NAME.match(label)
+            or (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)))
+        ):
+            errors.append(
+                FieldError("metadata.labels", f'Invalid value: "{key}": invalid label key')
+            )
+        if not isinstance(value, str):
+            errors.append(FieldError(f"metadata.labels[{key}]", "Invalid value: must be a string"))
+        elif len(value) > 63 or not _LABEL_VALUE.match(value):
+            errors.append(
+                FieldError("metadata.labels", f'Invalid value: "{value}": {_LABEL_VALUE_MSG}')
+            )
+
+
+def _valid_label(value: str) -> bool:
+    return len(value) <= 63 and _DNS1123_LABEL.match(value) is not None
