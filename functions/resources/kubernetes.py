@@ -1,0 +1,201 @@
+"""The Store on a Kubernetes API server: baton.dev custom resources, the real thing.
+
+Validation, defaulting, ``metadata.generation`` and optimistic concurrency are the API
+server's: a stale ``resourceVersion`` is its 409 (``Conflict``), a CRD schema violation its
+422 (``Invalid`` with the field path). ``update`` writes the main resource (status ignored),
+``update_status`` the status subresource (everything else ignored): one write per call.
+The journal lives in ConfigMaps owned by the run (``k8s_journal``).
+
+    store = kubernetes_store()            # in-cluster, else $KUBECONFIG / ~/.kube/config
+    store = kubernetes_store("/path/to/kubeconfig")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+from functions.ports import (
+    API_VERSION,
+    GROUP,
+    VERSION,
+    Invalid,
+    NotFound,
+    Resource,
+    WatchEvent,
+)
+from functions.resources.k8s_api import KubeAPI, api_error, connect
+from functions.resources.k8s_journal import KubernetesJournal
+from functions.resources.k8s_secrets import read_secret
+
+__all__ = ["PLURALS", "KubernetesStore", "kubernetes_store"]
+
+Journal = list[tuple[str, dict[str, Any]]]
+
+PLURALS: Final = {
+    "Model": "models",
+    "Agent": "agents",
+    "MCPServer": "mcpservers",
+    "AgentRun": "agentruns",
+}
+# Server-side cap of one watch request when the caller gave no timeout; the loop reconnects
+# from the last resourceVersion, as client-go's reflector does.
+_WATCH_WINDOW: Final = 300
+_WATCH_TYPES: Final = frozenset({"ADDED", "MODIFIED", "DELETED"})
+
+
+def kubernetes_store(
+    kubeconfig: str | os.PathLike[str] | None = None, *, context: str | None = None
+) -> KubernetesStore:
+    """A store on the cluster of ``kubeconfig``, else in-cluster, else ``KUBECONFIG``."""
+    return KubernetesStore(KubeAPI(connect(kubeconfig, context)))
+
+
+def _plural(kind: str) -> str:
+    try:
+        return PLURALS[kind]
+    except KeyError:
+        message = f'no matches for kind "{kind}" in version "{API_VERSION}"'
+        raise Invalid(message, field="kind") from None
+
+
+def _namespace(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("namespace") or "default")
+
+
+class KubernetesStore:
+    """The Store protocol over the Kubernetes API (custom objects + ConfigMap journal)."""
+
+    def __init__(self, api: KubeAPI) -> None:
+        self.api = api
+        self.journal = KubernetesJournal(api)
+
+    def _path(self, kind: str, namespace: str | None, name: str = "", sub: str = "") -> str:
+        base = f"/apis/{GROUP}/{VERSION}"
+        if namespace is not None:
+            base += f"/namespaces/{namespace}"
+        path = f"{base}/{_plural(kind)}"
+        if name:
+            path += f"/{name}"
+        if sub:
+            path += f"/{sub}"
+        return path
+
+    def _name_of(self, obj: Mapping[str, Any]) -> str:
+        name = (obj.get("metadata") or {}).get("name")
+        if not name:
+            raise Invalid("metadata.name: Required value: name is required", field="metadata.name")
+        return str(name)
+
+    def create(self, obj: Resource) -> Resource:
+        """Create ``obj`` (``generateName`` works); the stored object with uid and version."""
+        kind = str(obj.get("kind", ""))
+        body = {**obj, "apiVersion": obj.get("apiVersion", API_VERSION)}
+        result: Resource = self.api.request("POST", self._path(kind, _namespace(obj)), body=body)
+        return result
+
+    def get(self, kind: str, namespace: str, name: str) -> Resource:
+        """The stored object; NotFound when absent."""
+        result: Resource = self.api.request("GET", self._path(kind, namespace, name))
+        return result
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: Mapping[str, str] | None = None,
+    ) -> list[Resource]:
+        """Objects of ``kind`` in ``namespace`` (all when None) matching every label given."""
+        query = {}
+        if label_selector:
+            query["labelSelector"] = ",".join(f"{k}={v}" for k, v in label_selector.items())
+        page = self.api.request("GET", self._path(kind, namespace), query=query)
+        items: list[Resource] = page.get("items") or []
+        return items
+
+    def update(self, obj: Resource) -> Resource:
+        """Replace spec and metadata; Conflict when ``metadata.resourceVersion`` is stale."""
+        kind = str(obj.get("kind", ""))
+        path = self._path(kind, _namespace(obj), self._name_of(obj))
+        result: Resource = self.api.request("PUT", path, body=obj)
+        return result
+
+    def update_status(self, obj: Resource) -> Resource:
+        """Replace status only; Conflict when ``metadata.resourceVersion`` is stale."""
+        kind = str(obj.get("kind", ""))
+        path = self._path(kind, _namespace(obj), self._name_of(obj), "status")
+        result: Resource = self.api.request("PUT", path, body=obj)
+        return result
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        """Delete the object; its journal follows by garbage collection."""
+        # Background: the object goes now, owned ConfigMaps after it (foreground would keep
+        # the run visible with a deletionTimestamp until every entry is gone).
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        self.api.request("DELETE", self._path(kind, namespace, name), body=options)
+
+    def watch(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        since: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[WatchEvent]:
+        """Changes after ``since`` (None: every current object as ADDED first) until ``timeout``.
+
+        Raises ``Expired`` when ``since`` is older than the API server's change log.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        version = since
+        if version is None:
+            # List, then watch from the list's version: the informer's way to never miss a
+            # change between the two (a bare watch without a version cannot resume safely).
+            page = self.api.request("GET", self._path(kind, namespace))
+            for item in page.get("items") or []:
+                yield WatchEvent("ADDED", item)
+            version = str(page["metadata"]["resourceVersion"])
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return
+            window = _WATCH_WINDOW if remaining is None else max(1, math.ceil(remaining))
+            query = {
+                "watch": "true",
+                "resourceVersion": version,
+                "timeoutSeconds": str(window),
+                "allowWatchBookmarks": "true",
+            }
+            for event in self.api.stream(self._path(kind, namespace), query, remaining):
+                kind_of_event = event.get("type")
+                obj = event.get("object") or {}
+                if kind_of_event == "ERROR":
+                    raise api_error(int(obj.get("code") or 500), json.dumps(obj))
+                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                if kind_of_event in _WATCH_TYPES:
+                    yield WatchEvent(kind_of_event, obj)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+
+    def append_journal(self, run: Resource, key: str, entry: Mapping[str, Any]) -> bool:
+        """Record ``entry`` under ``key`` for the run once; False if the key was taken."""
+        if not (run.get("metadata") or {}).get("uid"):
+            run = self.get("AgentRun", _namespace(run), self._name_of(run))
+        return self.journal.append(run, key, entry)
+
+    def read_journal(self, run: Resource) -> Journal:
+        """The run's journal in write order as (key, entry) pairs."""
+        if not (run.get("metadata") or {}).get("uid"):
+            try:
+                run = self.get("AgentRun", _namespace(run), self._name_of(run))
+            except NotFound:
+                return []
+        return self.journal.read(run)
+
+    def read_secret(self, namespace: str, name: str, key: str) -> str:
+        """One value of a Secret (a Model's API key); never logged."""
+        return read_secret(self.api, namespace, name, key)
