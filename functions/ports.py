@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from events.errors import PermanentError
+
 __all__ = [
     "Resource",
     "GROUP",
@@ -60,10 +62,14 @@ class Conflict(StoreError):
     status = 409
 
 
-class Invalid(StoreError):
-    """The resource does not match its CRD schema (HTTP 422); ``field`` names the path."""
+class Invalid(PermanentError, StoreError):
+    """The resource does not match its CRD schema (HTTP 422); ``field`` names the path.
+
+    Permanent: writing the same object again cannot succeed.
+    """
 
     status = 422
+    reason = "Invalid"
 
     def __init__(self, message: str, *, field: str = "") -> None:
         super().__init__(message)

@@ -1,0 +1,78 @@
+"""Reading resource files and applying them to a store, as ``kubectl apply`` would."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from functions.agentrun import is_terminal
+from functions.ports import Conflict, NotFound, Resource, Store
+
+__all__ = ["load_files", "apply", "Applied"]
+
+KINDS = ("Model", "MCPServer", "Agent", "AgentRun")  # apply order: references first
+
+
+class ManifestError(ValueError):
+    """A file that is not a list of baton resources."""
+
+
+def load_files(paths: Iterable[str]) -> list[Resource]:
+    """Every YAML document in ``paths``, in apply order (Models first, AgentRuns last)."""
+    docs: list[Resource] = []
+    for path in paths:
+        try:
+            loaded = list(yaml.safe_load_all(Path(path).read_text()))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ManifestError(f"{path}: {exc}") from None
+        for i, doc in enumerate(d for d in loaded if d):
+            if not isinstance(doc, dict) or doc.get("kind") not in KINDS:
+                raise ManifestError(
+                    f"{path}: document {i + 1} is not a baton resource (kind must be one of {', '.join(KINDS)})"
+                )
+            doc.setdefault("metadata", {}).setdefault("namespace", "default")
+            docs.append(doc)
+    return sorted(docs, key=lambda d: KINDS.index(d["kind"]))
+
+
+class Applied:
+    """What ``apply`` did to one resource."""
+
+    def __init__(self, obj: Resource, action: str) -> None:
+        self.obj = obj
+        self.action = action
+
+    def __str__(self) -> str:
+        return f"{self.obj['kind'].lower()}/{self.obj['metadata']['name']} {self.action}"
+
+
+def _apply_one(store: Store, doc: Resource, rerun: bool) -> Applied:
+    meta = doc["metadata"]
+    if not meta.get("name") and meta.get("generateName"):
+        meta["name"] = meta["generateName"] + secrets.token_hex(3)
+    try:
+        current = store.get(doc["kind"], meta["namespace"], meta["name"])
+    except NotFound:
+        return Applied(store.create(doc), "created")
+    if doc["kind"] == "AgentRun":
+        if rerun and is_terminal(current):
+            store.delete("AgentRun", meta["namespace"], meta["name"])
+            return Applied(store.create(doc), f"re-created (the last one {current['status']['phase']})")
+        return Applied(current, "unchanged (already running)")
+    if current.get("spec") == doc.get("spec"):
+        return Applied(current, "unchanged")
+    merged: dict[str, Any] = {**current, "spec": doc["spec"]}
+    merged["metadata"] = {**current["metadata"], "labels": meta.get("labels", current["metadata"].get("labels"))}
+    try:
+        return Applied(store.update(merged), "configured")
+    except Conflict:
+        return _apply_one(store, doc, rerun)
+
+
+def apply(store: Store, docs: list[Resource], *, rerun: bool = False) -> list[Applied]:
+    """Create or update each resource; ``rerun`` replaces finished AgentRuns of the same name."""
+    return [_apply_one(store, doc, rerun) for doc in docs]

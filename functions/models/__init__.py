@@ -1,0 +1,68 @@
+"""Model providers behind the ``Model`` seam, and the factory that picks one per resource."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from events.errors import PermanentError
+from functions.models.pricing import cost_usd
+from functions.ports import Model, Resource
+
+if TYPE_CHECKING:
+    from functions.models.keys import SecretResolver
+
+__all__ = ["ModelRegistry", "has_api_key"]
+
+
+def has_api_key(model: Resource) -> bool:
+    """True when the Model's key variable is set (the embedded shape reads keys from env)."""
+    from functions.models.keys import DEFAULT_KEY_ENV
+
+    return bool(os.environ.get(str(model["spec"].get("apiKeyEnv") or DEFAULT_KEY_ENV), "").strip())
+
+
+class ModelRegistry:
+    """Builds (and caches per resourceVersion) the Model for a Model resource."""
+
+    def __init__(self, secrets: SecretResolver | None = None, *, offline_fallback: bool = False) -> None:
+        self._secrets = secrets
+        self._offline_fallback = offline_fallback
+        self._cache: dict[tuple[str, str], Model] = {}
+        self._lock = threading.Lock()
+
+    def for_resource(self, model: Resource) -> Model:
+        """The provider for ``model``; a changed resource gets a fresh client."""
+        meta = model["metadata"]
+        key = (str(meta.get("uid", meta["name"])), str(meta.get("resourceVersion", "")))
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        built = self._build(model)
+        with self._lock:
+            return self._cache.setdefault(key, built)
+
+    def _build(self, model: Resource) -> Model:
+        provider = model["spec"].get("provider")
+        if provider == "scripted":
+            from functions.models.scripted import ScriptedModel
+
+            return ScriptedModel(model)
+        if provider == "anthropic":
+            from functions.models.anthropic import AnthropicModel
+
+            if self._offline_fallback and model["spec"].get("script") and not has_api_key(model):
+                from functions.models.scripted import ScriptedModel
+
+                return ScriptedModel(model)
+            return AnthropicModel.from_resource(model, self._secrets)
+        raise PermanentError(
+            f"Model {model['metadata']['name']}: unknown provider {provider!r}", reason="InvalidModel"
+        )
+
+    def cost(self, model: Resource, usage: Mapping[str, int]) -> str:
+        """USD estimate of ``usage`` under the Model's ``spec.pricing``."""
+        return cost_usd(usage, model["spec"].get("pricing"))

@@ -1,0 +1,31 @@
+"""Building a process's Deps: one factory for every shape (embedded, workers, HTTP)."""
+
+from __future__ import annotations
+
+import time
+
+from functions.models import ModelRegistry
+from functions.models.keys import SecretResolver
+from functions.ports import Deps, Store
+from functions.tools import AgentToolbox
+
+__all__ = ["SystemClock", "build_deps"]
+
+
+class SystemClock:
+    """The wall clock."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        return time.time()
+
+
+def build_deps(store: Store, *, secrets: SecretResolver | None = None,
+               offline_fallback: bool = False) -> Deps:
+    """Deps over ``store`` with the default model registry, toolbox and clock."""
+    return Deps(
+        store=store,
+        models=ModelRegistry(secrets, offline_fallback=offline_fallback),
+        tools=AgentToolbox(store),
+        clock=SystemClock(),
+    )

@@ -1,0 +1,109 @@
+"""The embedded shape: every function in one process, SQLite store, in-process bus.
+
+A watch on the store turns AgentRun changes into ApiServerSource-shaped events
+(as Knative would deliver them), a timer publishes ``dev.baton.tick`` for sweep,
+and the in-process bus carries everything between the transitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from events import types
+from events.apiserver import resource_event
+from events.buses.inprocess import InProcessBus, RetryPolicy
+from events.envelope import make_event
+from functions import chain
+from functions.ports import Deps, Store
+from functions.runtime.deps import build_deps
+from functions.runtime.eventlog import EventLog
+
+__all__ = ["Embedded", "DEFAULT_DB"]
+
+DEFAULT_DB = ".baton/state.db"
+log = logging.getLogger("baton.embedded")
+
+
+class Embedded:
+    """A running embedded deployment; use as a context manager."""
+
+    def __init__(
+        self,
+        db_path: str = DEFAULT_DB,
+        *,
+        workers: int = 32,
+        retry: RetryPolicy | None = None,
+        sweep_interval: float = 1.0,
+        sweep_settings: Mapping[str, Any] | None = None,
+        deps: Deps | None = None,
+        store: Store | None = None,
+        offline_fallback: bool = False,
+        record_events: bool = True,
+        dedupe_window: int = 10_000,
+    ) -> None:
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        if store is None:
+            from functions.resources.sqlite import SqliteStore
+
+            store = SqliteStore(db_path)
+        self.store = store
+        self.deps = deps or build_deps(store, offline_fallback=offline_fallback)
+        self.events = EventLog(db_path) if record_events else None
+        self.bus = InProcessBus(workers=workers, retry=retry, dedupe_window=dedupe_window)
+        for sub in chain.subscriptions(self.deps, recorder=self.events):
+            self.bus.subscribe(sub)
+        self.bus.on_dead_letter(chain.dead_letter_handler(self.deps, self.events))
+        self._sweep_interval = sweep_interval
+        self._sweep_settings = dict(sweep_settings or {})
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._watch_ready = threading.Event()
+
+    def __enter__(self) -> Embedded:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the store watch and the sweep timer."""
+        self._spawn(self._watch, "baton-watch")
+        self._watch_ready.wait(5)
+        if self._sweep_interval > 0:
+            self._spawn(self._tick, "baton-sweep")
+
+    def stop(self) -> None:
+        """Stop the watch and timer, then drain the bus."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.bus.close()
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _watch(self) -> None:
+        """AgentRun changes -> ApiServerSource events (the embedded ApiServerSource)."""
+        since: str | None = None
+        while not self._stop.is_set():
+            stream = self.store.watch("AgentRun", since=since, timeout=0.5)
+            self._watch_ready.set()
+            for change in stream:
+                since = change.object["metadata"].get("resourceVersion", since)
+                event = resource_event(change.type, change.object)
+                if self.events is not None and change.type != "MODIFIED":
+                    self.events.record(event)
+                self.bus.publish(event)
+                if self._stop.is_set():
+                    return
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self._sweep_interval):
+            self.bus.publish(make_event(types.TICK, "/baton/timer", self._sweep_settings))

@@ -1,0 +1,91 @@
+"""The run's chain of CloudEvents, kept in order beside the SQLite store.
+
+``baton events NAME`` reads it; the embedded runtime and the NATS workers write
+it (each emitted event once, whoever emits it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+
+from cloudevents.core.base import BaseCloudEvent
+
+__all__ = ["EventLog", "LoggedEvent", "run_key_of"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS event_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  run TEXT NOT NULL,
+  type TEXT NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  step INTEGER,
+  source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_log_run ON event_log(run, seq);
+"""
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One recorded event."""
+
+    seq: int
+    run: str
+    type: str
+    id: str
+    step: int | None
+    source: str
+
+
+def run_key_of(event: BaseCloudEvent) -> str | None:
+    """``namespace/name`` of the run an event is about, or None."""
+    key = event.get_extension("batonrun")
+    if key:
+        return str(key)
+    if event.get_extension("kind") == "AgentRun" and event.get_extension("name"):
+        return f"{event.get_extension('namespace') or 'default'}/{event.get_extension('name')}"
+    return None
+
+
+class EventLog:
+    """Append-only log of run events in a SQLite file (WAL, shared by processes)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._conn().executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def record(self, event: BaseCloudEvent) -> None:
+        """Keep ``event`` if it is about a run (a repeated id is kept once)."""
+        run = run_key_of(event)
+        if run is None:
+            return
+        step = event.get_extension("batonstep")
+        self._conn().execute(
+            "INSERT OR IGNORE INTO event_log(run, type, id, step, source) VALUES (?,?,?,?,?)",
+            (run, event.get_type(), event.get_id(), int(step) if step is not None else None,
+             event.get_source()),
+        )
+
+    def read(self, run: str, after: int = 0) -> list[LoggedEvent]:
+        """Events of ``run`` (``namespace/name``) after sequence number ``after``."""
+        rows = self._conn().execute(
+            "SELECT seq, run, type, id, step, source FROM event_log WHERE run=? AND seq>? ORDER BY seq",
+            (run, after),
+        ).fetchall()
+        return [LoggedEvent(*row) for row in rows]
+
+    def forget(self, run: str) -> None:
+        """Drop the log of a deleted run."""
+        self._conn().execute("DELETE FROM event_log WHERE run=?", (run,))

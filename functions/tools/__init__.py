@@ -1,0 +1,94 @@
+"""The tools an agent may call: built-ins, MCP servers' tools, and sub-agents."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from events.errors import PermanentError
+from functions.ports import Conflict, Resource, Store, ToolCall, ToolContext, ToolResult, ToolSpec
+from functions.tools.builtin import BUILTINS, run_builtin
+
+__all__ = ["AgentToolbox"]
+
+_AGENT_INPUT = {
+    "type": "object",
+    "properties": {"task": {"type": "string", "description": "What the sub-agent should do"}},
+    "required": ["task"],
+}
+
+
+class AgentToolbox:
+    """The ``Toolbox`` for an Agent's ``spec.tools`` list."""
+
+    def __init__(self, store: Store, mcp: Any | None = None) -> None:
+        self._store = store
+        self._mcp = mcp  # functions.tools.mcp.MCPTools, built lazily by the runtime
+
+    def specs(self, agent: Resource, namespace: str) -> list[ToolSpec]:
+        """Tool definitions for the model, in the order the Agent lists them."""
+        specs: list[ToolSpec] = []
+        for entry in agent["spec"].get("tools") or []:
+            if entry.get("builtin"):
+                builtin = BUILTINS.get(entry["builtin"])
+                if builtin is None:
+                    raise PermanentError(
+                        f"Agent {agent['metadata']['name']}: unknown builtin tool {entry['builtin']!r} "
+                        f"(known: {', '.join(sorted(BUILTINS))})", reason="InvalidAgent")
+                specs.append(builtin.spec)
+            elif entry.get("agent"):
+                specs.append(ToolSpec(entry.get("name") or entry["agent"],
+                                      entry.get("description") or f"Delegate a task to agent {entry['agent']}",
+                                      _AGENT_INPUT))
+            elif entry.get("mcpServer"):
+                specs.extend(self._mcp_tools().specs(namespace, entry["mcpServer"]))
+        return specs
+
+    def call(self, call: ToolCall, ctx: ToolContext) -> ToolResult:
+        """Run one call with whichever provider offers the tool."""
+        namespace = ctx.run["metadata"].get("namespace", "default")
+        for entry in ctx.agent["spec"].get("tools") or []:
+            if entry.get("builtin") == call.name:
+                return run_builtin(BUILTINS[call.name], call, ctx)
+            if entry.get("agent") and (entry.get("name") or entry["agent"]) == call.name:
+                return self._spawn(entry["agent"], call, ctx)
+            if entry.get("mcpServer"):
+                mcp = self._mcp_tools()
+                if call.name in {s.name for s in mcp.specs(namespace, entry["mcpServer"])}:
+                    return mcp.call(namespace, entry["mcpServer"], call, ctx.idempotency_key)
+        return ToolResult(f"no tool named {call.name!r} is available to this agent", is_error=True)
+
+    def _mcp_tools(self) -> Any:
+        if self._mcp is None:
+            from functions.tools.mcp import MCPTools
+
+            self._mcp = MCPTools(self._store)
+        return self._mcp
+
+    def _spawn(self, agent_name: str, call: ToolCall, ctx: ToolContext) -> ToolResult:
+        """Start a child AgentRun; its finalize closes this call with the child's answer."""
+        parent = ctx.run
+        meta = parent["metadata"]
+        depth = int((parent["spec"].get("parent") or {}).get("spawnDepth", 0)) + 1
+        suffix = hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:10]
+        child = {
+            "apiVersion": parent["apiVersion"],
+            "kind": "AgentRun",
+            "metadata": {
+                "name": f"{meta['name'][:40]}-sub-{suffix}",
+                "namespace": meta.get("namespace", "default"),
+                "labels": {"baton.dev/parent": meta["name"]},
+            },
+            "spec": {
+                "agentRef": {"name": agent_name},
+                "task": str(call.input.get("task", "")),
+                "parent": {"runName": meta["name"], "uid": meta["uid"], "spawnDepth": depth,
+                           "toolCallId": call.id},
+                "cleanup": parent["spec"].get("cleanup", "keep"),
+            },
+        }
+        try:
+            self._store.create(child)
+        except Conflict:
+            pass  # created by an earlier delivery of this call
+        return ToolResult("", pending=True)

@@ -1,0 +1,145 @@
+"""Built-in tools: an agent can read the time, do arithmetic and inspect baton itself."""
+
+from __future__ import annotations
+
+import ast
+import json
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from functions.ports import NotFound, ToolCall, ToolContext, ToolResult, ToolSpec
+
+__all__ = ["BUILTINS", "Builtin"]
+
+
+class ToolInputError(ValueError):
+    """The model passed input the tool cannot use; goes back to the model as is_error."""
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A tool implemented in-process."""
+
+    spec: ToolSpec
+    run: Callable[[ToolCall, ToolContext], str]
+
+
+def _current_time(call: ToolCall, ctx: ToolContext) -> str:
+    zone = str(call.input.get("timezone") or "UTC")
+    try:
+        tz = timezone.utc if zone == "UTC" else ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ToolInputError(f"unknown timezone {zone!r}") from None
+    return datetime.now(tz).isoformat(timespec="seconds")
+
+
+_OPS: Final[dict[type, Callable[..., Any]]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow, ast.USub: operator.neg, ast.UAdd: operator.pos,
+}
+
+
+def _eval(node: ast.AST) -> Any:
+    if isinstance(node, ast.Expression):
+        return _eval(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        left, right = _eval(node.left), _eval(node.right)
+        if isinstance(node.op, ast.Pow) and abs(right) > 100:
+            raise ToolInputError("exponent too large")
+        return _OPS[type(node.op)](left, right)
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_eval(node.operand))
+    raise ToolInputError(f"unsupported expression element {type(node).__name__}")
+
+
+def _calculate(call: ToolCall, ctx: ToolContext) -> str:
+    expression = str(call.input.get("expression", ""))
+    if not expression or len(expression) > 500:
+        raise ToolInputError("expression must be 1-500 characters")
+    try:
+        return str(_eval(ast.parse(expression, mode="eval")))
+    except (SyntaxError, ZeroDivisionError) as exc:
+        raise ToolInputError(f"cannot evaluate {expression!r}: {exc}") from None
+
+
+_KINDS: Final = {"AgentRun", "Agent", "Model", "MCPServer"}
+
+
+def _summary(obj: dict[str, Any]) -> dict[str, Any]:
+    status = obj.get("status") or {}
+    out: dict[str, Any] = {"kind": obj["kind"], "name": obj["metadata"]["name"]}
+    if obj["kind"] == "AgentRun":
+        out.update(
+            agent=obj["spec"]["agentRef"]["name"],
+            phase=status.get("phase", ""),
+            tokens=(status.get("tokenUsage") or {}).get("total", 0),
+            error=(status.get("error") or {}).get("message"),
+        )
+    return out
+
+
+def _list_resources(call: ToolCall, ctx: ToolContext) -> str:
+    kind = str(call.input.get("kind") or "AgentRun")
+    if kind not in _KINDS:
+        raise ToolInputError(f"kind must be one of {sorted(_KINDS)}")
+    namespace = str(call.input.get("namespace") or ctx.run["metadata"].get("namespace", "default"))
+    phase = call.input.get("phase")
+    items = [_summary(o) for o in ctx.store.list(kind, namespace)]
+    if phase:
+        items = [i for i in items if i.get("phase") == phase]
+    limit = int(call.input.get("limit") or 20)
+    return json.dumps({"count": len(items), "items": items[-limit:]})
+
+
+def _get_resource(call: ToolCall, ctx: ToolContext) -> str:
+    kind, name = str(call.input.get("kind") or "AgentRun"), str(call.input.get("name") or "")
+    if kind not in _KINDS or not name:
+        raise ToolInputError(f"need kind (one of {sorted(_KINDS)}) and name")
+    namespace = str(call.input.get("namespace") or ctx.run["metadata"].get("namespace", "default"))
+    try:
+        obj = ctx.store.get(kind, namespace, name)
+    except NotFound:
+        raise ToolInputError(f"{kind} {namespace}/{name} not found") from None
+    return json.dumps({"spec": obj.get("spec"), "status": _summary(obj)})
+
+
+def _schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required or []}
+
+
+BUILTINS: Final[dict[str, Builtin]] = {
+    b.spec.name: b
+    for b in (
+        Builtin(ToolSpec("current_time", "The current date and time (ISO 8601) in a timezone.",
+                         _schema({"timezone": {"type": "string", "description": "IANA name, default UTC"}})),
+                _current_time),
+        Builtin(ToolSpec("calculate", "Evaluate an arithmetic expression (+ - * / // % **).",
+                         _schema({"expression": {"type": "string"}}, ["expression"])), _calculate),
+        Builtin(ToolSpec("list_resources", "List baton resources (AgentRun, Agent, Model, MCPServer) "
+                         "in a namespace with their phase and token use.",
+                         _schema({"kind": {"type": "string", "enum": sorted(_KINDS)},
+                                  "namespace": {"type": "string"},
+                                  "phase": {"type": "string"},
+                                  "limit": {"type": "integer", "minimum": 1, "maximum": 200}})),
+                _list_resources),
+        Builtin(ToolSpec("get_resource", "Read one baton resource: its spec and a status summary.",
+                         _schema({"kind": {"type": "string", "enum": sorted(_KINDS)},
+                                  "name": {"type": "string"}, "namespace": {"type": "string"}},
+                                 ["name"])), _get_resource),
+    )
+}
+
+
+def run_builtin(builtin: Builtin, call: ToolCall, ctx: ToolContext) -> ToolResult:
+    """Run a built-in; bad input becomes an error result the model can correct."""
+    try:
+        return ToolResult(builtin.run(call, ctx))
+    except ToolInputError as exc:
+        return ToolResult(f"{call.name}: {exc}", is_error=True)
