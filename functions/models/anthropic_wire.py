@@ -85,8 +85,9 @@ def build_params(settings: AnthropicSettings, request: ModelRequest) -> dict[str
     if settings.thinking_budget is not None:
         params["thinking"] = {"type": "enabled", "budget_tokens": settings.thinking_budget}
     elif settings.temperature is not None:
-        # Extended thinking only accepts the default temperature, so it is sent without.
-        params["temperature"] = settings.temperature
+        # SDK 2.x dropped the typed argument, so it rides in the body as the API reads it;
+        # extended thinking only accepts the default temperature, so it is sent without.
+        params["extra_body"] = {"temperature": settings.temperature}
     if settings.stop_sequences:
         params["stop_sequences"] = list(settings.stop_sequences)
     return params

@@ -1,0 +1,76 @@
+"""Fixtures for the Anthropic adapter tests: a fake Messages API and Models bound to it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from functions.models.anthropic import AnthropicModel
+from functions.models.keys import ApiKey
+from tests.fakes.messages_api import FakeMessagesAPI
+
+API_KEY = "sk-ant-test-5ecret-d0-not-leak"
+KEY_SOURCE = "Secret team-a/anthropic key api-key"
+
+MakeModel = Callable[..., AnthropicModel]
+
+
+@pytest.fixture
+def api() -> Iterator[FakeMessagesAPI]:
+    """A fake Messages API that only accepts API_KEY."""
+    with FakeMessagesAPI(api_key=API_KEY) as fake:
+        yield fake
+
+
+def model_resource(base_url: str, **spec: Any) -> dict[str, Any]:
+    """A Model resource pointing at ``base_url``; ``spec`` overrides fields."""
+    return {
+        "apiVersion": "baton.dev/v1alpha1",
+        "kind": "Model",
+        "metadata": {"name": "sonnet", "namespace": "team-a"},
+        "spec": {
+            "provider": "anthropic",
+            "model": "claude-sonnet-5-5",
+            "apiKeySecretRef": {"name": "anthropic", "key": "api-key"},
+            "baseURL": base_url,
+            "maxTokens": 1024,
+            "timeoutSeconds": 5,
+        }
+        | spec,
+    }
+
+
+@pytest.fixture
+def make_model(api: FakeMessagesAPI) -> Iterator[MakeModel]:
+    """Build AnthropicModels against the fake API (closed after the test)."""
+    built: list[AnthropicModel] = []
+
+    def make(key: str = API_KEY, **spec: Any) -> AnthropicModel:
+        model = AnthropicModel(model_resource(api.url, **spec), ApiKey(key, KEY_SOURCE))
+        built.append(model)
+        return model
+
+    yield make
+    for model in built:
+        model.close()
+
+
+@pytest.fixture
+def all_logs() -> Iterator[list[logging.LogRecord]]:
+    """Every log record of every logger at DEBUG and above, for scanning for secrets."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    root = logging.getLogger()
+    handler, level = Keep(logging.DEBUG), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield records
+    root.removeHandler(handler)
+    root.setLevel(level)
