@@ -1,0 +1,306 @@
+"""SqliteStore: the Store protocol on one SQLite file, with Kubernetes semantics.
+
+Every write appends the object to a change log; the row id is the write's
+resourceVersion (global, increasing) and watches follow the log, so several
+processes sharing the file see each other's writes. The log keeps the last
+``keep_changes`` rows (plus each live object's newest); a watch from before that
+gets ``Expired`` (the API server's 410 Gone). As on a kube-apiserver with the
+status subresource, create drops ``status``, ``update`` never changes it and
+``update_status`` changes nothing else.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import json
+import os
+import random
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from functions.ports import Conflict, Invalid, NotFound, Resource, WatchEvent
+from functions.resources.schema import kind_info, validate_and_default
+from functions.resources.sqlite_db import Database
+from functions.resources.sqlite_watch import follow, head, materialize
+
+__all__ = ["SqliteStore"]
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_loads = json.loads
+_NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # the API server's generateName alphabet
+_SELECT = (
+    "SELECT o.rv, c.body FROM objects o JOIN changes c ON c.rv = o.rv "
+    "WHERE o.kind = ? AND o.namespace = ? AND o.name = ?"
+)
+
+
+def _now_rfc3339() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class SqliteStore:
+    """Kubernetes-shaped resource store and run journal in one SQLite file."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        keep_changes: int = 20_000,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.db = Database(path)
+        self.keep_changes = max(1, keep_changes)
+        # How often a watch looks for other processes' writes; this process's wake it at once.
+        self.poll_interval = poll_interval
+        self._trim_every = max(1, self.keep_changes // 10)
+
+    def close(self) -> None:
+        """Close the store's connections."""
+        self.db.close()
+
+    # -- reads ------------------------------------------------------------
+
+    def get(self, kind: str, namespace: str, name: str) -> Resource:
+        """The object, or NotFound."""
+        row = self.db.conn().execute(_SELECT, (kind, namespace, name)).fetchone()
+        if row is None:
+            raise NotFound(f'{kind_info(kind).resource} "{name}" not found')
+        return materialize(*row)
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: Mapping[str, str] | None = None,
+    ) -> builtins.list[Resource]:
+        """Objects of ``kind`` (in ``namespace``; with all the labels), by namespace and name."""
+        kind_info(kind)
+        sql = "SELECT o.rv, c.body FROM objects o JOIN changes c ON c.rv = o.rv WHERE o.kind = ?"
+        args: builtins.list[Any] = [kind]
+        if namespace is not None:
+            sql += " AND o.namespace = ?"
+            args.append(namespace)
+        for key, value in (label_selector or {}).items():
+            sql += " AND json_extract(c.body, ?) = ?"
+            args += [f'$.metadata.labels."{key}"', value]
+        rows = self.db.conn().execute(sql + " ORDER BY o.namespace, o.name", args).fetchall()
+        return [materialize(rv, body) for rv, body in rows]
+
+    # -- writes -----------------------------------------------------------
+
+    def create(self, obj: Resource) -> Resource:
+        """Store a new object; Conflict when the name is taken."""
+        new: Resource = _loads(_dumps(obj))  # never touch the caller's dict
+        meta = new.get("metadata")
+        if isinstance(meta, dict):
+            if not meta.get("name") and meta.get("generateName"):
+                suffix = "".join(random.choices(_NAME_SUFFIX_CHARS, k=5))
+                meta["name"] = f"{meta['generateName']}{suffix}"
+            meta["namespace"] = meta.get("namespace") or "default"
+        new.pop("status", None)  # status belongs to the status subresource
+        validate_and_default(new)
+        info = kind_info(new["kind"])
+        meta = new["metadata"]
+        meta["uid"] = str(uuid.uuid4())
+        meta["generation"] = 1
+        meta["creationTimestamp"] = _now_rfc3339()
+        try:
+            with self.db.write() as conn:
+                rv = self._append(conn, "ADDED", new)
+                conn.execute(
+                    "INSERT INTO objects (kind, namespace, name, uid, rv) VALUES (?, ?, ?, ?, ?)",
+                    (info.kind, meta["namespace"], meta["name"], meta["uid"], rv),
+                )
+        except sqlite3.IntegrityError:
+            raise Conflict(f'{info.resource} "{meta["name"]}" already exists') from None
+        return new
+
+    def update(self, obj: Resource) -> Resource:
+        """Write spec and metadata; generation moves when spec changes; status is kept."""
+        new: Resource = _loads(_dumps(obj))
+        validate_and_default(new)
+        kind, namespace, name, expected_rv = _identity(new)
+        with self.db.write() as conn:
+            stored = self._stored(conn, kind, namespace, name, expected_rv, new)
+            meta = new["metadata"]
+            meta["namespace"] = namespace
+            for server_field in ("uid", "creationTimestamp", "generation"):
+                meta[server_field] = stored["metadata"][server_field]
+            if new.get("spec") != stored.get("spec"):
+                meta["generation"] = stored["metadata"]["generation"] + 1
+            new.pop("status", None)
+            if "status" in stored:
+                new["status"] = stored["status"]
+            if new == stored:
+                return stored  # no change: no new resourceVersion, no watch event
+            self._replace(conn, new)
+            return new
+
+    def update_status(self, obj: Resource) -> Resource:
+        """Write status only; everything else in ``obj`` is ignored."""
+        probe = {
+            "apiVersion": obj.get("apiVersion"),
+            "kind": obj.get("kind"),
+            "metadata": obj.get("metadata"),
+        }
+        if "status" in obj:
+            probe["status"] = _loads(_dumps(obj["status"]))
+        validate_and_default(probe, subresource="status")
+        kind, namespace, name, expected_rv = _identity(probe)
+        with self.db.write() as conn:
+            stored = self._stored(conn, kind, namespace, name, expected_rv, probe)
+            if stored.get("status") == probe.get("status"):
+                return stored
+            if "status" in probe:
+                stored["status"] = probe["status"]
+            else:
+                stored.pop("status", None)
+            self._replace(conn, stored)
+            return stored
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        """Remove the object (and a run's journal); NotFound when it is not there."""
+        info = kind_info(kind)
+        with self.db.write() as conn:
+            row = conn.execute(_SELECT, (kind, namespace, name)).fetchone()
+            if row is None:
+                raise NotFound(f'{info.resource} "{name}" not found')
+            gone = materialize(*row)
+            uid = gone["metadata"]["uid"]
+            conn.execute("DELETE FROM objects WHERE uid = ?", (uid,))
+            conn.execute("DELETE FROM journal WHERE run_uid = ?", (uid,))
+            self._append(conn, "DELETED", gone)
+
+    # -- journal ----------------------------------------------------------
+
+    def append_journal(self, run: Resource, key: str, entry: Mapping[str, Any]) -> bool:
+        """Record ``entry`` under ``key`` for the run once; False if the key was taken."""
+        uid = run["metadata"]["uid"]
+        with self.db.single_write() as conn:
+            added = conn.execute(
+                "INSERT OR IGNORE INTO journal (run_uid, key, entry) "
+                "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM objects WHERE uid = ?)",
+                (uid, key, _dumps(entry), uid),
+            ).rowcount
+        if added:
+            return True
+        if conn.execute("SELECT 1 FROM objects WHERE uid = ?", (uid,)).fetchone() is None:
+            # An orphan entry would never be collected: the run is gone (or never was).
+            raise NotFound(f'agentruns.baton.dev with uid "{uid}" not found')
+        return False
+
+    def read_journal(self, run: Resource) -> builtins.list[tuple[str, dict[str, Any]]]:
+        """The run's journal in write order as (key, entry) pairs."""
+        rows = (
+            self.db.conn()
+            .execute(
+                "SELECT key, entry FROM journal WHERE run_uid = ? ORDER BY id",
+                (run["metadata"]["uid"],),
+            )
+            .fetchall()
+        )
+        return [(key, _loads(entry)) for key, entry in rows]
+
+    # -- watch ------------------------------------------------------------
+
+    def watch(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        since: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[WatchEvent]:
+        """Changes after resourceVersion ``since`` (None: from now; "0": current objects first).
+
+        Ends after ``timeout`` seconds without an event; raises Expired when the
+        change log no longer reaches back to ``since``.
+        """
+        kind_info(kind)
+        initial: builtins.list[Resource] = []
+        # The starting point is taken now, not at the first next(): a caller that
+        # watches, then writes, then iterates must see its own write.
+        if since in (None, "0", ""):
+            with self.db.snapshot() as conn:
+                cursor = head(conn)
+                if since is not None:
+                    initial = self.list(kind, namespace)
+        else:
+            cursor = _parse_rv(since)
+        events = follow(
+            self.db, kind, namespace, cursor, timeout=timeout, poll_interval=self.poll_interval
+        )
+        return itertools.chain((WatchEvent("ADDED", obj) for obj in initial), events)
+
+    # -- internals --------------------------------------------------------
+
+    def _stored(
+        self,
+        conn: sqlite3.Connection,
+        kind: str,
+        namespace: str,
+        name: str,
+        expected_rv: str,
+        new: Resource,
+    ) -> Resource:
+        row = conn.execute(_SELECT, (kind, namespace, name)).fetchone()
+        info = kind_info(kind)
+        if row is None:
+            raise NotFound(f'{info.resource} "{name}" not found')
+        stored = materialize(*row)
+        uid = new["metadata"].get("uid")
+        if str(row[0]) != expected_rv or (uid and uid != stored["metadata"]["uid"]):
+            raise Conflict(
+                f'Operation cannot be fulfilled on {info.resource} "{name}": the object has '
+                "been modified; please apply your changes to the latest version and try again"
+            )
+        return stored
+
+    def _replace(self, conn: sqlite3.Connection, obj: Resource) -> None:
+        rv = self._append(conn, "MODIFIED", obj)
+        conn.execute("UPDATE objects SET rv = ? WHERE uid = ?", (rv, obj["metadata"]["uid"]))
+
+    def _append(self, conn: sqlite3.Connection, change: str, obj: Resource) -> int:
+        """Log ``obj`` as a change; set and return its new resourceVersion."""
+        meta = obj["metadata"]
+        meta.pop("resourceVersion", None)  # the row id is the resourceVersion
+        rv = conn.execute(
+            "INSERT INTO changes (kind, namespace, type, body) VALUES (?, ?, ?, ?)",
+            (obj["kind"], meta["namespace"], change, _dumps(obj)),
+        ).lastrowid
+        assert rv is not None
+        meta["resourceVersion"] = str(rv)
+        if rv % self._trim_every == 0 and rv > self.keep_changes:
+            floor = rv - self.keep_changes
+            conn.execute(
+                "DELETE FROM changes WHERE rv <= ? "
+                "AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.rv = changes.rv)",
+                (floor,),
+            )
+            conn.execute(
+                "UPDATE counters SET value = max(value, ?) WHERE name = 'compacted'", (floor,)
+            )
+        return rv
+
+
+def _identity(obj: Resource) -> tuple[str, str, str, str]:
+    meta = obj["metadata"]
+    rv = meta.get("resourceVersion")
+    if not rv:
+        raise Invalid(
+            f'{obj["kind"]}.baton.dev "{meta.get("name", "")}" is invalid: '
+            "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
+            field="metadata.resourceVersion",
+        )
+    return obj["kind"], meta.get("namespace") or "default", meta["name"], str(rv)
+
+
+def _parse_rv(since: str) -> int:
+    try:
+        return int(since)
+    except ValueError:
+        raise Invalid(f'invalid resource version "{since}"', field="resourceVersion") from None
