@@ -22,18 +22,11 @@ def _short(type_: str) -> str:
     return _SHORT.get(type_, type_.removeprefix("dev.baton."))
 
 
-def _line(store: Store, run: Resource, ev: LoggedEvent, started: float) -> str:
-    meta = run["metadata"]
-    try:
-        current = store.get("AgentRun", meta["namespace"], meta["name"])
-    except Exception:  # deleted while we watch: show what the event says
-        current = run
-    st = current.get("status") or {}
-    tokens = (st.get("tokenUsage") or {}).get("total", 0)
+def _line(run: Resource, ev: LoggedEvent, started: float) -> str:
     step = "-" if ev.step is None else str(ev.step)
-    return (f"{(time.monotonic() - started) * 1000:8.1f} ms  {meta['name']:<18} step {step:>2}  "
-            f"{_short(ev.type):<20} phase={st.get('phase') or 'New':<10} tools={st.get('toolCalls', 0)} "
-            f"tokens={tokens}")
+    by = ev.source.rsplit("/", 1)[-1] if ev.source.startswith("/baton/") else "watch"
+    return (f"{(time.monotonic() - started) * 1000:8.1f} ms  {run['metadata']['name']:<16} step {step:>2}  "
+            f"{_short(ev.type):<18} by {by:<16} {ev.detail}").rstrip()
 
 
 def follow(store: Store, log: EventLog, runs: list[Resource], *, timeout: float) -> int:
@@ -46,7 +39,7 @@ def follow(store: Store, log: EventLog, runs: list[Resource], *, timeout: float)
             key = f"{run['metadata']['namespace']}/{run['metadata']['name']}"
             for ev in log.read(key, cursors[id(run)]):
                 cursors[id(run)] = ev.seq
-                print(_line(store, run, ev, started), flush=True)
+                print(_line(run, ev, started), flush=True)
             if id(run) not in done:
                 current = store.get("AgentRun", run["metadata"]["namespace"], run["metadata"]["name"])
                 if is_terminal(current):
@@ -56,7 +49,7 @@ def follow(store: Store, log: EventLog, runs: list[Resource], *, timeout: float)
     for run in runs:  # the last events (run.finished) may land just after the phase
         key = f"{run['metadata']['namespace']}/{run['metadata']['name']}"
         for ev in log.read(key, cursors[id(run)]):
-            print(_line(store, run, ev, started), flush=True)
+            print(_line(run, ev, started), flush=True)
     ok = True
     for run in runs:
         final = done.get(id(run))

@@ -6,6 +6,7 @@ it (each emitted event once, whoever emits it).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ CREATE TABLE IF NOT EXISTS event_log (
   type TEXT NOT NULL,
   id TEXT NOT NULL UNIQUE,
   step INTEGER,
-  source TEXT NOT NULL
+  source TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS event_log_run ON event_log(run, seq);
 """
@@ -37,6 +39,26 @@ class LoggedEvent:
     id: str
     step: int | None
     source: str
+    detail: str
+
+
+def detail_of(event: BaseCloudEvent) -> str:
+    """A short human summary of what the event says (tool name, reason, phase)."""
+    data = event.get_data()
+    if not isinstance(data, dict):
+        return ""
+    if "toolCall" in data:
+        call = data["toolCall"]
+        args = json.dumps(call.get("input") or {}, separators=(",", ":"))
+        return f"{call.get('name')}({args[:60]})"
+    if "phase" in data and "run" in data:
+        usage = data.get("tokenUsage") or {}
+        return f"{data['phase']}, {usage.get('total', 0)} tokens"
+    if data.get("reason"):
+        return f"{data['reason']}: {str(data.get('message', ''))[:80]}"
+    if event.get_type().endswith("run.completed"):
+        return "final answer"
+    return ""
 
 
 def run_key_of(event: BaseCloudEvent) -> str | None:
@@ -73,15 +95,15 @@ class EventLog:
             return
         step = event.get_extension("batonstep")
         self._conn().execute(
-            "INSERT OR IGNORE INTO event_log(run, type, id, step, source) VALUES (?,?,?,?,?)",
+            "INSERT OR IGNORE INTO event_log(run, type, id, step, source, detail) VALUES (?,?,?,?,?,?)",
             (run, event.get_type(), event.get_id(), int(step) if step is not None else None,
-             event.get_source()),
+             event.get_source(), detail_of(event)),
         )
 
     def read(self, run: str, after: int = 0) -> list[LoggedEvent]:
         """Events of ``run`` (``namespace/name``) after sequence number ``after``."""
         rows = self._conn().execute(
-            "SELECT seq, run, type, id, step, source FROM event_log WHERE run=? AND seq>? ORDER BY seq",
+            "SELECT seq, run, type, id, step, source, detail FROM event_log WHERE run=? AND seq>? ORDER BY seq",
             (run, after),
         ).fetchall()
         return [LoggedEvent(*row) for row in rows]
