@@ -182,7 +182,9 @@ def test_tool_run_priced_cached_and_retried(
     calc = next(b for b in results["content"] if b["tool_use_id"] == "toolu_calc")
     assert "42" in json.dumps(calc["content"])
 
-    assert API_KEY not in deployment.traces(run, logs)
+    traces = deployment.traces(run, logs)
+    assert "toolu_calc" in traces and "dev.baton.tool.requested" in traces  # the scan sees the run
+    assert API_KEY not in traces
 
 
 def test_auth_failure_fails_run_naming_the_key_variable(
