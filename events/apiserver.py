@@ -18,7 +18,7 @@ from events import types
 from events.envelope import CloudEvent, data_of, make_event
 from events.errors import MalformedEvent
 
-__all__ = ["resource_event", "object_of", "is_reference", "self_link", "EMBEDDED_SOURCE"]
+__all__ = ["EMBEDDED_SOURCE", "is_reference", "object_of", "resource_event", "self_link"]
 
 # Where embedded and NATS watches say the events come from (ApiServerSource uses
 # the API server's URL).
@@ -95,7 +95,9 @@ def is_reference(event: BaseCloudEvent) -> bool:
 def object_of(event: BaseCloudEvent) -> dict[str, Any]:
     """The object (Resource mode) or a skeleton with kind/metadata (Reference mode)."""
     if event.get_type() not in types.APISERVER_TYPES:
-        raise MalformedEvent(f"event {event.get_id()}: {event.get_type()} is not an API server event")
+        raise MalformedEvent(
+            f"event {event.get_id()}: {event.get_type()} is not an API server event"
+        )
     data = data_of(event)
     if is_reference(event):
         return {

@@ -11,11 +11,11 @@ from cloudevents.core.base import BaseCloudEvent
 from events.envelope import CloudEvent
 
 __all__ = [
+    "DEAD_LETTER_MESSAGE",
+    "DEAD_LETTER_REASON",
+    "Bus",
     "Handler",
     "Subscription",
-    "Bus",
-    "DEAD_LETTER_REASON",
-    "DEAD_LETTER_MESSAGE",
     "matches",
 ]
 

@@ -32,7 +32,13 @@ def _validator(type_: str) -> Any:
 
 def validate_data(type_: str, data: Any) -> None:
     """Raise ``MalformedEvent`` naming the first field of ``data`` that breaks the contract."""
-    error = next(iter(sorted(_validator(type_).iter_errors(data), key=lambda e: list(e.path))), None)
+    error = next(
+        iter(sorted(_validator(type_).iter_errors(data), key=lambda e: list(e.path))), None
+    )
     if error is not None:
-        where = "data." + ".".join(str(p) for p in error.absolute_path) if error.absolute_path else "data"
+        where = (
+            "data." + ".".join(str(p) for p in error.absolute_path)
+            if error.absolute_path
+            else "data"
+        )
         raise MalformedEvent(f"{type_}: {where}: {error.message}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from cloudevents.core.base import BaseCloudEvent
@@ -14,14 +14,14 @@ from cloudevents.core.v1.event import CloudEvent
 from events.errors import MalformedEvent
 
 __all__ = [
+    "JSON",
+    "SOURCE_PREFIX",
     "CloudEvent",
     "RunRef",
-    "SOURCE_PREFIX",
-    "JSON",
-    "event_id",
-    "run_event",
-    "make_event",
     "data_of",
+    "event_id",
+    "make_event",
+    "run_event",
     "run_ref_of",
     "step_of",
 ]
@@ -79,7 +79,7 @@ def make_event(
         "source": source,
         "specversion": "1.0",
         "datacontenttype": JSON,
-        "time": time or datetime.now(timezone.utc),
+        "time": time or datetime.now(UTC),
     }
     if id_ is not None:
         attributes["id"] = id_
@@ -141,5 +141,7 @@ def step_of(event: BaseCloudEvent) -> int:
     """The step a baton event belongs to (``data.step``)."""
     step = data_of(event).get("step")
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise MalformedEvent(f"event {event.get_id()} ({event.get_type()}): data.step must be an integer >= 0")
+        raise MalformedEvent(
+            f"event {event.get_id()} ({event.get_type()}): data.step must be an integer >= 0"
+        )
     return step

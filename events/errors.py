@@ -10,7 +10,7 @@ connection errors). HTTP 5xx/429, NATS ``nak(delay)``, in-process retry.
 
 from __future__ import annotations
 
-__all__ = ["BatonError", "PermanentError", "TransientError", "MalformedEvent"]
+__all__ = ["BatonError", "MalformedEvent", "PermanentError", "TransientError"]
 
 
 class BatonError(Exception):

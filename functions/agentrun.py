@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from events.envelope import RunRef
@@ -21,12 +21,12 @@ __all__ = [
     "TERMINAL_PHASES",
     "Stage",
     "get_run",
-    "transact",
-    "set_condition",
-    "rfc3339",
-    "parse_time",
     "is_terminal",
     "parse_duration",
+    "parse_time",
+    "rfc3339",
+    "set_condition",
+    "transact",
 ]
 
 KIND: Final = "AgentRun"
@@ -46,7 +46,7 @@ class Stage:
 
 def rfc3339(ts: float) -> str:
     """Seconds since the epoch as a Kubernetes timestamp (UTC, second or ms precision)."""
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ts, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
@@ -146,5 +146,6 @@ def transact(deps: Deps, ref: RunRef, decide: Decision) -> Resource | None:
         except Conflict:
             continue
     raise TransientError(
-        f"agentrun {ref.key}: {_MAX_CONFLICT_RETRIES} write conflicts in a row", reason="WriteConflict"
+        f"agentrun {ref.key}: {_MAX_CONFLICT_RETRIES} write conflicts in a row",
+        reason="WriteConflict",
     )

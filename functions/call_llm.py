@@ -79,8 +79,9 @@ def _fail(deps: Deps, ref: RunRef, step: int, reason: str, message: str) -> list
     return [run_event(kind, NAME, ref, step, {"reason": reason, "message": message})]
 
 
-def _ask_model(deps: Deps, run: Resource, model: Resource, transcript: Transcript, step: int,
-               ref: RunRef) -> ModelReply:
+def _ask_model(
+    deps: Deps, run: Resource, model: Resource, transcript: Transcript, step: int, ref: RunRef
+) -> ModelReply:
     request = ModelRequest(
         system=transcript.system,
         messages=transcript.messages(step),
@@ -133,8 +134,9 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     return _record(deps, ref, step, reply, model, event.get_extension("traceparent"))
 
 
-def _record(deps: Deps, ref: RunRef, step: int, reply: ModelReply, model: Resource,
-            traceparent: Any) -> list[CloudEvent]:
+def _record(
+    deps: Deps, ref: RunRef, step: int, reply: ModelReply, model: Resource, traceparent: Any
+) -> list[CloudEvent]:
     outcome, reason, message = outcome_of(reply, model)
     calls = reply.tool_calls
     now = deps.clock.now()
@@ -148,7 +150,9 @@ def _record(deps: Deps, ref: RunRef, step: int, reply: ModelReply, model: Resour
         usage["output"] = usage.get("output", 0) + u.output
         usage["cacheRead"] = usage.get("cacheRead", 0) + u.cache_read
         usage["cacheCreation"] = usage.get("cacheCreation", 0) + u.cache_creation
-        usage["total"] = usage["input"] + usage["output"] + usage["cacheRead"] + usage["cacheCreation"]
+        usage["total"] = (
+            usage["input"] + usage["output"] + usage["cacheRead"] + usage["cacheCreation"]
+        )
         st["tokenUsage"] = usage
         st["costEstimate"] = deps.models.cost(model, usage)
         if any(c["type"] == "ModelAvailable" for c in st.get("conditions", [])):
@@ -181,9 +185,25 @@ def _record(deps: Deps, ref: RunRef, step: int, reply: ModelReply, model: Resour
     if outcome == "continue":
         return [run_event(types.LLM_REQUESTED, NAME, ref, step + 1, traceparent=traceparent)]
     if outcome == "answer":
-        return [run_event(types.RUN_COMPLETED, NAME, ref, step, {"result": reply.text},
-                          traceparent=traceparent)]
+        return [
+            run_event(
+                types.RUN_COMPLETED,
+                NAME,
+                ref,
+                step,
+                {"result": reply.text},
+                traceparent=traceparent,
+            )
+        ]
     if outcome == "fail" and reason:
-        return [run_event(types.RUN_FAILED, NAME, ref, step, {"reason": reason, "message": message},
-                          traceparent=traceparent)]
+        return [
+            run_event(
+                types.RUN_FAILED,
+                NAME,
+                ref,
+                step,
+                {"reason": reason, "message": message},
+                traceparent=traceparent,
+            )
+        ]
     raise PermanentError(f"run {ref.key}: unhandled outcome {outcome}")

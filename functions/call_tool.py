@@ -44,8 +44,12 @@ def _park(deps: Deps, ref: RunRef, step: int, call: ToolCall) -> list[CloudEvent
         waiting.append(call.id)
         st.update(phase="AwaitingApproval", awaitingApproval=waiting)
         set_condition(
-            st, "ToolApproved", False, "AwaitingApproval",
-            f"tool {call.name} (call {call.id}) waits for approval", now,
+            st,
+            "ToolApproved",
+            False,
+            "AwaitingApproval",
+            f"tool {call.name} (call {call.id}) waits for approval",
+            now,
         )
         return True
 
@@ -53,8 +57,14 @@ def _park(deps: Deps, ref: RunRef, step: int, call: ToolCall) -> list[CloudEvent
     return []
 
 
-def _execute(deps: Deps, run: Resource, transcript: Transcript, call: ToolCall,
-             event: BaseCloudEvent, step: int) -> ToolResult | None:
+def _execute(
+    deps: Deps,
+    run: Resource,
+    transcript: Transcript,
+    call: ToolCall,
+    event: BaseCloudEvent,
+    step: int,
+) -> ToolResult | None:
     context = transcript.context
     verdict = policy.decide(call.name, context.get("toolPolicy"), context.get("overridePolicy"))
     if verdict == "deny":
@@ -67,8 +77,9 @@ def _execute(deps: Deps, run: Resource, transcript: Transcript, call: ToolCall,
             return ToolResult(f"tool {call.name} was rejected by {by}", is_error=True)
     ref = RunRef.of(run)
     agent = deps.store.get("Agent", ref.namespace, str(context.get("agent", "")))
-    ctx = ToolContext(run=run, agent=agent, idempotency_key=f"{ref.uid}/{step}/{NAME}/{call.id}",
-                      store=deps.store)
+    ctx = ToolContext(
+        run=run, agent=agent, idempotency_key=f"{ref.uid}/{step}/{NAME}/{call.id}", store=deps.store
+    )
     return deps.tools.call(call, ctx)
 
 

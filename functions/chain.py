@@ -20,7 +20,7 @@ from events.bus import Handler, Subscription
 from events.envelope import CloudEvent
 from functions.ports import Deps
 
-__all__ = ["Route", "ROUTES", "FUNCTIONS", "transition", "subscriptions", "Recorder"]
+__all__ = ["FUNCTIONS", "ROUTES", "Recorder", "Route", "subscriptions", "transition"]
 
 log = logging.getLogger("baton.chain")
 
@@ -49,7 +49,7 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("finalize", {"type": types.RUN_TIMEDOUT}),
     Route("sweep", {"type": types.TICK}),
 )
-FUNCTIONS: Final = tuple(dict.fromkeys(r.function for r in ROUTES)) + ("dead_letter",)
+FUNCTIONS: Final = (*tuple(dict.fromkeys(r.function for r in ROUTES)), "dead_letter")
 
 
 class Transition(Protocol):
@@ -84,15 +84,21 @@ def bind(function: str, deps: Deps, recorder: Recorder | None = None) -> Handler
             for out in emitted:
                 recorder.record(out)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s -> %s (%.2f ms)", function, event.get_type(),
-                      [e.get_type() for e in emitted], (time.perf_counter() - started) * 1000)
+            log.debug(
+                "%s %s -> %s (%.2f ms)",
+                function,
+                event.get_type(),
+                [e.get_type() for e in emitted],
+                (time.perf_counter() - started) * 1000,
+            )
         return emitted
 
     return run
 
 
-def subscriptions(deps: Deps, functions: Iterable[str] | None = None,
-                  recorder: Recorder | None = None) -> list[Subscription]:
+def subscriptions(
+    deps: Deps, functions: Iterable[str] | None = None, recorder: Recorder | None = None
+) -> list[Subscription]:
     """The chain's subscriptions for ``functions`` (all when None), bound to ``deps``."""
     wanted = set(functions or FUNCTIONS)
     handlers: dict[str, Handler] = {}
@@ -106,6 +112,8 @@ def subscriptions(deps: Deps, functions: Iterable[str] | None = None,
     return subs
 
 
-def dead_letter_handler(deps: Deps, recorder: Recorder | None = None) -> Callable[[BaseCloudEvent], list[CloudEvent]]:
+def dead_letter_handler(
+    deps: Deps, recorder: Recorder | None = None
+) -> Callable[[BaseCloudEvent], list[CloudEvent]]:
     """The handler buses call with dead-lettered events."""
     return bind("dead_letter", deps, recorder)

@@ -12,7 +12,15 @@ from cloudevents.core.base import BaseCloudEvent
 
 from events import types
 from events.envelope import CloudEvent, RunRef, data_of, run_event, run_ref_of
-from functions.agentrun import KIND, TERMINAL_PHASES, Stage, get_run, parse_time, rfc3339, set_condition, transact
+from functions.agentrun import (
+    KIND,
+    TERMINAL_PHASES,
+    Stage,
+    parse_time,
+    rfc3339,
+    set_condition,
+    transact,
+)
 from functions.ports import Deps, NotFound, Resource, ToolResult
 from functions.toolstep import close_call, record_result
 
@@ -52,7 +60,7 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
             current["metadata"].get("creationTimestamp")
         )
         st.update(phase=phase, stage=Stage.DONE, completedAt=rfc3339(now), pendingToolCalls=[])
-        st["durationMs"] = int(round((now - started) * 1000)) if started else 0
+        st["durationMs"] = round((now - started) * 1000) if started else 0
         if phase == "Succeeded":
             st["result"] = str(data.get("result", st.get("result", "")))
             st.pop("error", None)
@@ -60,8 +68,14 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
             st["error"] = st.get("error") or {"reason": reason, "message": message}
         final = st.get("error") or {"reason": reason, "message": message}
         ok = phase == "Succeeded"
-        set_condition(st, "Ready", ok, reason if ok else final["reason"],
-                      message if ok else final["message"], now)
+        set_condition(
+            st,
+            "Ready",
+            ok,
+            reason if ok else final["reason"],
+            message if ok else final["message"],
+            now,
+        )
         return True
 
     written = transact(deps, ref, terminate)
@@ -102,7 +116,10 @@ def _resume_parent(deps: Deps, child: Resource) -> list[CloudEvent]:
         result = ToolResult(st.get("result", ""))
     else:
         err = st.get("error") or {}
-        result = ToolResult(f"sub-agent {child['metadata']['name']} {st['phase'].lower()}: "
-                            f"{err.get('message', '')}", is_error=True)
+        result = ToolResult(
+            f"sub-agent {child['metadata']['name']} {st['phase'].lower()}: "
+            f"{err.get('message', '')}",
+            is_error=True,
+        )
     record_result(deps, run, step, parent["toolCallId"], "agent", result)
     return close_call(deps, RunRef.of(run), step, parent["toolCallId"], NAME)

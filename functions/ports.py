@@ -7,6 +7,7 @@ Resources are plain Kubernetes-shaped dicts, the same YAML in every shape.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -14,27 +15,27 @@ from typing import Any, Literal, Protocol
 from events.errors import PermanentError
 
 __all__ = [
-    "Resource",
+    "API_VERSION",
     "GROUP",
     "VERSION",
-    "API_VERSION",
-    "NotFound",
+    "Clock",
     "Conflict",
+    "Deps",
     "Invalid",
-    "WatchEvent",
-    "Store",
-    "ToolSpec",
-    "ToolCall",
-    "ToolResult",
-    "ModelRequest",
-    "ModelReply",
-    "Usage",
     "Model",
     "ModelFactory",
+    "ModelReply",
+    "ModelRequest",
+    "NotFound",
+    "Resource",
+    "Store",
+    "ToolCall",
     "ToolContext",
+    "ToolResult",
+    "ToolSpec",
     "Toolbox",
-    "Clock",
-    "Deps",
+    "Usage",
+    "WatchEvent",
 ]
 
 Resource = dict[str, Any]
@@ -102,7 +103,7 @@ class Store(Protocol):
         kind: str,
         namespace: str | None = None,
         label_selector: Mapping[str, str] | None = None,
-    ) -> list[Resource]: ...
+    ) -> builtins.list[Resource]: ...
 
     def update(self, obj: Resource) -> Resource: ...
 
@@ -123,7 +124,7 @@ class Store(Protocol):
         """Record ``entry`` under ``key`` for the run once; False if the key was taken."""
         ...
 
-    def read_journal(self, run: Resource) -> list[tuple[str, dict[str, Any]]]:
+    def read_journal(self, run: Resource) -> builtins.list[tuple[str, dict[str, Any]]]:
         """The run's journal in write order as (key, entry) pairs."""
         ...
 

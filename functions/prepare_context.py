@@ -17,7 +17,7 @@ from functions.agentrun import KIND, Stage, get_run, transact
 from functions.ports import Deps, NotFound, Resource
 from functions.transcript import CONTEXT
 
-__all__ = ["handle", "session_history", "estimate_tokens"]
+__all__ = ["estimate_tokens", "handle", "session_history"]
 
 NAME = "prepare_context"
 DEFAULT_BUDGET: Final = 100_000

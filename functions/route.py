@@ -52,7 +52,9 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
             "name": run_name_for(event, data),
             "namespace": data.get("namespace") or "default",
             "labels": {"baton.dev/agent": str(data["agent"])[:63]},
-            "annotations": {"baton.dev/requested-by": f"{event.get_source()}#{event.get_id()}"[:250]},
+            "annotations": {
+                "baton.dev/requested-by": f"{event.get_source()}#{event.get_id()}"[:250]
+            },
         },
         "spec": _spec(event, data),
     }
@@ -63,5 +65,7 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     except Invalid as exc:
         from events.errors import PermanentError
 
-        raise PermanentError(f"{event.get_type()} {event.get_id()}: {exc}", reason="InvalidRequest") from exc
+        raise PermanentError(
+            f"{event.get_type()} {event.get_id()}: {exc}", reason="InvalidRequest"
+        ) from exc
     return []

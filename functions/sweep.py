@@ -11,6 +11,7 @@ so finalize's cost never grows with history).
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from typing import Any, Final
 
@@ -23,7 +24,7 @@ from functions.agentrun import KIND, Stage, is_terminal, parse_duration, parse_t
 from functions.ports import Deps, NotFound, Resource
 from functions.transcript import load
 
-__all__ = ["handle", "Settings"]
+__all__ = ["Settings", "handle"]
 
 NAME = "sweep"
 DEFAULT_HISTORY_LIMIT: Final = 50
@@ -58,7 +59,10 @@ def _redrive(deps: Deps, run: Resource, now: float) -> list[CloudEvent]:
         pending = set(st.get("pendingToolCalls") or [])
         return [
             run_event(
-                types.TOOL_REQUESTED, NAME, ref, step,
+                types.TOOL_REQUESTED,
+                NAME,
+                ref,
+                step,
                 {"toolCall": {"id": c.id, "name": c.name, "input": dict(c.input)}},
                 tool_call_id=f"{c.id}-redrive-{marker}",
             )
@@ -68,15 +72,31 @@ def _redrive(deps: Deps, run: Resource, now: float) -> list[CloudEvent]:
     if stage == Stage.FINALIZING:
         error = st.get("error")
         if error:
-            return [run_event(types.RUN_FAILED, NAME, ref, step, dict(error),
-                              tool_call_id=f"redrive-{marker}")]
-        return [run_event(types.RUN_COMPLETED, NAME, ref, step, {"result": st.get("result", "")},
-                          tool_call_id=f"redrive-{marker}")]
+            return [
+                run_event(
+                    types.RUN_FAILED, NAME, ref, step, dict(error), tool_call_id=f"redrive-{marker}"
+                )
+            ]
+        return [
+            run_event(
+                types.RUN_COMPLETED,
+                NAME,
+                ref,
+                step,
+                {"result": st.get("result", "")},
+                tool_call_id=f"redrive-{marker}",
+            )
+        ]
     return []
 
 
-def _check(deps: Deps, run: Resource, settings: Settings, now: float,
-           agents: dict[tuple[str, str], Resource | None]) -> list[CloudEvent]:
+def _check(
+    deps: Deps,
+    run: Resource,
+    settings: Settings,
+    now: float,
+    agents: dict[tuple[str, str], Resource | None],
+) -> list[CloudEvent]:
     st = run.get("status") or {}
     phase = st.get("phase", "")
     created = parse_time(run["metadata"].get("creationTimestamp")) or now
@@ -90,22 +110,32 @@ def _check(deps: Deps, run: Resource, settings: Settings, now: float,
     timeout = _timeout(run, agents)
     started = parse_time(st.get("startedAt")) or created
     if timeout and now - started > timeout and st.get("stage") != Stage.FINALIZING:
-        return [run_event(types.RUN_TIMEDOUT, NAME, ref, step,
-                          {"reason": "Timeout", "message": f"the run exceeded its timeout ({timeout:g}s)"})]
+        return [
+            run_event(
+                types.RUN_TIMEDOUT,
+                NAME,
+                ref,
+                step,
+                {"reason": "Timeout", "message": f"the run exceeded its timeout ({timeout:g}s)"},
+            )
+        ]
     last = parse_time(st.get("lastEventTime")) or started
     if phase != "AwaitingApproval" and now - last > settings.stall_after:
         return _redrive(deps, run, now)
     return []
 
 
-def _housekeep(deps: Deps, finished: list[Resource],
-               agents: dict[tuple[str, str], Resource | None]) -> None:
+def _housekeep(
+    deps: Deps, finished: list[Resource], agents: dict[tuple[str, str], Resource | None]
+) -> None:
     by_agent: dict[tuple[str, str], list[Resource]] = defaultdict(list)
     for run in finished:
         if run["spec"].get("cleanup") == "delete":
             _delete(deps, run)
             continue
-        by_agent[(run["metadata"].get("namespace", "default"), run["spec"]["agentRef"]["name"])].append(run)
+        by_agent[
+            (run["metadata"].get("namespace", "default"), run["spec"]["agentRef"]["name"])
+        ].append(run)
     for key, runs in by_agent.items():
         agent = agents.get(key)
         limit = int((agent or {}).get("spec", {}).get("runHistoryLimit", DEFAULT_HISTORY_LIMIT))
@@ -116,10 +146,8 @@ def _housekeep(deps: Deps, finished: list[Resource],
 
 def _delete(deps: Deps, run: Resource) -> None:
     meta = run["metadata"]
-    try:
+    with contextlib.suppress(NotFound):
         deps.store.delete(KIND, meta.get("namespace", "default"), meta["name"])
-    except NotFound:
-        pass
 
 
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:

@@ -14,7 +14,7 @@ from functions.agentrun import Stage, transact
 from functions.ports import Deps, Resource, ToolResult
 from functions.transcript import tool_key
 
-__all__ = ["record_result", "close_call"]
+__all__ = ["close_call", "record_result"]
 
 
 def record_result(
@@ -24,7 +24,12 @@ def record_result(
     deps.store.append_journal(
         run,
         tool_key(step, call_id),
-        {"tool_use_id": call_id, "name": name, "content": result.content, "is_error": result.is_error},
+        {
+            "tool_use_id": call_id,
+            "name": name,
+            "content": result.content,
+            "is_error": result.is_error,
+        },
     )
 
 
@@ -65,5 +70,7 @@ def close_call(
         )
     ]
     if last:
-        events.append(run_event(types.LLM_REQUESTED, transition, ref, step + 1, traceparent=traceparent))
+        events.append(
+            run_event(types.LLM_REQUESTED, transition, ref, step + 1, traceparent=traceparent)
+        )
     return events

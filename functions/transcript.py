@@ -14,12 +14,12 @@ from functions.ports import ModelReply, Resource, Store, ToolCall, ToolSpec, Usa
 
 __all__ = [
     "CONTEXT",
-    "reply_key",
-    "tool_key",
     "Transcript",
     "load",
     "reply_entry",
     "reply_from_entry",
+    "reply_key",
+    "tool_key",
 ]
 
 CONTEXT: Final = "context"

@@ -19,7 +19,7 @@ from events.errors import MalformedEvent
 from functions.agentrun import KIND, Stage, get_run, rfc3339, set_condition, transact
 from functions.ports import Deps, NotFound, Resource
 
-__all__ = ["handle", "check_references"]
+__all__ = ["check_references", "handle"]
 
 NAME = "validate"
 

@@ -150,7 +150,9 @@ class InProcessBus:
             if attempt == 1:
                 log.exception("%s failed on %s", name, event.get_id())
             else:
-                log.error("%s failed on %s again (attempt %d): %s", name, event.get_id(), attempt, exc)
+                log.error(
+                    "%s failed on %s again (attempt %d): %s", name, event.get_id(), attempt, exc
+                )
             self._retry_later(
                 name, handler, event, attempt, "InternalError", f"{type(exc).__name__}: {exc}", None
             )
@@ -179,9 +181,12 @@ class InProcessBus:
         )
         with self._lock:
             self._inflight += 1  # a scheduled retry keeps the bus busy
-        self._schedule(
-            delay, lambda: (self._submit(name, handler, event, attempt + 1), self._done())
-        )
+
+        def resubmit() -> None:
+            self._submit(name, handler, event, attempt + 1)
+            self._done()
+
+        self._schedule(delay, resubmit)
 
     def _dead(self, event: BaseCloudEvent, reason: str, message: str) -> None:
         if event.get_extension(DEAD_LETTER_REASON):

@@ -25,8 +25,10 @@ def _short(type_: str) -> str:
 def _line(run: Resource, ev: LoggedEvent, started: float) -> str:
     step = "-" if ev.step is None else str(ev.step)
     by = ev.source.rsplit("/", 1)[-1] if ev.source.startswith("/baton/") else "watch"
-    return (f"{(time.monotonic() - started) * 1000:8.1f} ms  {run['metadata']['name']:<16} step {step:>2}  "
-            f"{_short(ev.type):<18} by {by:<16} {ev.detail}").rstrip()
+    return (
+        f"{(time.monotonic() - started) * 1000:8.1f} ms  {run['metadata']['name']:<16} "
+        f"step {step:>2}  {_short(ev.type):<18} by {by:<16} {ev.detail}"
+    ).rstrip()
 
 
 def follow(store: Store, log: EventLog, runs: list[Resource], *, timeout: float) -> int:
@@ -41,7 +43,9 @@ def follow(store: Store, log: EventLog, runs: list[Resource], *, timeout: float)
                 cursors[id(run)] = ev.seq
                 print(_line(run, ev, started), flush=True)
             if id(run) not in done:
-                current = store.get("AgentRun", run["metadata"]["namespace"], run["metadata"]["name"])
+                current = store.get(
+                    "AgentRun", run["metadata"]["namespace"], run["metadata"]["name"]
+                )
                 if is_terminal(current):
                     done[id(run)] = current
         time.sleep(0.01)
@@ -60,9 +64,12 @@ def follow(store: Store, log: EventLog, runs: list[Resource], *, timeout: float)
             continue
         st = final["status"]
         usage = st.get("tokenUsage") or {}
-        print(f"\n{name}: {st['phase']} in {st.get('durationMs', 0)} ms, {st.get('step', 0)} model turns, "
-              f"{st.get('toolCalls', 0)} tool calls, {usage.get('total', 0)} tokens "
-              f"(in {usage.get('input', 0)}, out {usage.get('output', 0)}), cost ${st.get('costEstimate', '0')}")
+        print(
+            f"\n{name}: {st['phase']} in {st.get('durationMs', 0)} ms, "
+            f"{st.get('step', 0)} model turns, {st.get('toolCalls', 0)} tool calls, "
+            f"{usage.get('total', 0)} tokens (in {usage.get('input', 0)}, "
+            f"out {usage.get('output', 0)}), cost ${st.get('costEstimate', '0')}"
+        )
         if st["phase"] == "Succeeded":
             print(f"answer: {st.get('result', '')}")
         else:
@@ -83,18 +90,40 @@ def _age(obj: Resource) -> str:
 def print_table(kind: str, objs: list[Resource]) -> None:
     """A kubectl-like table of resources."""
     if kind == "AgentRun":
-        rows = [("NAME", "PHASE", "AGENT", "STEP", "TOKENS", "AGE")]
-        rows += [(o["metadata"]["name"], (o.get("status") or {}).get("phase", ""), o["spec"]["agentRef"]["name"],
-                  str((o.get("status") or {}).get("step", "")),
-                  str(((o.get("status") or {}).get("tokenUsage") or {}).get("total", "")), _age(o)) for o in objs]
+        rows: list[tuple[str, ...]] = [("NAME", "PHASE", "AGENT", "STEP", "TOKENS", "AGE")]
+        rows += [
+            (
+                o["metadata"]["name"],
+                (o.get("status") or {}).get("phase", ""),
+                o["spec"]["agentRef"]["name"],
+                str((o.get("status") or {}).get("step", "")),
+                str(((o.get("status") or {}).get("tokenUsage") or {}).get("total", "")),
+                _age(o),
+            )
+            for o in objs
+        ]
     elif kind == "Model":
         rows = [("NAME", "PROVIDER", "MODEL", "AGE")]
-        rows += [(o["metadata"]["name"], o["spec"].get("provider", ""), o["spec"].get("model", ""), _age(o))
-                 for o in objs]
+        rows += [
+            (
+                o["metadata"]["name"],
+                o["spec"].get("provider", ""),
+                o["spec"].get("model", ""),
+                _age(o),
+            )
+            for o in objs
+        ]
     elif kind == "Agent":
         rows = [("NAME", "MODEL", "TOOLS", "AGE")]
-        rows += [(o["metadata"]["name"], o["spec"]["modelRef"]["name"], str(len(o["spec"].get("tools") or [])),
-                  _age(o)) for o in objs]
+        rows += [
+            (
+                o["metadata"]["name"],
+                o["spec"]["modelRef"]["name"],
+                str(len(o["spec"].get("tools") or [])),
+                _age(o),
+            )
+            for o in objs
+        ]
     else:
         rows = [("NAME", "TRANSPORT", "AGE")]
         rows += [(o["metadata"]["name"], o["spec"].get("transport", ""), _age(o)) for o in objs]
@@ -129,8 +158,10 @@ def print_transcript(entries: list[tuple[str, dict[str, Any]]]) -> None:
                 print(f"{message['role']}: {' '.join(_blocks(message['content']))}")
         elif key.startswith("reply/"):
             usage = entry.get("usage") or {}
-            print(f"assistant ({key}, {usage.get('input', 0)} in / {usage.get('output', 0)} out, "
-                  f"stop {entry.get('stop_reason')}): {' '.join(_blocks(entry.get('content')))}")
+            print(
+                f"assistant ({key}, {usage.get('input', 0)} in / {usage.get('output', 0)} out, "
+                f"stop {entry.get('stop_reason')}): {' '.join(_blocks(entry.get('content')))}"
+            )
         elif key.startswith("tool/"):
             flag = " (error)" if entry.get("is_error") else ""
             print(f"tool {entry.get('name')}{flag}: {entry.get('content')}")

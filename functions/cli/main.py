@@ -22,10 +22,17 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available command."""
-    parser = argparse.ArgumentParser(prog="baton", description="Run AI agents as chains of CloudEvents functions.")
-    parser.add_argument("--db", default=os.environ.get("BATON_DB", ".baton/state.db"),
-                        help="embedded store file (default .baton/state.db, env BATON_DB)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser = argparse.ArgumentParser(
+        prog="baton", description="Run AI agents as chains of CloudEvents functions."
+    )
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("BATON_DB", ".baton/state.db"),
+        help="embedded store file (default .baton/state.db, env BATON_DB)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

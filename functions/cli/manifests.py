@@ -12,7 +12,7 @@ import yaml
 from functions.agentrun import is_terminal
 from functions.ports import Conflict, NotFound, Resource, Store
 
-__all__ = ["load_files", "apply", "Applied"]
+__all__ = ["Applied", "apply", "load_files"]
 
 KINDS = ("Model", "MCPServer", "Agent", "AgentRun")  # apply order: references first
 
@@ -32,7 +32,8 @@ def load_files(paths: Iterable[str]) -> list[Resource]:
         for i, doc in enumerate(d for d in loaded if d):
             if not isinstance(doc, dict) or doc.get("kind") not in KINDS:
                 raise ManifestError(
-                    f"{path}: document {i + 1} is not a baton resource (kind must be one of {', '.join(KINDS)})"
+                    f"{path}: document {i + 1} is not a baton resource "
+                    f"(kind must be one of {', '.join(KINDS)})"
                 )
             doc.setdefault("metadata", {}).setdefault("namespace", "default")
             docs.append(doc)
@@ -61,12 +62,17 @@ def _apply_one(store: Store, doc: Resource, rerun: bool) -> Applied:
     if doc["kind"] == "AgentRun":
         if rerun and is_terminal(current):
             store.delete("AgentRun", meta["namespace"], meta["name"])
-            return Applied(store.create(doc), f"re-created (the last one {current['status']['phase']})")
+            return Applied(
+                store.create(doc), f"re-created (the last one {current['status']['phase']})"
+            )
         return Applied(current, "unchanged (already running)")
     if current.get("spec") == doc.get("spec"):
         return Applied(current, "unchanged")
     merged: dict[str, Any] = {**current, "spec": doc["spec"]}
-    merged["metadata"] = {**current["metadata"], "labels": meta.get("labels", current["metadata"].get("labels"))}
+    merged["metadata"] = {
+        **current["metadata"],
+        "labels": meta.get("labels", current["metadata"].get("labels")),
+    }
     try:
         return Applied(store.update(merged), "configured")
     except Conflict:

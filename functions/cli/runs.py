@@ -18,9 +18,17 @@ from functions.ports import Invalid, NotFound, Resource
 __all__ = ["register"]
 
 KIND_ALIASES = {
-    "run": "AgentRun", "runs": "AgentRun", "agentrun": "AgentRun", "agentruns": "AgentRun", "ar": "AgentRun",
-    "agent": "Agent", "agents": "Agent", "model": "Model", "models": "Model",
-    "mcpserver": "MCPServer", "mcpservers": "MCPServer",
+    "run": "AgentRun",
+    "runs": "AgentRun",
+    "agentrun": "AgentRun",
+    "agentruns": "AgentRun",
+    "ar": "AgentRun",
+    "agent": "Agent",
+    "agents": "Agent",
+    "model": "Model",
+    "models": "Model",
+    "mcpserver": "MCPServer",
+    "mcpservers": "MCPServer",
 }
 
 
@@ -34,7 +42,9 @@ def _kind(word: str) -> str:
     try:
         return KIND_ALIASES[word.lower()]
     except KeyError:
-        raise SystemExit(f"baton: unknown resource type {word!r} (try runs, agents, models, mcpservers)") from None
+        raise SystemExit(
+            f"baton: unknown resource type {word!r} (try runs, agents, models, mcpservers)"
+        ) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -49,10 +59,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     for model in (d for d in docs if d["kind"] == "Model"):
         spec = model.get("spec") or {}
-        if spec.get("provider") == "anthropic" and not has_api_key(model):
-            if spec.get("script"):
-                print(f"note: {spec.get('apiKeyEnv') or 'ANTHROPIC_API_KEY'} is not set: Model "
-                      f"{model['metadata']['name']} uses its offline scripted replies")
+        if spec.get("provider") == "anthropic" and not has_api_key(model) and spec.get("script"):
+            print(
+                f"note: {spec.get('apiKeyEnv') or 'ANTHROPIC_API_KEY'} is not set: Model "
+                f"{model['metadata']['name']} uses its offline scripted replies"
+            )
     if args.nats:
         from functions.cli.workers import run_via_nats
 
@@ -160,6 +171,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the run commands to the CLI."""
+
     def ns(p: argparse.ArgumentParser) -> None:
         p.add_argument("-n", "--namespace", default="default")
 
@@ -177,8 +189,10 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table")
     ns(p)
     p.set_defaults(func=cmd_get)
-    for name, func, text in (("logs", cmd_logs, "print a run's transcript"),
-                             ("events", cmd_events, "print a run's chain of CloudEvents")):
+    for name, func, text in (
+        ("logs", cmd_logs, "print a run's transcript"),
+        ("events", cmd_events, "print a run's chain of CloudEvents"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("name")
         ns(p)

@@ -27,7 +27,9 @@ def has_api_key(model: Resource) -> bool:
 class ModelRegistry:
     """Builds (and caches per resourceVersion) the Model for a Model resource."""
 
-    def __init__(self, secrets: SecretResolver | None = None, *, offline_fallback: bool = False) -> None:
+    def __init__(
+        self, secrets: SecretResolver | None = None, *, offline_fallback: bool = False
+    ) -> None:
         self._secrets = secrets
         self._offline_fallback = offline_fallback
         self._cache: dict[tuple[str, str], Model] = {}
@@ -60,7 +62,8 @@ class ModelRegistry:
                 return ScriptedModel(model)
             return AnthropicModel.from_resource(model, self._secrets)
         raise PermanentError(
-            f"Model {model['metadata']['name']}: unknown provider {provider!r}", reason="InvalidModel"
+            f"Model {model['metadata']['name']}: unknown provider {provider!r}",
+            reason="InvalidModel",
         )
 
     def cost(self, model: Resource, usage: Mapping[str, int]) -> str:

@@ -60,11 +60,18 @@ class ScriptedModel:
             time.sleep(int(entry["delayMs"]) / 1000)
         error = entry.get("error")
         if error:
-            status, message = int(error.get("status", 500)), str(error.get("message", "scripted error"))
+            status, message = (
+                int(error.get("status", 500)),
+                str(error.get("message", "scripted error")),
+            )
             if status in (429, 500, 502, 503, 529):
-                raise TransientError(f"scripted model error {status}: {message}", reason="ModelUnavailable")
+                raise TransientError(
+                    f"scripted model error {status}: {message}", reason="ModelUnavailable"
+                )
             raise PermanentError(f"scripted model error {status}: {message}", reason="ModelError")
-        task = next((_text_of(m["content"]) for m in request.messages if m.get("role") == "user"), "")
+        task = next(
+            (_text_of(m["content"]) for m in request.messages if m.get("role") == "user"), ""
+        )
         content: list[dict[str, Any]] = []
         text = str(entry.get("text") or "")
         if text:
@@ -89,7 +96,9 @@ class ScriptedModel:
             stop_reason=stop,
             usage=Usage(
                 input=int(usage.get("input", prompt // 4 + 1)),
-                output=int(usage.get("output", len(text) // 4 + 1 + 20 * len(entry.get("toolCalls") or []))),
+                output=int(
+                    usage.get("output", len(text) // 4 + 1 + 20 * len(entry.get("toolCalls") or []))
+                ),
             ),
             model=self.model_id,
         )

@@ -20,8 +20,9 @@ class SystemClock:
         return time.time()
 
 
-def build_deps(store: Store, *, secrets: SecretResolver | None = None,
-               offline_fallback: bool = False) -> Deps:
+def build_deps(
+    store: Store, *, secrets: SecretResolver | None = None, offline_fallback: bool = False
+) -> Deps:
     """Deps over ``store`` with the default model registry, toolbox and clock."""
     return Deps(
         store=store,

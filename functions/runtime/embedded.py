@@ -22,7 +22,7 @@ from functions.ports import Deps, Store
 from functions.runtime.deps import build_deps
 from functions.runtime.eventlog import EventLog
 
-__all__ = ["Embedded", "DEFAULT_DB"]
+__all__ = ["DEFAULT_DB", "Embedded"]
 
 DEFAULT_DB = ".baton/state.db"
 log = logging.getLogger("baton.embedded")

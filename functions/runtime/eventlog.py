@@ -95,17 +95,29 @@ class EventLog:
             return
         step = event.get_extension("batonstep")
         self._conn().execute(
-            "INSERT OR IGNORE INTO event_log(run, type, id, step, source, detail) VALUES (?,?,?,?,?,?)",
-            (run, event.get_type(), event.get_id(), int(step) if step is not None else None,
-             event.get_source(), detail_of(event)),
+            "INSERT OR IGNORE INTO event_log(run, type, id, step, source, detail)"
+            " VALUES (?,?,?,?,?,?)",
+            (
+                run,
+                event.get_type(),
+                event.get_id(),
+                int(step) if step is not None else None,
+                event.get_source(),
+                detail_of(event),
+            ),
         )
 
     def read(self, run: str, after: int = 0) -> list[LoggedEvent]:
         """Events of ``run`` (``namespace/name``) after sequence number ``after``."""
-        rows = self._conn().execute(
-            "SELECT seq, run, type, id, step, source, detail FROM event_log WHERE run=? AND seq>? ORDER BY seq",
-            (run, after),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT seq, run, type, id, step, source, detail FROM event_log"
+                " WHERE run=? AND seq>? ORDER BY seq",
+                (run, after),
+            )
+            .fetchall()
+        )
         return [LoggedEvent(*row) for row in rows]
 
     def forget(self, run: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Any
 
@@ -33,13 +34,20 @@ class AgentToolbox:
                 builtin = BUILTINS.get(entry["builtin"])
                 if builtin is None:
                     raise PermanentError(
-                        f"Agent {agent['metadata']['name']}: unknown builtin tool {entry['builtin']!r} "
-                        f"(known: {', '.join(sorted(BUILTINS))})", reason="InvalidAgent")
+                        f"Agent {agent['metadata']['name']}: "
+                        f"unknown builtin tool {entry['builtin']!r} "
+                        f"(known: {', '.join(sorted(BUILTINS))})",
+                        reason="InvalidAgent",
+                    )
                 specs.append(builtin.spec)
             elif entry.get("agent"):
-                specs.append(ToolSpec(entry.get("name") or entry["agent"],
-                                      entry.get("description") or f"Delegate a task to agent {entry['agent']}",
-                                      _AGENT_INPUT))
+                specs.append(
+                    ToolSpec(
+                        entry.get("name") or entry["agent"],
+                        entry.get("description") or f"Delegate a task to agent {entry['agent']}",
+                        _AGENT_INPUT,
+                    )
+                )
             elif entry.get("mcpServer"):
                 specs.extend(self._mcp_tools().specs(namespace, entry["mcpServer"]))
         return specs
@@ -55,7 +63,10 @@ class AgentToolbox:
             if entry.get("mcpServer"):
                 mcp = self._mcp_tools()
                 if call.name in {s.name for s in mcp.specs(namespace, entry["mcpServer"])}:
-                    return mcp.call(namespace, entry["mcpServer"], call, ctx.idempotency_key)
+                    result: ToolResult = mcp.call(
+                        namespace, entry["mcpServer"], call, ctx.idempotency_key
+                    )
+                    return result
         return ToolResult(f"no tool named {call.name!r} is available to this agent", is_error=True)
 
     def _mcp_tools(self) -> Any:
@@ -82,13 +93,15 @@ class AgentToolbox:
             "spec": {
                 "agentRef": {"name": agent_name},
                 "task": str(call.input.get("task", "")),
-                "parent": {"runName": meta["name"], "uid": meta["uid"], "spawnDepth": depth,
-                           "toolCallId": call.id},
+                "parent": {
+                    "runName": meta["name"],
+                    "uid": meta["uid"],
+                    "spawnDepth": depth,
+                    "toolCallId": call.id,
+                },
                 "cleanup": parent["spec"].get("cleanup", "keep"),
             },
         }
-        try:
+        with contextlib.suppress(Conflict):  # created by an earlier delivery of this call
             self._store.create(child)
-        except Conflict:
-            pass  # created by an earlier delivery of this call
         return ToolResult("", pending=True)

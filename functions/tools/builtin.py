@@ -7,7 +7,7 @@ import json
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,16 +31,22 @@ class Builtin:
 def _current_time(call: ToolCall, ctx: ToolContext) -> str:
     zone = str(call.input.get("timezone") or "UTC")
     try:
-        tz = timezone.utc if zone == "UTC" else ZoneInfo(zone)
+        tz = UTC if zone == "UTC" else ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ToolInputError(f"unknown timezone {zone!r}") from None
     return datetime.now(tz).isoformat(timespec="seconds")
 
 
 _OPS: Final[dict[type, Callable[..., Any]]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-    ast.Pow: operator.pow, ast.USub: operator.neg, ast.UAdd: operator.pos,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
 }
 
 
@@ -117,22 +123,53 @@ def _schema(properties: dict[str, Any], required: list[str] | None = None) -> di
 BUILTINS: Final[dict[str, Builtin]] = {
     b.spec.name: b
     for b in (
-        Builtin(ToolSpec("current_time", "The current date and time (ISO 8601) in a timezone.",
-                         _schema({"timezone": {"type": "string", "description": "IANA name, default UTC"}})),
-                _current_time),
-        Builtin(ToolSpec("calculate", "Evaluate an arithmetic expression (+ - * / // % **).",
-                         _schema({"expression": {"type": "string"}}, ["expression"])), _calculate),
-        Builtin(ToolSpec("list_resources", "List baton resources (AgentRun, Agent, Model, MCPServer) "
-                         "in a namespace with their phase and token use.",
-                         _schema({"kind": {"type": "string", "enum": sorted(_KINDS)},
-                                  "namespace": {"type": "string"},
-                                  "phase": {"type": "string"},
-                                  "limit": {"type": "integer", "minimum": 1, "maximum": 200}})),
-                _list_resources),
-        Builtin(ToolSpec("get_resource", "Read one baton resource: its spec and a status summary.",
-                         _schema({"kind": {"type": "string", "enum": sorted(_KINDS)},
-                                  "name": {"type": "string"}, "namespace": {"type": "string"}},
-                                 ["name"])), _get_resource),
+        Builtin(
+            ToolSpec(
+                "current_time",
+                "The current date and time (ISO 8601) in a timezone.",
+                _schema({"timezone": {"type": "string", "description": "IANA name, default UTC"}}),
+            ),
+            _current_time,
+        ),
+        Builtin(
+            ToolSpec(
+                "calculate",
+                "Evaluate an arithmetic expression (+ - * / // % **).",
+                _schema({"expression": {"type": "string"}}, ["expression"]),
+            ),
+            _calculate,
+        ),
+        Builtin(
+            ToolSpec(
+                "list_resources",
+                "List baton resources (AgentRun, Agent, Model, MCPServer) "
+                "in a namespace with their phase and token use.",
+                _schema(
+                    {
+                        "kind": {"type": "string", "enum": sorted(_KINDS)},
+                        "namespace": {"type": "string"},
+                        "phase": {"type": "string"},
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+                    }
+                ),
+            ),
+            _list_resources,
+        ),
+        Builtin(
+            ToolSpec(
+                "get_resource",
+                "Read one baton resource: its spec and a status summary.",
+                _schema(
+                    {
+                        "kind": {"type": "string", "enum": sorted(_KINDS)},
+                        "name": {"type": "string"},
+                        "namespace": {"type": "string"},
+                    },
+                    ["name"],
+                ),
+            ),
+            _get_resource,
+        ),
     )
 }
 

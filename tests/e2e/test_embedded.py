@@ -53,8 +53,13 @@ def test_hello_sample_succeeds(embedded: Any) -> None:
     assert run["status"]["phase"] == "Succeeded"
     assert run["status"]["result"].startswith("Hello! I am a baton agent.")
     assert run["status"]["step"] == 1
-    assert run["status"]["tokenUsage"] == {"input": 42, "output": 17, "total": 59, "cacheRead": 0,
-                                           "cacheCreation": 0}
+    assert run["status"]["tokenUsage"] == {
+        "input": 42,
+        "output": 17,
+        "total": 59,
+        "cacheRead": 0,
+        "cacheCreation": 0,
+    }
     assert run["status"]["costEstimate"] == "0.000381"
 
 
@@ -104,7 +109,14 @@ def _outcome(rt: Embedded, name: str) -> dict[str, Any]:
     """What a user sees of a finished run, minus times and ids."""
     run = wait_terminal(rt, name)
     status = copy.deepcopy(run["status"])
-    for volatile in ("startedAt", "completedAt", "durationMs", "traceID", "lastEventTime", "conditions"):
+    for volatile in (
+        "startedAt",
+        "completedAt",
+        "durationMs",
+        "traceID",
+        "lastEventTime",
+        "conditions",
+    ):
         status.pop(volatile, None)
     journal = [(k, json.dumps(v, sort_keys=True)) for k, v in rt.store.read_journal(run)]
     return {"status": status, "journal": sorted(journal)}
@@ -136,7 +148,9 @@ def test_every_event_delivered_twice_gives_the_same_final_state(embedded: Any) -
 def test_invalid_spec_is_refused_with_the_field_named(embedded: Any) -> None:
     """An AgentRun without agentRef never enters the store; the error names the field."""
     rt = embedded()
-    bad = docs_of("apiVersion: baton.dev/v1alpha1\nkind: AgentRun\nmetadata: {name: bad}\nspec: {task: hi}\n")
+    bad = docs_of(
+        "apiVersion: baton.dev/v1alpha1\nkind: AgentRun\nmetadata: {name: bad}\nspec: {task: hi}\n"
+    )
     with pytest.raises(Invalid) as err:
         run_docs(rt, bad)
     assert "spec.agentRef" in str(err.value)
@@ -215,7 +229,9 @@ def test_timeout_ends_the_run_failed_with_a_reason(embedded: Any) -> None:
 def test_permanent_model_error_fails_the_run_with_the_reason(embedded: Any) -> None:
     """A model answering 401 fails the run at once (no retries) with the cause."""
     rt = embedded(retry=RetryPolicy(max_attempts=3, base=0.01))
-    text = LOOP.replace("      delayMs: DELAY\n", "      error: {status: 401, message: bad credentials}\n")
+    text = LOOP.replace(
+        "      delayMs: DELAY\n", "      error: {status: 401, message: bad credentials}\n"
+    )
     run_docs(rt, docs_of(text.replace("TIMEOUT", "")))
     run = wait_terminal(rt, "loop-run")
     assert run["status"]["phase"] == "Failed"
@@ -227,7 +243,9 @@ def test_permanent_model_error_fails_the_run_with_the_reason(embedded: Any) -> N
 def test_transient_model_error_is_retried_then_fails_with_the_count(embedded: Any) -> None:
     """An always-overloaded model is retried, each attempt visible, then the run fails."""
     rt = embedded(retry=RetryPolicy(max_attempts=3, base=0.01))
-    text = LOOP.replace("      delayMs: DELAY\n", "      error: {status: 529, message: overloaded}\n")
+    text = LOOP.replace(
+        "      delayMs: DELAY\n", "      error: {status: 529, message: overloaded}\n"
+    )
     run_docs(rt, docs_of(text.replace("TIMEOUT", "")))
     run = wait_terminal(rt, "loop-run")
     assert run["status"]["phase"] == "Failed"
