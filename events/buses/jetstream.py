@@ -110,6 +110,7 @@ class JetStreamBus:
         try:
             self._call(self._connect())
         except BaseException:
+            self._call(self._disconnect())
             self._stop_loop()
             raise
 
@@ -161,7 +162,7 @@ class JetStreamBus:
 
     async def _ensure_stream(self) -> None:
         from nats.js.api import RetentionPolicy, StorageType, StreamConfig
-        from nats.js.errors import BadRequestError
+        from nats.js.errors import APIError, BadRequestError
 
         assert self._js is not None
         cfg = self.config
@@ -179,7 +180,11 @@ class JetStreamBus:
         except BadRequestError as exc:
             if exc.err_code != 10058:  # "stream name already in use with a different configuration"
                 raise
-            await self._js.update_stream(stream)
+            try:
+                await self._js.update_stream(stream)
+            except APIError as update:
+                # e.g. another worker made it with other storage: use it as it is.
+                log.warning("stream %s kept as configured: %s", cfg.stream, update.description)
 
     async def _subscribe(self, name: str, subscription: Subscription, *, dead_letter: bool) -> None:
         subs = self._subscriptions.setdefault(name, [])
@@ -265,6 +270,9 @@ class JetStreamBus:
         for pull, _ in self._pulls.values():
             pull.stop()
         await asyncio.gather(*(task for _, task in self._pulls.values()), return_exceptions=True)
+        await self._disconnect()
+
+    async def _disconnect(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.drain()
 
