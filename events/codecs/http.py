@@ -1,0 +1,156 @@
+"""CloudEvents over HTTP, strictly: a thin layer over ``cloudevents.core.bindings.http``.
+
+Input (``from_http``) accepts binary and structured mode and refuses, with a
+``MalformedEvent`` that names the problem, what the SDK would quietly let through:
+a missing required attribute (the SDK invents ids), data that is not JSON (the SDK
+falls back to a string), a content type that is neither JSON nor a CloudEvents
+format, a batch. Output is binary mode with ``datacontenttype`` (Content-Type)
+always set, as Knative wants of a reply.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from cloudevents.core.base import BaseCloudEvent, EventFactory
+from cloudevents.core.bindings import http as ce_http
+from cloudevents.core.bindings.common import get_event_factory_for_version
+from cloudevents.core.exceptions import BaseCloudEventException
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.spec import SPECVERSION_V0_3, SPECVERSION_V1_0
+
+from events.errors import MalformedEvent
+
+__all__ = [
+    "CE_PREFIX",
+    "JSON",
+    "STRUCTURED_CONTENT_TYPE",
+    "HTTPMessage",
+    "from_http",
+    "to_binary",
+    "to_structured",
+]
+
+HTTPMessage = ce_http.HTTPMessage
+CE_PREFIX: Final = ce_http.CE_PREFIX
+JSON: Final = "application/json"
+STRUCTURED_CONTENT_TYPE: Final = JSONFormat.CONTENT_TYPE
+_REQUIRED: Final = ("specversion", "id", "source", "type")
+_SPECVERSIONS: Final = frozenset({SPECVERSION_V1_0, SPECVERSION_V0_3})
+_JSON_TYPE: Final = re.compile(r"^(application|text)/([a-z0-9.\-]+\+)?json$")
+
+
+def _media_type(content_type: str | None) -> str:
+    """``application/json; charset=utf-8`` -> ``application/json``."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+class _StrictJSON(JSONFormat):
+    """The SDK's JSON format, except that data which is not JSON is an error."""
+
+    def read_data(self, body: bytes, datacontenttype: str | None) -> Any:
+        if not body:
+            return None
+        media = _media_type(datacontenttype) or JSON
+        if not _JSON_TYPE.match(media):
+            raise MalformedEvent(
+                f"content type {datacontenttype!r}: baton events carry JSON data "
+                f"(application/json or application/cloudevents+json)"
+            )
+        try:
+            return json.loads(body)
+        except UnicodeDecodeError as exc:
+            raise MalformedEvent(f"body is not UTF-8: {exc}") from exc
+        except ValueError as exc:
+            raise MalformedEvent(f"body is not JSON: {exc}") from exc
+
+
+_FORMAT: Final = _StrictJSON()
+
+
+def _checked(mode: str, factory: EventFactory | None) -> EventFactory:
+    # The SDK's constructor would invent a missing id, specversion and time; on input a
+    # missing required attribute is a malformed event, not one to make up.
+    def build(attributes: dict[str, Any], data: Any) -> BaseCloudEvent:
+        missing = [name for name in _REQUIRED if not attributes.get(name)]
+        if missing:
+            names = ", ".join(CE_PREFIX + n if mode == "binary" else n for n in missing)
+            raise MalformedEvent(f"{mode} CloudEvent: required attribute missing: {names}")
+        version = attributes["specversion"]
+        if version not in _SPECVERSIONS:
+            raise MalformedEvent(f"{mode} CloudEvent: unknown specversion {version!r}")
+        if mode == "structured":
+            content_type = attributes.get("datacontenttype")
+            if (
+                data is not None
+                and content_type
+                and not _JSON_TYPE.match(_media_type(content_type))
+            ):
+                raise MalformedEvent(
+                    f"datacontenttype {content_type!r}: baton events carry JSON data"
+                )
+            if isinstance(data, (bytes, bytearray)):
+                raise MalformedEvent("structured CloudEvent: data_base64 is not JSON data")
+        try:
+            return (factory or get_event_factory_for_version(version))(attributes, data)
+        except BaseCloudEventException as exc:  # the SDK names each bad attribute
+            raise MalformedEvent(f"{mode} CloudEvent: {exc}") from exc
+
+    return build
+
+
+def _binary(message: HTTPMessage, factory: EventFactory | None) -> BaseCloudEvent:
+    try:
+        return ce_http.from_binary(message, _FORMAT, _checked("binary", factory))
+    except (ValueError, UnicodeDecodeError) as exc:  # a ce-time that is not RFC 3339
+        if isinstance(exc, MalformedEvent):
+            raise
+        raise MalformedEvent(f"binary CloudEvent: bad attribute header: {exc}") from exc
+
+
+def _structured(message: HTTPMessage, factory: EventFactory | None) -> BaseCloudEvent:
+    if not message.body.lstrip().startswith(b"{"):
+        raise MalformedEvent("structured CloudEvent: body is not a JSON object")
+    try:
+        return _FORMAT.read(_checked("structured", factory), message.body)
+    except MalformedEvent:
+        raise
+    except (ValueError, TypeError) as exc:  # bad JSON, UTF-8, time or data_base64
+        raise MalformedEvent(f"structured CloudEvent: {exc}") from exc
+
+
+def from_http(
+    headers: Mapping[str, str], body: bytes, event_factory: EventFactory | None = None
+) -> BaseCloudEvent:
+    """The CloudEvent in an HTTP request of either mode, or ``MalformedEvent`` saying why not."""
+    plain = {name.lower(): value for name, value in headers.items()}
+    message = HTTPMessage(headers=plain, body=body)
+    media = _media_type(plain.get("content-type"))
+    if media.startswith("application/cloudevents-batch"):
+        raise MalformedEvent("batched CloudEvents are not accepted: send one event per request")
+    if media.startswith("application/cloudevents"):
+        if media != STRUCTURED_CONTENT_TYPE:
+            raise MalformedEvent(f"content type {media!r}: only the JSON event format is accepted")
+        return _structured(message, event_factory)
+    if any(name.startswith(CE_PREFIX) for name in plain):
+        return _binary(message, event_factory)
+    raise MalformedEvent(
+        f"not a CloudEvent: no ce-* headers and content type {media or 'none'!r} "
+        f"is not {STRUCTURED_CONTENT_TYPE}"
+    )
+
+
+def to_binary(event: BaseCloudEvent) -> HTTPMessage:
+    """The event in binary mode; Content-Type (``datacontenttype``) is always set."""
+    message = ce_http.to_binary(event, _FORMAT)
+    if "content-type" not in message.headers:
+        message.headers["content-type"] = JSON
+    return message
+
+
+def to_structured(event: BaseCloudEvent) -> HTTPMessage:
+    """The event in structured mode (JSON event format)."""
+    return ce_http.to_structured(event, _FORMAT)

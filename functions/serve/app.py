@@ -1,0 +1,263 @@
+"""The Flask app factory: one function (or the embedded server) taking CloudEvents at POST /.
+
+``create_app("call_llm")`` serves one transition, as a Knative Service does. The answer
+is an empty 202, or exactly one CloudEvent in binary mode (200). When ``K_SINK`` is set
+every emitted event is POSTed there before answering an empty 202: tool fan-out needs
+several events, and the broker's reply chains die after 255 hops. Without a sink a
+transition that emits several events gets 500 (``NoSink``): a deployment error, its
+state is written and sweep re-emits what is missing once a sink is configured.
+
+``create_app(None)`` is the embedded server: every function in this process on the
+in-process bus and the store; POST / publishes the event into the bus and answers 202.
+Run it with one gunicorn worker (``baton serve`` does): each worker would run a chain.
+
+Both: ``GET /healthz`` (the process answers), ``GET /readyz`` (the store answers).
+See ``functions.serve.replies`` for the status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Final
+
+from cloudevents.core.base import BaseCloudEvent
+
+from events import types
+from events.bus import Handler, matches
+from events.catalogue import validate_data
+from events.codecs.http import from_http, to_binary
+from events.errors import BatonError, MalformedEvent
+from functions import chain
+from functions.ports import Deps, NotFound, Store
+from functions.serve import replies
+from functions.serve.replies import Reply
+from functions.serve.settings import Settings, build_store, function_name
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from events.buses.http import HTTPSink
+
+__all__ = ["accepted_filters", "create_app", "from_env"]
+
+log = logging.getLogger("baton.serve")
+
+PING: Final = "dev.knative.sources.ping"
+# A PingSource cannot set its event type, so sweep's Trigger also takes PingSource's own
+# (knative/base/triggers.yaml); chain.ROUTES knows only dev.baton.tick.
+_EXTRA_FILTERS: Final[Mapping[str, tuple[Mapping[str, str], ...]]] = {"sweep": ({"type": PING},)}
+_READY_PROBE: Final = ("AgentRun", "default", "baton-readyz-probe")
+
+
+def accepted_filters(function: str | None) -> tuple[Mapping[str, str], ...]:
+    """The Trigger filters of ``function``'s events (every routed event for the embedded server)."""
+    routes = tuple(r.filter for r in chain.ROUTES if function is None or r.function == function)
+    return routes + _EXTRA_FILTERS.get(function or "", ())
+
+
+def _describe(filters: tuple[Mapping[str, str], ...]) -> str:
+    def one(f: Mapping[str, str]) -> str:
+        rest = ", ".join(f"{k}={v}" for k, v in f.items() if k != "type")
+        return f"{f.get('type')} ({rest})" if rest else str(f.get("type"))
+
+    return ", ".join(one(f) for f in filters)
+
+
+class Intake:
+    """Turns a request into a checked event: size, CloudEvent, routing, data schema."""
+
+    def __init__(self, function: str | None, max_body: int) -> None:
+        self.name = function or "the embedded server"
+        self.max_body = max_body
+        # dead_letter takes whatever a Trigger could not deliver, off-schema events included.
+        self.any_event = function == "dead_letter"
+        self.filters = accepted_filters(function)
+
+    def event(
+        self, headers: Mapping[str, str], length: int | None, read: Callable[[int], bytes]
+    ) -> BaseCloudEvent:
+        """The event in the request, or ``MalformedEvent`` saying why it is not acceptable."""
+        if length is not None and length > self.max_body:
+            raise MalformedEvent(f"body of {length} bytes exceeds the limit of {self.max_body}")
+        body = read(self.max_body + 1)
+        if len(body) > self.max_body:
+            raise MalformedEvent(f"body exceeds the limit of {self.max_body} bytes")
+        event = from_http(headers, body)
+        if self.any_event:
+            return event
+        if not any(matches(event, f) for f in self.filters):
+            raise MalformedEvent(
+                f"{self.name} does not take {event.get_type()} events "
+                f"(a Trigger routed it here by mistake); it takes {_describe(self.filters)}"
+            )
+        if event.get_type() in types.ALL_TYPES:
+            validate_data(event.get_type(), event.get_data())
+        return event
+
+
+class FunctionRunner:
+    """Runs one transition for an event and turns its result into the HTTP answer."""
+
+    def __init__(self, function: str, handler: Handler, sink: HTTPSink | None) -> None:
+        self.function = function
+        self.handler = handler
+        self.sink = sink
+
+    def __call__(self, event: BaseCloudEvent) -> Reply:
+        emitted = self.handler(event)
+        if self.sink is not None:
+            self.sink.publish_all(emitted)
+            return Reply(202)
+        if not emitted:
+            return Reply(202)
+        if len(emitted) == 1:
+            message = to_binary(emitted[0])
+            return Reply(200, message.body, dict(message.headers))
+        log.error(
+            "%s emitted %d events for %s but K_SINK is not set",
+            self.function,
+            len(emitted),
+            event.get_id(),
+        )
+        return replies.json_error(
+            500,
+            "NoSink",
+            f"{self.function} emitted {len(emitted)} events "
+            f"({', '.join(e.get_type() for e in emitted)}) and can reply with one: set K_SINK",
+        )
+
+
+class EmbeddedRunner:
+    """Publishes an event into the embedded runtime's bus."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def __call__(self, event: BaseCloudEvent) -> Reply:
+        self.runtime.bus.publish(event)
+        return Reply(202)
+
+
+def _ready(store: Store) -> Reply:
+    try:
+        store.get(*_READY_PROBE)
+    except NotFound:
+        pass  # the store answered
+    except (BatonError, OSError) as exc:
+        return replies.unavailable(f"store not reachable: {exc}")
+    return Reply(200, b'{"status":"ready"}', {"content-type": "application/json"})
+
+
+def create_app(
+    function: str | None = None,
+    deps: Deps | None = None,
+    *,
+    settings: Settings | None = None,
+    store: Store | None = None,
+    sink: HTTPSink | None = None,
+) -> Flask:
+    """A Flask app serving ``function`` (a name in ``chain.FUNCTIONS``), or every function."""
+    from flask import Flask, Response, request
+    from werkzeug.exceptions import HTTPException
+
+    settings = settings or Settings.from_env()
+    function = function_name(function)
+    if function is not None and function not in chain.FUNCTIONS:
+        raise ValueError(f"unknown function {function!r}; known: {', '.join(chain.FUNCTIONS)}")
+    if store is None:
+        store = deps.store if deps is not None else build_store(settings.store)
+    close: Callable[[], None]
+    runner: Callable[[BaseCloudEvent], Reply]
+    if function is None:
+        runner, close = _embedded(settings, store, deps)
+    else:
+        if sink is None and settings.sink:
+            from events.buses.http import HTTPSink
+
+            sink = HTTPSink(settings.sink, timeout=settings.sink_timeout)
+        if deps is None:
+            from functions.runtime.deps import build_deps
+
+            deps = build_deps(store)
+        runner = FunctionRunner(function, chain.bind(function, deps), sink)
+        close = sink.close if sink is not None else (lambda: None)
+    intake = Intake(function, settings.max_body)
+    _warm(intake)
+
+    app = Flask(f"baton.{function or 'embedded'}")
+    app.extensions["baton"] = {"function": function, "store": store, "close": close}
+
+    def answer(reply: Reply) -> Response:
+        response = Response(reply.body, status=reply.status, headers=reply.headers)
+        if not reply.body:
+            del response.headers["Content-Type"]  # an empty 2xx is "done", no body to type
+        return response
+
+    @app.post("/")
+    def receive() -> Response:
+        try:
+            event = intake.event(dict(request.headers), request.content_length, request.stream.read)
+            return answer(runner(event))
+        except BatonError as exc:
+            reply = replies.error_reply(exc)
+            assert reply is not None
+            _log_error(function, reply.status, exc)
+            return answer(reply)
+        except Exception as exc:  # a bug or a store failure: Knative retries 500, log why
+            reply = replies.error_reply(exc)
+            if reply is None:
+                log.exception(
+                    "%s failed on %s", function or "embedded", request.headers.get("ce-id")
+                )
+                reply = replies.internal_error(exc)
+            return answer(reply)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return answer(Reply(200, b'{"status":"ok"}', {"content-type": "application/json"}))
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        return answer(_ready(store))
+
+    @app.errorhandler(HTTPException)
+    def routing_error(exc: HTTPException) -> Response:
+        return answer(replies.http_error(exc.code or 500, exc.name, exc.description or ""))
+
+    return app
+
+
+def _log_error(function: str | None, status: int, exc: BatonError) -> None:
+    level = logging.INFO if status in (429, 503) else logging.WARNING
+    log.log(level, "%s: HTTP %d %s: %s", function or "embedded", status, exc.reason, exc.message)
+
+
+def _warm(intake: Intake) -> None:
+    """Build the data validators now, so the first event does not pay for jsonschema."""
+    from events.catalogue import schema_for
+
+    for filter_ in intake.filters:
+        if filter_.get("type") in types.ALL_TYPES:
+            schema_for(filter_["type"])
+            with suppress(MalformedEvent):  # {} is off most schemas; the validator is built anyway
+                validate_data(filter_["type"], {})
+
+
+def _embedded(
+    settings: Settings, store: Store, deps: Deps | None
+) -> tuple[Any, Callable[[], None]]:
+    from functions.runtime.embedded import DEFAULT_DB, Embedded
+
+    spec = settings.store
+    db = spec[len("sqlite:///") :] if spec.startswith("sqlite:///") else DEFAULT_DB
+    runtime = Embedded(db, store=store, deps=deps, offline_fallback=True)
+    runtime.start()
+    return EmbeddedRunner(runtime), runtime.stop
+
+
+def from_env() -> Flask:
+    """The app ``BATON_FUNCTION`` names (the embedded server when unset): gunicorn's entry."""
+    settings = Settings.from_env()
+    return create_app(settings.function, settings=settings)
