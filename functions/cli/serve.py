@@ -1,4 +1,4 @@
-"""``baton serve`` (functions over HTTP under gunicorn) and ``baton publish`` (send one CloudEvent)."""
+"""``baton serve`` (functions over HTTP under gunicorn) and ``baton publish`` (send an event)."""
 
 from __future__ import annotations
 
