@@ -226,6 +226,8 @@ class JetStreamBus:
         await self._js.add_consumer(cfg.stream, consumer)
 
     def _start_pull(self, name: str, dead_letter: bool) -> None:
+        from nats.errors import Error as NATSError
+
         assert self._nc is not None
         cfg = self.config
         settings = Settings(cfg.ack_wait, cfg.max_deliver, cfg.backoff_base, cfg.backoff_max)
@@ -237,6 +239,7 @@ class JetStreamBus:
             self._publish,
             self._publish_raw,
             None if dead_letter else dead_letter_subject(name, cfg.prefix),
+            transport_errors=(TimeoutError, OSError, NATSError),
             skip_prefix=None if dead_letter else f"{cfg.prefix}.{_DEAD_LETTER}.",
         )
         pull = PullLoop(

@@ -64,6 +64,8 @@ class Delivery:
         publish: Publish,
         publish_raw: PublishRaw,
         dead_letter_subject: str | None,
+        *,
+        transport_errors: tuple[type[BaseException], ...] = (TimeoutError, OSError),
         skip_prefix: str | None = None,
     ) -> None:
         self._function = function
@@ -74,20 +76,27 @@ class Delivery:
         self._publish_raw = publish_raw
         self._dead_letter_subject = dead_letter_subject
         self._skip_prefix = skip_prefix
+        self._transport_errors = transport_errors
 
     async def __call__(self, msg: Msg) -> None:
         """Handle one message and settle it; heartbeats keep it ours while that runs."""
         keep_alive = asyncio.create_task(self._keep_alive(msg))
         try:
             await self._handle(msg)
+        except self._transport_errors as exc:
+            # Unsettled: the server redelivers it after ack_wait, to us or another worker.
+            log.warning("%s: could not settle %s: %r", self._function, msg.subject, exc)
         finally:
             keep_alive.cancel()
 
     async def _keep_alive(self, msg: Msg) -> None:
         # A model call can outlast ack_wait; +WPI resets the server's redelivery timer.
-        while True:
-            await asyncio.sleep(self._settings.ack_wait / 2)
-            await msg.in_progress()
+        try:
+            while True:
+                await asyncio.sleep(self._settings.ack_wait / 2)
+                await msg.in_progress()
+        except self._transport_errors as exc:
+            log.warning("%s: in-progress heartbeat failed: %r", self._function, exc)
 
     async def _handle(self, msg: Msg) -> None:
         if self._skip_prefix and msg.subject.startswith(self._skip_prefix):
@@ -126,7 +135,7 @@ class Delivery:
         try:
             for out in emitted:
                 await self._publish(out, None)
-        except (TimeoutError, OSError) as exc:
+        except self._transport_errors as exc:
             # Not acked: redelivery runs the (idempotent) handler again and re-emits;
             # repeats of what did get out are dropped by Nats-Msg-Id.
             log.warning("%s: publish after %s failed: %s", self._function, event.get_id(), exc)

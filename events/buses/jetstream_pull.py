@@ -133,6 +133,8 @@ class PullLoop:
     async def _run_one(self, msg: Msg) -> None:
         try:
             await self._on_message(msg)
+        except Exception:  # one message must not end the loop; logged with its traceback
+            log.exception("pull %s: message on %s not handled", self._consumer, msg.subject)
         finally:
             self._in_hand -= 1
             self._queue.put_nowait(None)
