@@ -1,0 +1,193 @@
+"""The NATS shape: the chain's functions as separate processes on JetStream, one store.
+
+A ``Worker`` serves some functions (durable pull consumers, see events/buses/jetstream.py)
+with Deps over the shared SQLite store; a ``Source`` is the store's ApiServerSource (watch
+-> ``dev.knative.apiserver.resource.*`` events) plus the sweep timer. Kill any of them at
+any point: JetStream redelivers what a worker held, the transitions are idempotent, and
+sweep re-emits what a source missed while it was down.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from events import types
+from events.apiserver import resource_event
+from events.buses.jetstream import JetStreamBus, JetStreamConfig
+from events.envelope import make_event
+from functions import chain
+from functions.resources.errors import Expired
+from functions.runtime.deps import build_deps
+from functions.runtime.eventlog import EventLog
+
+__all__ = ["Source", "Worker", "run_source", "run_worker", "serve_until_stopped"]
+
+log = logging.getLogger("baton.workers")
+
+
+def _config(nats_url: str, config: JetStreamConfig | None) -> JetStreamConfig:
+    return replace(config or JetStreamConfig(), url=nats_url)
+
+
+class Worker:
+    """Serves ``functions`` (all of the chain when empty) from JetStream; a context manager."""
+
+    def __init__(
+        self,
+        functions: Sequence[str],
+        nats_url: str,
+        store_path: str,
+        *,
+        config: JetStreamConfig | None = None,
+        offline_fallback: bool = False,
+    ) -> None:
+        from functions.resources.sqlite import SqliteStore
+
+        wanted = list(functions) or list(chain.FUNCTIONS)
+        unknown = sorted(set(wanted) - set(chain.FUNCTIONS))
+        if unknown:
+            raise ValueError(f"unknown functions {unknown}; known: {', '.join(chain.FUNCTIONS)}")
+        self.functions = wanted
+        self.store = SqliteStore(store_path)
+        self.deps = build_deps(self.store, offline_fallback=offline_fallback)
+        self.events = EventLog(store_path)
+        self.bus = JetStreamBus(_config(nats_url, config))
+        for sub in chain.subscriptions(self.deps, wanted, recorder=self.events):
+            self.bus.subscribe(sub)
+        if "dead_letter" in wanted:
+            self.bus.on_dead_letter(chain.dead_letter_handler(self.deps, self.events))
+        log.info("worker serving %s from %s", ", ".join(wanted), nats_url)
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop taking events; in-flight transitions finish and are acked first."""
+        self.bus.close()
+
+
+class Source:
+    """Publishes AgentRun changes as ApiServerSource events, and sweep's ticks."""
+
+    def __init__(
+        self,
+        nats_url: str,
+        store_path: str,
+        *,
+        config: JetStreamConfig | None = None,
+        sweep_interval: float = 1.0,
+        sweep_settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        from functions.resources.sqlite import SqliteStore
+
+        self.store = SqliteStore(store_path)
+        self.events = EventLog(store_path)
+        self.bus = JetStreamBus(_config(nats_url, config))
+        self._sweep_interval = sweep_interval
+        self._sweep_settings = dict(sweep_settings or {})
+        self._stop = threading.Event()
+        self._watching = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._watch, name="baton-source-watch", daemon=True),
+            threading.Thread(target=self._tick, name="baton-source-tick", daemon=True),
+        ]
+
+    def __enter__(self) -> Source:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start watching and ticking; returns once the watch has its starting point."""
+        for thread in self._threads:
+            thread.start()
+        self._watching.wait(10)
+
+    def close(self) -> None:
+        """Stop the watch and the timer, then disconnect."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.bus.close()
+
+    def _watch(self) -> None:
+        # Changes made while no source ran are not replayed: sweep finds runs nobody saw
+        # (Knative's ApiServerSource has the same gap, and the same remedy).
+        since: str | None = None
+        while not self._stop.is_set():
+            try:
+                for change in self._changes(since):
+                    since = change.object["metadata"].get("resourceVersion", since)
+                    event = resource_event(change.type, change.object)
+                    if change.type != "MODIFIED":
+                        self.events.record(event)
+                    self.bus.publish(event)
+                    if self._stop.is_set():
+                        return
+            except Expired:
+                log.warning("watch fell behind the change log; resuming from now")
+                since = None
+
+    def _changes(self, since: str | None) -> Any:
+        changes = self.store.watch("AgentRun", since=since, timeout=0.5)
+        self._watching.set()
+        return changes
+
+    def _tick(self) -> None:
+        if self._sweep_interval <= 0:
+            return
+        while not self._stop.wait(self._sweep_interval):
+            self.bus.publish(make_event(types.TICK, "/baton/timer", self._sweep_settings))
+
+
+def serve_until_stopped(stop: threading.Event | None = None) -> None:
+    """Block until ``stop`` is set, or SIGTERM/SIGINT when called on the main thread."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def run_worker(
+    functions: Sequence[str],
+    nats_url: str,
+    store_path: str,
+    *,
+    stop: threading.Event | None = None,
+    config: JetStreamConfig | None = None,
+    offline_fallback: bool = False,
+) -> None:
+    """Serve ``functions`` until ``stop`` is set (or SIGTERM/SIGINT in the main thread)."""
+    with Worker(functions, nats_url, store_path, config=config, offline_fallback=offline_fallback):
+        serve_until_stopped(stop)
+
+
+def run_source(
+    nats_url: str,
+    store_path: str,
+    *,
+    stop: threading.Event | None = None,
+    config: JetStreamConfig | None = None,
+    sweep_interval: float = 1.0,
+    sweep_settings: Mapping[str, Any] | None = None,
+) -> None:
+    """Publish the store's AgentRun changes and ticks until stopped (as ``run_worker``)."""
+    with Source(
+        nats_url,
+        store_path,
+        config=config,
+        sweep_interval=sweep_interval,
+        sweep_settings=sweep_settings,
+    ):
+        serve_until_stopped(stop)
