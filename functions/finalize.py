@@ -16,6 +16,8 @@ from functions.agentrun import (
     KIND,
     TERMINAL_PHASES,
     Stage,
+    get_run,
+    is_terminal,
     parse_time,
     rfc3339,
     set_condition,
@@ -80,7 +82,10 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
 
     written = transact(deps, ref, terminate)
     if written is None:
-        return []
+        # Already terminal: the first delivery may have died before resuming the
+        # parent, and nothing else would (sweep skips terminal runs). Idempotent.
+        done = get_run(deps, ref)
+        return _resume_parent(deps, done) if done is not None and is_terminal(done) else []
     st = written["status"]
     finished = run_event(
         types.RUN_FINISHED,
@@ -110,7 +115,12 @@ def _resume_parent(deps: Deps, child: Resource) -> list[CloudEvent]:
         return []
     if parent.get("uid") and run["metadata"]["uid"] != parent["uid"]:
         return []
-    step = int(run.get("status", {}).get("step", 0))
+    pst = run.get("status") or {}
+    step = int(pst.get("step", 0))
+    if pst.get("stage") != Stage.TOOLS or parent["toolCallId"] not in (
+        pst.get("pendingToolCalls") or []
+    ):
+        return []  # the parent no longer waits for this call (done, or ended meanwhile)
     st = child["status"]
     if st["phase"] == "Succeeded":
         result = ToolResult(st.get("result", ""))

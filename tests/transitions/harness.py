@@ -1,0 +1,114 @@
+"""Builds Deps from the fakes and drives a run through the transitions by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudevents.core.base import BaseCloudEvent
+
+from events import types
+from events.apiserver import resource_event
+from events.envelope import CloudEvent, RunRef, run_event
+from functions import prepare_context, validate
+from functions.chain import ROUTES, transition
+from functions.ports import API_VERSION, Deps, Resource
+from functions.tools import AgentToolbox
+from tests.fakes.clock import FakeClock
+from tests.fakes.model import FakeModels
+from tests.fakes.store import FakeStore
+
+__all__ = ["Harness"]
+
+
+class Harness:
+    """One fake world: store, models, clock, the real AgentToolbox, and resource builders."""
+
+    def __init__(self) -> None:
+        self.clock = FakeClock()
+        self.store = FakeStore(self.clock)
+        self.models = FakeModels()
+        self.deps = Deps(self.store, self.models, AgentToolbox(self.store), self.clock)
+
+    # -- resources --------------------------------------------------------
+
+    def create(self, kind: str, name: str, spec: dict[str, Any], **meta: Any) -> Resource:
+        """Create a ``kind`` resource in namespace default."""
+        obj = {
+            "apiVersion": API_VERSION,
+            "kind": kind,
+            "metadata": {"name": name, "namespace": "default", **meta},
+            "spec": spec,
+        }
+        return self.store.create(obj)
+
+    def model(self, name: str = "m1", **spec: Any) -> Resource:
+        """A Model (provider anthropic: the fake factory answers for it)."""
+        return self.create("Model", name, {"provider": "anthropic", "model": "fake-1", **spec})
+
+    def agent(self, name: str = "a1", model: str = "m1", **spec: Any) -> Resource:
+        """An Agent with the calculate and current_time builtins."""
+        base = {
+            "modelRef": {"name": model},
+            "systemPrompt": "You are terse.",
+            "tools": [{"builtin": "calculate"}, {"builtin": "current_time"}],
+            "limits": {"maxTurns": 5},
+        }
+        return self.create("Agent", name, {**base, **spec})
+
+    def run(
+        self, name: str = "r1", agent: str = "a1", task: str = "What is 6*7?", **spec: Any
+    ) -> Resource:
+        """An AgentRun as a user would apply it."""
+        return self.create("AgentRun", name, {"agentRef": {"name": agent}, "task": task, **spec})
+
+    def world(self, **agent_spec: Any) -> Resource:
+        """Model m1, Agent a1 and AgentRun r1; returns the run."""
+        self.model()
+        self.agent(**agent_spec)
+        return self.run()
+
+    def get(self, name: str = "r1") -> Resource:
+        """The run as stored now."""
+        return self.store.get("AgentRun", "default", name)
+
+    def status(self, name: str = "r1") -> dict[str, Any]:
+        """The run's status as stored now."""
+        return self.get(name).get("status") or {}
+
+    def journal(self, name: str = "r1") -> dict[str, dict[str, Any]]:
+        """The run's journal as a dict."""
+        return dict(self.store.read_journal(self.get(name)))
+
+    # -- events -----------------------------------------------------------
+
+    def event(
+        self,
+        type_: str,
+        name: str = "r1",
+        step: int = 0,
+        data: dict[str, Any] | None = None,
+        *,
+        tool_call_id: str | None = None,
+    ) -> CloudEvent:
+        """A baton event about run ``name`` as another transition would emit it."""
+        return run_event(
+            type_, "test", RunRef.of(self.get(name)), step, data, tool_call_id=tool_call_id
+        )
+
+    def added(self, name: str = "r1") -> CloudEvent:
+        """The watch's add event for run ``name``."""
+        return resource_event("ADDED", self.get(name))
+
+    def deliver(self, event: BaseCloudEvent) -> list[CloudEvent]:
+        """Run the function the chain routes ``event`` to (the first matching route)."""
+        attrs = event.get_attributes()
+        for route in ROUTES:
+            if all(attrs.get(k) == v for k, v in route.filter.items()):
+                return transition(route.function)(event, self.deps)
+        raise AssertionError(f"no route for {event.get_type()}")
+
+    def prepared(self, name: str = "r1") -> list[CloudEvent]:
+        """Validate and prepare run ``name``; returns prepare_context's events (llm.requested)."""
+        accepted = validate.handle(self.added(name), self.deps)
+        assert [e.get_type() for e in accepted] == [types.RUN_ACCEPTED], self.status(name)
+        return prepare_context.handle(accepted[0], self.deps)

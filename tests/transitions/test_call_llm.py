@@ -1,0 +1,240 @@
+"""call_llm: one model call per step, recorded once, and what the reply leads to."""
+
+from __future__ import annotations
+
+import pytest
+
+from events import types
+from events.envelope import data_of
+from events.errors import PermanentError, TransientError
+from functions import call_llm
+from functions.agentrun import Stage
+from tests.fakes.model import answer, reply, tool_use
+
+
+def test_an_answer_finishes_the_step(h):
+    """end_turn: result recorded, stage Finalizing, run.completed carries the answer."""
+    run = h.world()
+    h.models.script("m1", answer("42", input=100, output=7))
+    out = call_llm.handle(h.prepared()[0], h.deps)
+    assert [e.get_type() for e in out] == [types.RUN_COMPLETED]
+    assert out[0].get_id() == f"{run['metadata']['uid']}/1/call_llm"
+    assert data_of(out[0])["result"] == "42"
+    st = h.status()
+    assert (st["stage"], st["result"]) == (Stage.FINALIZING, "42")
+    assert st["tokenUsage"] == {
+        "input": 100,
+        "output": 7,
+        "total": 107,
+        "cacheRead": 0,
+        "cacheCreation": 0,
+    }
+    assert st["costEstimate"] == "0.000107"
+    assert h.journal()["reply/1"]["stop_reason"] == "end_turn"
+
+
+def test_the_model_sees_system_tools_and_task(h):
+    """The request is built from the frozen context with an idempotency key per step."""
+    run = h.world()
+    model = h.models.script("m1", answer("42"))
+    call_llm.handle(h.prepared()[0], h.deps)
+    (request,) = model.requests
+    assert request.system == "You are terse."
+    assert [t.name for t in request.tools] == ["calculate", "current_time"]
+    assert list(request.messages) == [{"role": "user", "content": "What is 6*7?"}]
+    assert request.idempotency_key == f"{run['metadata']['uid']}/1/call_llm"
+
+
+def test_tool_use_requests_one_tool_call_each(h):
+    """Two tool_use blocks: pendingToolCalls lists both, one tool.requested per call."""
+    run = h.world()
+    h.models.script(
+        "m1", tool_use(("t1", "calculate", {"expression": "6*7"}), ("t2", "current_time", {}))
+    )
+    out = call_llm.handle(h.prepared()[0], h.deps)
+    uid = run["metadata"]["uid"]
+    assert [e.get_type() for e in out] == [types.TOOL_REQUESTED] * 2
+    assert [e.get_id() for e in out] == [f"{uid}/1/call_llm/t1", f"{uid}/1/call_llm/t2"]
+    assert data_of(out[0])["toolCall"] == {
+        "id": "t1",
+        "name": "calculate",
+        "input": {"expression": "6*7"},
+    }
+    st = h.status()
+    assert (st["stage"], st["step"], st["pendingToolCalls"]) == (Stage.TOOLS, 1, ["t1", "t2"])
+
+
+def test_the_same_event_twice_counts_tokens_once(h):
+    """A redelivered llm.requested neither calls the model again nor adds tokens."""
+    h.world()
+    h.models.script("m1", answer("42", input=100, output=7))
+    event = h.prepared()[0]
+    call_llm.handle(event, h.deps)
+    assert call_llm.handle(event, h.deps) == []
+    assert h.models.calls == 1
+    assert h.status()["tokenUsage"]["total"] == 107
+
+
+def test_a_recorded_reply_is_reused_after_a_crash(h):
+    """Reply journaled but status write lost: the retry reuses it, asks the model once."""
+    h.world()
+    h.models.script("m1", answer("42", input=100, output=7))
+    event = h.prepared()[0]
+    h.store.fail_next("update_status", ConnectionError("store went away"))
+    with pytest.raises(ConnectionError):
+        call_llm.handle(event, h.deps)
+    out = call_llm.handle(event, h.deps)
+    assert [e.get_type() for e in out] == [types.RUN_COMPLETED]
+    assert h.models.calls == 1
+    assert h.status()["tokenUsage"]["total"] == 107
+
+
+def test_max_turns_exceeded_fails_the_run(h):
+    """A step beyond limits.maxTurns fails with MaxTurnsExceeded without calling the model."""
+    h.world(limits={"maxTurns": 1})
+    h.models.script("m1", reply("pause_turn", {"type": "text", "text": "..."}))
+    step2 = call_llm.handle(h.prepared()[0], h.deps)
+    out = call_llm.handle(step2[0], h.deps)
+    assert [e.get_type() for e in out] == [types.RUN_FAILED]
+    assert data_of(out[0])["reason"] == "MaxTurnsExceeded"
+    assert h.models.calls == 1
+    assert h.status()["error"]["reason"] == "MaxTurnsExceeded"
+
+
+def test_a_run_past_its_timeout_times_out(h):
+    """A model turn requested after spec.timeout sends run.timedout, not a model call."""
+    h.world()
+    run = h.get()
+    run["spec"]["timeout"] = "30s"
+    h.store.update(run)
+    event = h.prepared()[0]
+    h.clock.advance(31)
+    out = call_llm.handle(event, h.deps)
+    assert [e.get_type() for e in out] == [types.RUN_TIMEDOUT]
+    assert data_of(out[0])["reason"] == "Timeout"
+    assert h.models.calls == 0
+    assert h.status()["stage"] == Stage.FINALIZING
+
+
+def test_the_token_budget_stops_the_next_turn(h):
+    """Once tokenUsage.total reaches limits.maxTokens the next turn fails."""
+    h.world(limits={"maxTurns": 5, "maxTokens": 100})
+    h.models.script("m1", reply("pause_turn", input=90, output=20))
+    step2 = call_llm.handle(h.prepared()[0], h.deps)
+    out = call_llm.handle(step2[0], h.deps)
+    assert data_of(out[0])["reason"] == "TokenBudgetExceeded"
+
+
+def test_max_tokens_fails_by_default(h):
+    """A reply cut off at maxTokens fails the run with reason MaxTokens."""
+    h.model(maxTokens=64)
+    h.agent()
+    h.run()
+    h.models.script("m1", reply("max_tokens", {"type": "text", "text": "The answer is"}))
+    out = call_llm.handle(h.prepared()[0], h.deps)
+    assert [e.get_type() for e in out] == [types.RUN_FAILED]
+    assert data_of(out[0])["reason"] == "MaxTokens"
+    assert "64" in data_of(out[0])["message"]
+
+
+def test_max_tokens_continues_when_the_model_says_so(h):
+    """onMaxTokens continue asks for the next step, with the partial reply in the transcript."""
+    h.model(onMaxTokens="continue")
+    h.agent()
+    h.run()
+    model = h.models.script(
+        "m1", reply("max_tokens", {"type": "text", "text": "The answer"}), answer(" is 42")
+    )
+    out = call_llm.handle(h.prepared()[0], h.deps)
+    assert [e.get_type() for e in out] == [types.LLM_REQUESTED]
+    assert data_of(out[0])["step"] == 2
+    assert (h.status()["stage"], h.status()["step"]) == (Stage.MODEL, 2)
+    call_llm.handle(out[0], h.deps)
+    assert model.requests[1].messages[-1] == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "The answer"}],
+    }
+    assert h.status()["result"] == " is 42"
+
+
+def test_pause_turn_continues(h):
+    """pause_turn asks for step n+1 and counts its tokens."""
+    h.world()
+    h.models.script("m1", reply("pause_turn", input=10, output=5))
+    out = call_llm.handle(h.prepared()[0], h.deps)
+    assert [(e.get_type(), data_of(e)["step"]) for e in out] == [(types.LLM_REQUESTED, 2)]
+    assert h.status()["tokenUsage"]["total"] == 15
+
+
+def test_a_refusal_fails_the_run(h):
+    """stop_reason refusal fails the run with ModelRefused."""
+    h.world()
+    h.models.script("m1", reply("refusal"))
+    out = call_llm.handle(h.prepared()[0], h.deps)
+    assert data_of(out[0])["reason"] == "ModelRefused"
+    assert h.status()["error"]["reason"] == "ModelRefused"
+
+
+def test_an_unknown_stop_reason_fails_the_run(h):
+    """A stop reason baton does not know fails the run and names it."""
+    h.world()
+    h.models.script("m1", reply("brand_new_reason"))
+    out = call_llm.handle(h.prepared()[0], h.deps)
+    assert data_of(out[0])["reason"] == "UnknownStopReason"
+    assert "brand_new_reason" in data_of(out[0])["message"]
+
+
+def test_a_transient_model_error_is_counted_and_reraised(h):
+    """TransientError: modelAttempts goes up, ModelAvailable False, the error propagates."""
+    h.world()
+    h.models.script("m1", TransientError("overloaded", delay=2, reason="Overloaded"), answer("42"))
+    event = h.prepared()[0]
+    with pytest.raises(TransientError):
+        call_llm.handle(event, h.deps)
+    st = h.status()
+    assert st["modelAttempts"] == 1
+    cond = next(c for c in st["conditions"] if c["type"] == "ModelAvailable")
+    assert (cond["status"], cond["reason"]) == ("False", "Overloaded")
+    assert st["stage"] == Stage.MODEL
+    call_llm.handle(event, h.deps)
+    cond = next(c for c in h.status()["conditions"] if c["type"] == "ModelAvailable")
+    assert cond["status"] == "True"
+    assert h.status()["result"] == "42"
+
+
+def test_a_permanent_model_error_propagates_without_a_write(h):
+    """PermanentError from the model goes to the bus (dead letter) and leaves status alone."""
+    h.world()
+    h.models.script("m1", PermanentError("bad request", reason="ModelError"))
+    event = h.prepared()[0]
+    before = h.status()
+    with pytest.raises(PermanentError):
+        call_llm.handle(event, h.deps)
+    assert h.status() == before
+
+
+def test_a_stale_step_is_dropped(h):
+    """llm.requested for another step than the run's is dropped without a model call."""
+    h.world()
+    h.prepared()
+    assert call_llm.handle(h.event(types.LLM_REQUESTED, step=2), h.deps) == []
+    assert h.models.calls == 0
+
+
+def test_the_second_turn_sees_tool_results(h):
+    """Step 2's request carries the assistant's tool_use and the tool_result."""
+    h.world()
+    model = h.models.script(
+        "m1", tool_use(("t1", "calculate", {"expression": "6*7"})), answer("42")
+    )
+    (tool_req,) = call_llm.handle(h.prepared()[0], h.deps)
+    _completed, llm2 = h.deliver(tool_req)
+    call_llm.handle(llm2, h.deps)
+    messages = model.requests[1].messages
+    assert messages[-1] == {
+        "role": "user",
+        "content": [
+            {"type": "tool_result", "tool_use_id": "t1", "content": "42", "is_error": False}
+        ],
+    }
+    assert messages[-2]["content"][0]["name"] == "calculate"

@@ -1,0 +1,180 @@
+"""finalize: the terminal phase is written once; a child's end resumes its parent."""
+
+from __future__ import annotations
+
+import pytest
+
+from events import types
+from events.apiserver import resource_event
+from events.envelope import data_of
+from functions import call_llm, call_tool, finalize, prepare_context, validate
+from functions.agentrun import Stage
+from tests.fakes.model import answer, reply, tool_use
+
+
+def _completed(h, text="42"):
+    h.world()
+    h.models.script("m1", answer(text, input=30, output=12))
+    (event,) = call_llm.handle(h.prepared()[0], h.deps)
+    return event
+
+
+def test_a_completed_run_succeeds_once(h):
+    """run.completed: Succeeded with result, durationMs, Ready condition, run.finished."""
+    event = _completed(h)
+    h.clock.advance(2.5)
+    out = finalize.handle(event, h.deps)
+    st = h.status()
+    assert (st["phase"], st["stage"], st["result"]) == ("Succeeded", Stage.DONE, "42")
+    assert st["durationMs"] == 2500
+    assert st["completedAt"]
+    ready = next(c for c in st["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "Completed")
+    assert [e.get_type() for e in out] == [types.RUN_FINISHED]
+    uid = h.get()["metadata"]["uid"]
+    assert out[0].get_id() == f"{uid}/1/finalize"
+    assert data_of(out[0]) | {"run": None} == {
+        "run": None,
+        "step": 1,
+        "phase": "Succeeded",
+        "result": "42",
+        "error": None,
+        "tokenUsage": {"input": 30, "output": 12, "total": 42, "cacheRead": 0, "cacheCreation": 0},
+        "routing": None,
+    }
+
+
+def test_the_terminal_phase_is_written_once(h):
+    """A second terminal event (even a different kind) changes nothing."""
+    event = _completed(h)
+    finalize.handle(event, h.deps)
+    before = h.get()
+    h.clock.advance(10)
+    assert finalize.handle(event, h.deps) == []
+    assert finalize.handle(h.event(types.RUN_FAILED, step=1, data={"reason": "Late"}), h.deps) == []
+    assert h.get() == before
+
+
+def test_a_failed_run_keeps_the_recorded_error(h):
+    """run.failed after call_llm recorded an error: Failed with that reason and message."""
+    h.world()
+    h.models.script("m1", reply("refusal"))
+    (event,) = call_llm.handle(h.prepared()[0], h.deps)
+    out = finalize.handle(event, h.deps)
+    st = h.status()
+    assert st["phase"] == "Failed" and st["error"]["reason"] == "ModelRefused"
+    ready = next(c for c in st["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ModelRefused")
+    assert data_of(out[0])["phase"] == "Failed"
+    assert data_of(out[0])["error"]["reason"] == "ModelRefused"
+
+
+def test_a_timed_out_run_fails_with_reason_timeout(h):
+    """run.timedout from sweep ends a run mid-step as Failed/Timeout."""
+    h.world()
+    h.prepared()
+    event = h.event(types.RUN_TIMEDOUT, step=1, data={"reason": "Timeout", "message": "too slow"})
+    finalize.handle(event, h.deps)
+    st = h.status()
+    assert (st["phase"], st["error"]) == ("Failed", {"reason": "Timeout", "message": "too slow"})
+    assert st["pendingToolCalls"] == []
+
+
+def test_a_rejected_run_fails_with_a_duration_from_creation(h):
+    """A run validate rejected (never started) still gets Failed and a durationMs."""
+    h.model()
+    h.agent()
+    h.run(task="")
+    (event,) = validate.handle(h.added(), h.deps)
+    h.clock.advance(1)
+    finalize.handle(event, h.deps)
+    st = h.status()
+    assert st["phase"] == "Failed" and st["error"]["reason"] == "InvalidSpec"
+    assert st["durationMs"] == 1000
+
+
+def test_run_finished_carries_the_routing(h):
+    """A chat run's routing travels on run.finished for deliver."""
+    h.model()
+    h.agent()
+    h.run(routing={"channel": "slack", "thread": "T1"})
+    h.models.script("m1", answer("hi"))
+    (event,) = call_llm.handle(h.prepared()[0], h.deps)
+    (finished,) = finalize.handle(event, h.deps)
+    assert data_of(finished)["routing"] == {"channel": "slack", "thread": "T1"}
+
+
+def _parent_waiting_on_child(h):
+    """Parent r1 asked sub-agent ``helper``; returns the child run (accepted and prepared)."""
+    h.model()
+    h.agent("helper")
+    h.agent(tools=[{"agent": "helper", "name": "ask_helper"}])
+    h.run()
+    h.models.script("m1", tool_use(("t1", "ask_helper", {"task": "find x"})))
+    (req,) = call_llm.handle(h.prepared()[0], h.deps)
+    assert call_tool.handle(req, h.deps) == [], "the call waits for the child"
+    (child,) = h.store.list("AgentRun", label_selector={"baton.dev/parent": "r1"})
+    assert child["spec"]["task"] == "find x"
+    assert child["spec"]["parent"]["toolCallId"] == "t1"
+    name = child["metadata"]["name"]
+    validate.handle(resource_event("ADDED", child), h.deps)
+    return name
+
+
+def test_a_childs_answer_closes_its_parents_tool_call(h):
+    """The child's Succeeded answer is the parent's tool result; the parent's step moves on."""
+    child = _parent_waiting_on_child(h)
+    (llm,) = prepare_context.handle(h.event(types.RUN_ACCEPTED, child), h.deps)
+    h.models.script("m1", answer("x is 7"))
+    (completed,) = call_llm.handle(llm, h.deps)
+    out = finalize.handle(completed, h.deps)
+    assert [e.get_type() for e in out] == [
+        types.RUN_FINISHED,
+        types.TOOL_COMPLETED,
+        types.LLM_REQUESTED,
+    ]
+    assert data_of(out[1])["run"]["name"] == "r1"
+    assert h.journal()["tool/1/t1"]["content"] == "x is 7"
+    st = h.status()
+    assert (st["stage"], st["step"], st["pendingToolCalls"]) == (Stage.MODEL, 2, [])
+
+
+def test_a_childs_failure_is_an_error_result_for_its_parent(h):
+    """A failed child becomes an is_error tool result naming it."""
+    child = _parent_waiting_on_child(h)
+    failed = h.event(types.RUN_FAILED, child, data={"reason": "Boom", "message": "it broke"})
+    finalize.handle(failed, h.deps)
+    entry = h.journal()["tool/1/t1"]
+    assert entry["is_error"] and child in entry["content"] and "it broke" in entry["content"]
+
+
+def test_a_lost_parent_resume_is_repaired_by_redelivery(h):
+    """Crash after the child's terminal write: the redelivery still resumes the parent."""
+    child = _parent_waiting_on_child(h)
+    failed = h.event(types.RUN_FAILED, child, data={"reason": "Boom", "message": "it broke"})
+    h.store.fail_next("append_journal", ConnectionError("store went away"))
+    with pytest.raises(ConnectionError):
+        finalize.handle(failed, h.deps)
+    assert h.status(child)["phase"] == "Failed"
+    out = finalize.handle(failed, h.deps)
+    assert types.LLM_REQUESTED in [e.get_type() for e in out]
+    assert h.status()["pendingToolCalls"] == []
+
+
+def test_a_child_finishing_after_its_parent_ended_leaves_the_parent_alone(h):
+    """Parent already Failed: the child's answer is not written into the parent's journal."""
+    child = _parent_waiting_on_child(h)
+    finalize.handle(h.event(types.RUN_TIMEDOUT, step=1, data={"reason": "Timeout"}), h.deps)
+    out = finalize.handle(h.event(types.RUN_COMPLETED, child, data={"result": "late"}), h.deps)
+    assert [e.get_type() for e in out] == [types.RUN_FINISHED]
+    assert "tool/1/t1" not in h.journal()
+    assert h.status()["phase"] == "Failed"
+
+
+def test_a_duplicate_child_finish_closes_the_parents_call_once(h):
+    """The same child terminal event twice: one tool.completed, one toolCalls increment."""
+    child = _parent_waiting_on_child(h)
+    event = h.event(types.RUN_COMPLETED, child, data={"result": "x is 7"})
+    assert len(finalize.handle(event, h.deps)) == 3
+    assert finalize.handle(event, h.deps) == []
+    assert h.status()["toolCalls"] == 1
