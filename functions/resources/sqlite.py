@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import builtins
 import itertools
-import json
 import os
 import random
 import sqlite3
@@ -23,14 +22,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from functions.ports import Conflict, Invalid, NotFound, Resource, WatchEvent
+from functions.resources.jsontext import dumps as _dumps
+from functions.resources.jsontext import loads as _loads
 from functions.resources.schema import kind_info, validate_and_default
 from functions.resources.sqlite_db import Database
 from functions.resources.sqlite_watch import follow, head, materialize
 
 __all__ = ["SqliteStore"]
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_loads = json.loads
 _NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # the API server's generateName alphabet
 _SELECT = (
     "SELECT o.rv, c.body FROM objects o JOIN changes c ON c.rv = o.rv "
@@ -94,7 +93,7 @@ class SqliteStore:
 
     def create(self, obj: Resource) -> Resource:
         """Store a new object; Conflict when the name is taken."""
-        new: Resource = _loads(_dumps(obj))  # never touch the caller's dict
+        new: Resource = _json_copy(obj)  # never touch the caller's dict
         meta = new.get("metadata")
         if isinstance(meta, dict):
             if not meta.get("name") and meta.get("generateName"):
@@ -108,23 +107,27 @@ class SqliteStore:
         meta["uid"] = str(uuid.uuid4())
         meta["generation"] = 1
         meta["creationTimestamp"] = _now_rfc3339()
-        try:
-            with self.db.write() as conn:
-                rv = self._append(conn, "ADDED", new)
+
+        def insert(conn: sqlite3.Connection) -> Resource:
+            rv = self._append(conn, "ADDED", new)
+            try:
                 conn.execute(
                     "INSERT INTO objects (kind, namespace, name, uid, rv) VALUES (?, ?, ?, ?, ?)",
                     (info.kind, meta["namespace"], meta["name"], meta["uid"], rv),
                 )
-        except sqlite3.IntegrityError:
-            raise Conflict(f'{info.resource} "{meta["name"]}" already exists') from None
-        return new
+            except sqlite3.IntegrityError:
+                raise Conflict(f'{info.resource} "{meta["name"]}" already exists') from None
+            return new
+
+        return self.db.write(insert)
 
     def update(self, obj: Resource) -> Resource:
         """Write spec and metadata; generation moves when spec changes; status is kept."""
-        new: Resource = _loads(_dumps(obj))
+        new: Resource = _json_copy(obj)
         validate_and_default(new)
         kind, namespace, name, expected_rv = _identity(new)
-        with self.db.write() as conn:
+
+        def replace(conn: sqlite3.Connection) -> Resource:
             stored = self._stored(conn, kind, namespace, name, expected_rv, new)
             meta = new["metadata"]
             meta["namespace"] = namespace
@@ -140,6 +143,8 @@ class SqliteStore:
             self._replace(conn, new)
             return new
 
+        return self.db.write(replace)
+
     def update_status(self, obj: Resource) -> Resource:
         """Write status only; everything else in ``obj`` is ignored."""
         probe = {
@@ -148,10 +153,11 @@ class SqliteStore:
             "metadata": obj.get("metadata"),
         }
         if "status" in obj:
-            probe["status"] = _loads(_dumps(obj["status"]))
+            probe["status"] = _json_copy(obj["status"])
         validate_and_default(probe, subresource="status")
         kind, namespace, name, expected_rv = _identity(probe)
-        with self.db.write() as conn:
+
+        def replace_status(conn: sqlite3.Connection) -> Resource:
             stored = self._stored(conn, kind, namespace, name, expected_rv, probe)
             if stored.get("status") == probe.get("status"):
                 return stored
@@ -162,10 +168,13 @@ class SqliteStore:
             self._replace(conn, stored)
             return stored
 
+        return self.db.write(replace_status)
+
     def delete(self, kind: str, namespace: str, name: str) -> None:
         """Remove the object (and a run's journal); NotFound when it is not there."""
         info = kind_info(kind)
-        with self.db.write() as conn:
+
+        def remove(conn: sqlite3.Connection) -> None:
             row = conn.execute(_SELECT, (kind, namespace, name)).fetchone()
             if row is None:
                 raise NotFound(f'{info.resource} "{name}" not found')
@@ -175,23 +184,29 @@ class SqliteStore:
             conn.execute("DELETE FROM journal WHERE run_uid = ?", (uid,))
             self._append(conn, "DELETED", gone)
 
+        self.db.write(remove)
+
     # -- journal ----------------------------------------------------------
 
     def append_journal(self, run: Resource, key: str, entry: Mapping[str, Any]) -> bool:
         """Record ``entry`` under ``key`` for the run once; False if the key was taken."""
         uid = run["metadata"]["uid"]
-        with self.db.single_write() as conn:
+        body = _dumps(entry)
+
+        def insert(conn: sqlite3.Connection) -> bool:
             added = conn.execute(
                 "INSERT OR IGNORE INTO journal (run_uid, key, entry) "
                 "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM objects WHERE uid = ?)",
-                (uid, key, _dumps(entry), uid),
+                (uid, key, body, uid),
             ).rowcount
-        if added:
-            return True
-        if conn.execute("SELECT 1 FROM objects WHERE uid = ?", (uid,)).fetchone() is None:
-            # An orphan entry would never be collected: the run is gone (or never was).
-            raise NotFound(f'agentruns.baton.dev with uid "{uid}" not found')
-        return False
+            if added:
+                return True
+            if conn.execute("SELECT 1 FROM objects WHERE uid = ?", (uid,)).fetchone() is None:
+                # An orphan entry would never be collected: the run is gone (or never was).
+                raise NotFound(f'agentruns.baton.dev with uid "{uid}" not found')
+            return False
+
+        return self.db.write(insert)
 
     def read_journal(self, run: Resource) -> builtins.list[tuple[str, dict[str, Any]]]:
         """The run's journal in write order as (key, entry) pairs."""
@@ -285,6 +300,14 @@ class SqliteStore:
                 "UPDATE counters SET value = max(value, ?) WHERE name = 'compacted'", (floor,)
             )
         return rv
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy through JSON, refusing what the API server could not store either."""
+    try:
+        return _loads(_dumps(value))
+    except TypeError as error:
+        raise Invalid(f"the object is not JSON: {error}", field="") from None
 
 
 def _identity(obj: Resource) -> tuple[str, str, str, str]:

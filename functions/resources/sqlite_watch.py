@@ -6,19 +6,18 @@ other processes' writes are found by polling the log every ``poll_interval``.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Iterator
 
 from functions.ports import Resource, WatchEvent
 from functions.resources.errors import Expired
+from functions.resources.jsontext import loads as _loads
 from functions.resources.sqlite_db import Database
 
 __all__ = ["compacted", "follow", "head", "materialize"]
 
 _BATCH = 256
-_loads = json.loads
 
 
 def materialize(rv: int, body: str) -> Resource:
