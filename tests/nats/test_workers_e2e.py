@@ -174,3 +174,51 @@ def test_worker_killed_during_a_model_call_loses_nothing_and_counts_once(
     assert run["status"]["tokenUsage"]["total"] == 37  # one model reply counted, not two
     replies = [key for key, _ in shape.store.read_journal(run) if key.startswith("reply/")]
     assert replies == ["reply/1"]
+
+
+POISON = """
+apiVersion: baton.dev/v1alpha1
+kind: Model
+metadata: {name: refusing-model}
+spec:
+  provider: scripted
+  script:
+    - error: {status: 400, message: "prompt is too long"}
+---
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: refused}
+spec:
+  modelRef: {name: refusing-model}
+---
+apiVersion: baton.dev/v1alpha1
+kind: AgentRun
+metadata: {name: poisoned}
+spec:
+  agentRef: {name: refused}
+  task: Too much.
+"""
+
+
+def test_poison_event_is_dead_lettered_and_its_run_fails_with_the_reason(
+    nats_shape: Shape,
+) -> None:
+    """A permanent model error: the event lands on the dead-letter subject, the run Fails."""
+    from tests.nats.conftest import with_jetstream
+
+    shape = nats_shape.start()
+    docs = [d for d in yaml.safe_load_all(POISON) if d]
+    for doc in docs:
+        doc["metadata"]["namespace"] = "default"
+    apply(shape.store, docs)
+
+    run = _wait_terminal(shape.store, "poisoned")
+    assert run["status"]["phase"] == "Failed"
+    assert "prompt is too long" in str(run["status"].get("error"))
+
+    async def dead_letter(js: Any) -> Any:
+        return await js.get_last_msg("BATON", "baton.deadletter.call_llm")
+
+    stored = with_jetstream(shape.url, dead_letter)
+    assert stored.headers["ce-batonerror"] == "ModelError"
+    assert stored.headers["ce-type"] == "dev.baton.llm.requested"
