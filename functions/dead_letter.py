@@ -38,9 +38,11 @@ def reason_of(event: BaseCloudEvent) -> tuple[str, str]:
     if data:
         try:
             body = json.loads(base64.b64decode(str(data)))
-            return str(body.get("reason") or "DeliveryFailed"), str(body.get("message") or body)
         except ValueError:
-            return "DeliveryFailed", f"HTTP {code}: {str(data)[:200]}"
+            body = None
+        if isinstance(body, dict):  # a baton function's error body; anything else is quoted
+            return str(body.get("reason") or "DeliveryFailed"), str(body.get("message") or body)
+        return "DeliveryFailed", f"HTTP {code}: {str(data)[:200]}"
     return "DeliveryFailed", f"delivery failed (HTTP {code})" if code else "delivery failed"
 
 

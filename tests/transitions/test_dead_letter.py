@@ -1,0 +1,102 @@
+"""dead_letter: an event given up on fails its run with the reason the bus attached."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from cloudevents.core.v1.event import CloudEvent
+
+from events import types
+from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON
+from events.envelope import data_of
+from functions import dead_letter
+from functions.agentrun import Stage
+
+
+def _dead(event, **extensions):
+    """``event`` as a bus or Knative would dead-letter it."""
+    return CloudEvent({**event.get_attributes(), **extensions}, event.get_data())
+
+
+def test_fails_the_run_with_the_bus_reason(h):
+    """batonerror/batonerrormsg become the run's error, and finalize is asked to end it."""
+    h.world()
+    (llm,) = h.prepared()
+    dead = _dead(llm, **{DEAD_LETTER_REASON: "ModelUnavailable", DEAD_LETTER_MESSAGE: "gave up"})
+    out = dead_letter.handle(dead, h.deps)
+    assert [e.get_type() for e in out] == [types.RUN_FAILED]
+    error = h.status()["error"]
+    assert error["reason"] == "ModelUnavailable"
+    assert error["message"] == f"{types.LLM_REQUESTED} failed: gave up"
+    assert data_of(out[0])["reason"] == "ModelUnavailable"
+    assert h.status()["stage"] == Stage.FINALIZING
+    h.deliver(out[0])
+    assert h.status()["phase"] == "Failed"
+
+
+def test_reads_knatives_error_data(h):
+    """Knative's DLS extensions: the JSON body a function answered names the reason."""
+    h.world()
+    (llm,) = h.prepared()
+    body = base64.b64encode(json.dumps({"reason": "ModelError", "message": "400 bad"}).encode())
+    dead = _dead(llm, knativeerrorcode="400", knativeerrordata=body.decode())
+    dead_letter.handle(dead, h.deps)
+    assert h.status()["error"]["reason"] == "ModelError"
+    assert "400 bad" in h.status()["error"]["message"]
+
+
+def test_knative_error_data_that_is_not_an_object_is_quoted(h):
+    """A non-JSON or non-object body still fails the run, quoting the HTTP code."""
+    h.world()
+    (llm,) = h.prepared()
+    for data in ("not base64 at all!", base64.b64encode(b'"just a string"').decode()):
+        reason, message = dead_letter.reason_of(
+            _dead(llm, knativeerrorcode="502", knativeerrordata=data)
+        )
+        assert reason == "DeliveryFailed" and message
+    out = dead_letter.handle(_dead(llm, knativeerrorcode="502"), h.deps)
+    assert data_of(out[0])["message"].endswith("delivery failed (HTTP 502)")
+
+
+def test_a_dead_add_event_fails_the_run(h):
+    """An AgentRun add that could not be processed fails that run."""
+    h.world()
+    out = dead_letter.handle(_dead(h.added(), **{DEAD_LETTER_REASON: "InternalError"}), h.deps)
+    assert [e.get_type() for e in out] == [types.RUN_FAILED]
+    assert h.status()["error"]["reason"] == "InternalError"
+
+
+def test_a_run_already_finalizing_keeps_its_first_error(h):
+    """A second dead letter for the same run changes nothing."""
+    h.world()
+    (llm,) = h.prepared()
+    dead_letter.handle(_dead(llm, **{DEAD_LETTER_REASON: "First"}), h.deps)
+    assert dead_letter.handle(_dead(llm, **{DEAD_LETTER_REASON: "Second"}), h.deps) == []
+    assert h.status()["error"]["reason"] == "First"
+
+
+def test_dead_terminal_events_are_only_logged(h):
+    """finalize's own failures and run.finished are not turned into more failures."""
+    h.world()
+    h.prepared()
+    for type_ in (types.RUN_FAILED, types.RUN_COMPLETED, types.RUN_FINISHED):
+        event = h.event(type_, step=1, data={"reason": "X"})
+        assert dead_letter.handle(_dead(event, **{DEAD_LETTER_REASON: "Boom"}), h.deps) == []
+    assert h.status()["stage"] == Stage.MODEL
+
+
+def test_events_without_a_run_are_dropped(h):
+    """A dead-lettered request that never became a run, or an unparsable event, is dropped."""
+    from events.envelope import make_event
+
+    request = make_event(types.RUN_REQUESTED, "/test", {"agent": "a1", "task": "t"})
+    assert (
+        dead_letter.handle(_dead(request, **{DEAD_LETTER_REASON: "InvalidRequest"}), h.deps) == []
+    )
+    garbage = CloudEvent(
+        {"type": types.LLM_REQUESTED, "source": "/x", "id": "1", "specversion": "1.0"}, b"{nope"
+    )
+    assert (
+        dead_letter.handle(_dead(garbage, **{DEAD_LETTER_REASON: "MalformedEvent"}), h.deps) == []
+    )
