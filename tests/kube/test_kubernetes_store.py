@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from typing import Any
 
@@ -135,23 +134,6 @@ def test_watch_sees_add_modify_delete(kube_store: KubernetesStore, kube: Cluster
         if e.object["metadata"]["name"] == name
     ]
     assert seen == [("ADDED", None), ("MODIFIED", "Running"), ("DELETED", "Running")]
-
-
-def test_watch_without_version_lists_first(kube_store: KubernetesStore, kube: Cluster) -> None:
-    """A watch with no version starts with every existing object as ADDED, then live changes."""
-    existing = kube_store.create(agent_run(kube.namespace))["metadata"]["name"]
-    later = agent_run(kube.namespace)
-    events = kube_store.watch("AgentRun", kube.namespace, timeout=5)
-    names = []
-    for event in events:
-        names.append((event.type, event.object["metadata"]["name"]))
-        if event.object["metadata"]["name"] == existing:
-            # Created while the watch runs: must arrive live, not from the initial list.
-            threading.Thread(target=kube_store.create, args=(later,)).start()
-        if event.object["metadata"]["name"] == later["metadata"]["name"]:
-            break
-    assert ("ADDED", existing) in names
-    assert names[-1] == ("ADDED", later["metadata"]["name"])
 
 
 def test_watch_ends_at_timeout(kube_store: KubernetesStore, kube: Cluster) -> None:

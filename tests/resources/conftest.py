@@ -22,6 +22,9 @@ import pytest
 
 from functions.ports import Store
 from functions.resources.sqlite import SqliteStore
+from tests.fixtures.kube import kube, kube_crds, kube_store
+
+__all__ = ["kube", "kube_crds", "kube_store"]  # session fixtures the kubernetes factory uses
 
 StoreFactory = Callable[[pytest.FixtureRequest], Store]
 
@@ -34,11 +37,21 @@ def sqlite(request: pytest.FixtureRequest) -> Store:
     return store
 
 
+def kubernetes(request: pytest.FixtureRequest) -> Store:
+    """A KubernetesStore on the session's kube-apiserver (envtest) with baton's CRDs."""
+    store: Store = request.getfixturevalue("kube_store")
+    return store
+
+
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "sqlite": sqlite,
+    "kubernetes": kubernetes,
 }
 # The namespace the contract tests write in, per factory ("default" when absent).
-NAMESPACES: dict[str, Callable[[pytest.FixtureRequest], str]] = {}
+NAMESPACES: dict[str, Callable[[pytest.FixtureRequest], str]] = {
+    # A throwaway namespace: the API server may be a user's cluster (BATON_TEST_KUBECONFIG).
+    "kubernetes": lambda request: request.getfixturevalue("kube").namespace,
+}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
