@@ -1,0 +1,167 @@
+"""Figures from the other shapes' micro-benchmarks, each beside the floor it measures.
+
+The NATS, HTTP and Anthropic-adapter benchmarks live beside their code's tests
+(``tests/bench/*.py``) and return plain dicts; this module calls them and
+turns their numbers into figures. A benchmark whose module or entry point is
+missing is reported "not available" with the reason, never estimated.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+from bench.harness import Baseline, Figure, Result
+
+__all__ = ["EXTERNAL", "NotAvailable", "entry_point", "run_external"]
+
+
+class NotAvailable(Exception):
+    """The benchmark's code is not there (yet), or what it needs is missing."""
+
+
+def entry_point(module: str, function: str) -> Callable[..., Any]:
+    """``module.function``, or NotAvailable saying which is missing."""
+    path = module.replace(".", "/") + ".py"
+    if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
+        raise NotAvailable(f"{path} not found")
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None:
+        raise NotAvailable(f"{path} not found")
+    mod = importlib.import_module(module)
+    fn = getattr(mod, function, None)
+    if not callable(fn):
+        raise NotAvailable(f"{path} has no {function}()")
+    return fn  # type: ignore[no-any-return]
+
+
+def _nats(quick: bool) -> Result:
+    bench_nats = entry_point("tests.bench.nats_bench", "bench_nats")
+    try:
+        from tests.fixtures.nats import running_nats_server  # noqa: F401
+    except ImportError as exc:
+        raise NotAvailable(f"nats-server fixture: {exc}") from None
+    n = 200 if quick else 2000
+    raw = bench_nats(None, n)
+    res = Result("nats", params={"n": n, "in_flight": 1, "storage": "memory"})
+    floor, bus = raw["raw"], raw["bus"]
+    base = "raw JetStream publish->fetch"
+    res.add(
+        Figure(
+            "per-transition p50",
+            bus["transition"]["p50_ms"],
+            "ms",
+            Baseline(f"{base} p50", floor["p50_ms"]),
+            target="<= 2",
+        ),
+        Figure(
+            "per-transition p99",
+            bus["transition"]["p99_ms"],
+            "ms",
+            Baseline(f"{base} p99", floor["p99_ms"]),
+            target="<= 10",
+        ),
+        Figure(
+            "publish -> handler p50",
+            bus["hop1"]["p50_ms"],
+            "ms",
+            Baseline(f"{base} p50", floor["p50_ms"]),
+        ),
+    )
+    res.details = raw
+    return res
+
+
+def _http(quick: bool) -> Result:
+    bench_http = entry_point("tests.bench.http_bench", "bench_http")
+    raw = bench_http(quick=quick)
+    res = Result("http", params={k: v for k, v in raw.items() if not isinstance(v, dict)})
+    fn, bare = raw["function"], raw["bare"]
+    res.add(
+        Figure(
+            "function req/s", fn["rps"], "req/s", Baseline("bare Flask echo req/s", bare["rps"])
+        ),
+        Figure(
+            "function latency p50",
+            fn["p50_ms"],
+            "ms",
+            Baseline("bare Flask echo p50", bare["p50_ms"]),
+            target="<= 3",
+        ),
+        Figure(
+            "function latency p99",
+            fn["p99_ms"],
+            "ms",
+            Baseline("bare Flask echo p99", bare["p99_ms"]),
+        ),
+    )
+    if "cold_start_ms" in fn and "cold_start_ms" in bare:
+        res.add(
+            Figure(
+                "function exec -> first event",
+                fn["cold_start_ms"],
+                "ms",
+                Baseline("bare Flask echo", bare["cold_start_ms"]),
+                target="<= 300",
+            )
+        )
+    res.details = raw
+    return res
+
+
+def _model(quick: bool) -> Result:
+    overhead = entry_point("tests.bench.model_bench", "bench_adapter_overhead")
+    imports = entry_point("tests.bench.model_bench", "bench_import_cost")
+    n = 100 if quick else 500
+    # Fresh interpreters importing the SDK take seconds each: only the full run pays for them.
+    raw = {"adapter": overhead(n), "import": {} if quick else imports(5)}
+    res = Result("anthropic-adapter", params={"n": n})
+    a = raw["adapter"]
+    res.add(
+        Figure(
+            "adapter call p50",
+            a["adapter"]["p50_ms"],
+            "ms",
+            Baseline("raw HTTP POST p50", a["raw"]["p50_ms"]),
+        ),
+        Figure(
+            "adapter call p99",
+            a["adapter"]["p99_ms"],
+            "ms",
+            Baseline("raw HTTP POST p99", a["raw"]["p99_ms"]),
+        ),
+        Figure(
+            "adapter call p50 (stream)",
+            a["adapter_stream"]["p50_ms"],
+            "ms",
+            Baseline("raw HTTP POST p50", a["raw"]["p50_ms"]),
+        ),
+        Figure(
+            "first call, cold process",
+            raw["import"]["first_call_cold_ms"],
+            "ms",
+            Baseline("import anthropic", raw["import"]["import_sdk_ms"]),
+        ),
+    )
+    res.details = raw
+    return res
+
+
+EXTERNAL: dict[str, Callable[[bool], Result]] = {
+    "nats": _nats,
+    "http": _http,
+    "anthropic-adapter": _model,
+}
+
+
+def run_external(name: str, quick: bool) -> Result:
+    """One external benchmark's figures, or a not-available result saying why."""
+    try:
+        return EXTERNAL[name](quick)
+    except NotAvailable as exc:
+        return Result(name, available=False, reason=str(exc))
