@@ -1,0 +1,93 @@
+"""The live MCP connections of a process, one per MCPServer, used on the MCP loop only.
+
+A connection is reused by every call to its server; one that failed or whose config
+changed (a new Secret value, an edited spec) is replaced on next use. Failures leave
+here as baton errors (``TransientError``: try again later; ``PermanentError``: the
+MCPServer is misconfigured), each naming the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from events.errors import TransientError
+from functions.tools.mcp_config import ServerConfig
+from functions.tools.mcp_session import FAILURES, Connection, is_lost, map_error
+
+__all__ = ["ConnectionPool"]
+
+T = TypeVar("T")
+
+
+class ConnectionPool:
+    """Connections keyed by (namespace, name); every method runs on the MCP loop."""
+
+    def __init__(self) -> None:
+        self._connections: dict[tuple[str, str], Connection] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    async def list_tools(self, config: ServerConfig) -> list[Any]:
+        """The server's tools; retried once on a fresh connection (listing has no effects)."""
+        try:
+            return await self._use(config, "tools/list", lambda c: c.list_tools())
+        except TransientError as exc:
+            if not isinstance(exc.__cause__, FAILURES) or not is_lost(exc.__cause__):
+                raise
+            return await self._use(config, "tools/list", lambda c: c.list_tools())
+
+    async def call_tool(
+        self, config: ServerConfig, name: str, arguments: dict[str, Any], key: str
+    ) -> Any:
+        """One tools/call; never retried here (the bus retries with the same idempotency key)."""
+        return await self._use(
+            config, f"tools/call {name}", lambda c: c.call_tool(name, arguments, key)
+        )
+
+    async def _use(
+        self, config: ServerConfig, doing: str, op: Callable[[Connection], Awaitable[T]]
+    ) -> T:
+        connection = await self._connection(config)
+        try:
+            return await op(connection)
+        except FAILURES as exc:
+            if is_lost(exc):
+                connection.mark_lost()
+            mapped = map_error(exc, config, doing)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def _connection(self, config: ServerConfig) -> Connection:
+        key = (config.namespace, config.name)
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            current = self._connections.get(key)
+            if current is not None and current.alive and current.config == config:
+                return current
+            if current is not None:
+                del self._connections[key]
+                self._retire(current)
+            fresh = Connection(config)
+            try:
+                await fresh.open()
+            except FAILURES as exc:
+                mapped = map_error(exc, config, "connect")
+                if mapped is None:
+                    raise
+                raise mapped from exc
+            self._connections[key] = fresh
+            return fresh
+
+    def _retire(self, connection: Connection) -> None:
+        """Close a replaced connection in the background: its successor need not wait."""
+        task = asyncio.create_task(connection.close())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def close(self) -> None:
+        """Close every connection (stdio servers exit)."""
+        connections, self._connections = list(self._connections.values()), {}
+        closing = [c.close() for c in connections] + list(self._retiring)
+        await asyncio.gather(*closing, return_exceptions=True)
