@@ -1,23 +1,28 @@
 """A JetStream pull loop that keeps pull requests outstanding and never abandons one.
 
-Why not ``PullSubscription.fetch()`` (nats-py 2.16): each ``fetch`` sends a pull request
-with ``expires`` about equal to its own client-side timeout, and gives up on the request
-when that timeout fires. When the client gives up first (a race with the server's 408, a
-cancelled fetch, the batch path's no_wait probe that the server turns into a lingering
-pull), the request stays on the server as an *orphan*: the next fetch is a second request
-queued behind it, the client's bookkeeping no longer matches the server's, and the first
-message after an idle spell can wait for a request to expire (1-5 s). ``fetch`` can also
-raise a bare ``asyncio.TimeoutError`` instead of ``nats.errors.TimeoutError`` (seen in
-tests/nats/stall_probe.py), which kills a loop that only catches the latter.
+Why not ``PullSubscription.fetch()`` (nats-py 2.16): each ``fetch`` sends pull requests
+whose ``expires`` about equals its own client-side timeout and gives up on them when
+that timeout fires, so the server can hold requests the client has forgotten (orphans)
+and statuses meant for one fetch land in the next (all fetches share one inbox). The
+batch path also waits "for the rest" of a batch until its request ends, and the server
+keeps a plain lingering request open after a partial delivery until it expires (seen on
+nats-server 2.15: one message at 1 s, then 408 ``Nats-Pending-Messages: 9`` at 5 s):
+a message delivered to such a request, or to an orphan of it, is held for the rest of
+its window: the 1-5 s stall DESIGN.md reports. ``python -m tests.nats.stall_probe
+orphan`` shows it deterministically (``fetch(10)`` beside one orphaned request: 3.5 s;
+``fetch(1)``: 2 ms); in plain idle loops it needs a stale-status race and comes and goes.
+The probe also catches the other fault every few minutes: a bare ``asyncio.TimeoutError``
+(not ``nats.errors.TimeoutError``) when the window runs out between fetch's two
+requests, which kills a loop that catches only the latter.
 
 This loop does what nats.go's ``Consume()`` does instead: one inbox subscription that
 lives as long as the loop, pull requests sent with ``expires`` *and* ``idle_heartbeat``,
 and an account of how many messages the server still owes (``owed``). A request is
 forgotten only when the server says it is over (a 408/409 status carrying
 ``Nats-Pending-Messages``) or when its heartbeats stop (the server lost it: restart,
-reconnect). Whatever request a message is delivered to, it arrives on the same inbox,
-where a reader is always waiting, so there is nothing to stall on; no client-side
-timeout races the server's expiry, so there is no TimeoutError to mishandle.
+reconnect). Every message is handed on the moment it arrives, whichever request it
+answers, so nothing waits for a batch to fill or a request to expire; no client-side
+timer races the server's expiry, so there is no TimeoutError to mishandle.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Probe: does a nats-py ``fetch()`` loop hold the first message after an idle spell?
 
 Run: .venv/bin/python -m tests.nats.stall_probe 10 30 60   (idle seconds; own nats-server)
+     .venv/bin/python -m tests.nats.stall_probe orphan     (the stall, deterministically)
 
 Several consumers, each a plain ``while True: fetch()`` loop with different batch sizes,
 timeouts and heartbeats (the ways workers usually write it), plus JetStreamBus's PullLoop
@@ -104,5 +105,36 @@ async def probe(idles: list[int]) -> None:
         await nc.close()
 
 
+async def orphan_probe(batch: int) -> float:
+    """Seconds ``fetch(batch)`` takes to return a message when an orphaned lingering pull
+    request (batch 10, 4 s, as an abandoned fetch leaves) sits on its inbox."""
+    import json
+
+    import nats
+
+    with running_nats_server() as server:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        await js.add_stream(name="PROBE", subjects=["probe.>"])
+        sub = await js.pull_subscribe("probe.orphan", durable="orphan", stream="PROBE")
+        orphan = {"batch": 10, "expires": 4_000_000_000}
+        next_subject = "$JS.API.CONSUMER.MSG.NEXT.PROBE.orphan"
+        await nc.publish(next_subject, json.dumps(orphan).encode(), reply=sub._deliver)
+        await nc.flush()
+        fetching = asyncio.create_task(sub.fetch(batch, timeout=5))
+        await asyncio.sleep(0.5)
+        sent = time.monotonic()
+        await js.publish("probe.orphan", b"x")
+        await fetching
+        took = time.monotonic() - sent
+        await nc.close()
+        return took
+
+
 if __name__ == "__main__":
-    asyncio.run(probe([int(a) for a in sys.argv[1:]] or [10, 30, 60]))
+    if sys.argv[1:] == ["orphan"]:
+        for size in (1, 10):
+            took = asyncio.run(orphan_probe(size))
+            print(f"fetch({size}) beside an orphaned pull request: {took:.3f} s", flush=True)
+    else:
+        asyncio.run(probe([int(a) for a in sys.argv[1:]] or [10, 30, 60]))
