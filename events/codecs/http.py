@@ -105,10 +105,12 @@ def _checked(mode: str, factory: EventFactory | None) -> EventFactory:
 def _binary(message: HTTPMessage, factory: EventFactory | None) -> BaseCloudEvent:
     try:
         return ce_http.from_binary(message, _FORMAT, _checked("binary", factory))
-    except (ValueError, UnicodeDecodeError) as exc:  # a ce-time that is not RFC 3339
-        if isinstance(exc, MalformedEvent):
-            raise
-        raise MalformedEvent(f"binary CloudEvent: bad attribute header: {exc}") from exc
+    except MalformedEvent:
+        raise
+    except ValueError as exc:  # the one attribute the binding parses: time
+        raise MalformedEvent(
+            f"binary CloudEvent: header ce-time is not an RFC 3339 timestamp: {exc}"
+        ) from exc
 
 
 def _structured(message: HTTPMessage, factory: EventFactory | None) -> BaseCloudEvent:

@@ -44,6 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sink=env.sink,
         max_body=env.max_body,
         sink_timeout=env.sink_timeout,
+        offline_models=env.offline_models,
     )
     args.function = function
     options = _gunicorn_options(args)

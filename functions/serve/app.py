@@ -180,7 +180,9 @@ def create_app(
         if deps is None:
             from functions.runtime.deps import build_deps
 
-            deps = build_deps(store)
+            # In Kubernetes a Model's key is read from its Secret; elsewhere from the env.
+            secrets = getattr(store, "read_secret", None)
+            deps = build_deps(store, secrets=secrets, offline_fallback=settings.offline_models)
         runner = FunctionRunner(function, chain.bind(function, deps), sink)
         close = sink.close if sink is not None else (lambda: None)
     intake = Intake(function, settings.max_body)

@@ -6,6 +6,8 @@
 ``K_SINK``          where follow-up events are POSTed (Knative's SinkBinding/Service env)
 ``BATON_MAX_BODY``  the largest request body accepted, bytes (default 1 MiB)
 ``BATON_SINK_TIMEOUT``  seconds to wait on the sink (default 10)
+``BATON_OFFLINE_MODELS``  ``1``: an anthropic Model with ``spec.script`` and no key plays its
+                    script (as ``baton run`` does); off by default in a function
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Settings:
     sink: str | None = None
     max_body: int = DEFAULT_MAX_BODY
     sink_timeout: float = 10.0
+    offline_models: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +53,7 @@ class Settings:
             sink=env.get("K_SINK") or None,
             max_body=int(env.get("BATON_MAX_BODY") or DEFAULT_MAX_BODY),
             sink_timeout=float(env.get("BATON_SINK_TIMEOUT") or 10.0),
+            offline_models=env.get("BATON_OFFLINE_MODELS", "").lower() in ("1", "true", "yes"),
         )
 
 
