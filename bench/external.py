@@ -141,13 +141,17 @@ def _model(quick: bool) -> Result:
             "ms",
             Baseline("raw HTTP POST p50", a["raw"]["p50_ms"]),
         ),
-        Figure(
-            "first call, cold process",
-            raw["import"]["first_call_cold_ms"],
-            "ms",
-            Baseline("import anthropic", raw["import"]["import_sdk_ms"]),
-        ),
     )
+    if raw["import"]:
+        imp = raw["import"]
+        res.add(
+            Figure(
+                "first call, cold process",
+                imp["first_call_cold_ms"],
+                "ms",
+                Baseline("import anthropic", imp["import_sdk_ms"]),
+            )
+        )
     res.details = raw
     return res
 

@@ -260,10 +260,10 @@ def table(results: Sequence[Result], markdown: bool = False) -> str:
             rows.append(
                 (
                     res.name,
-                    "not available" if not res.available else "no figures",
+                    "not available" if not res.available else "FAILED" if res.reason else "none",
                     "",
                     "",
-                    res.reason[:60],
+                    res.reason[:80],
                     "",
                     "",
                     "",
