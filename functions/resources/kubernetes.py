@@ -1,9 +1,11 @@
 """The Store on a Kubernetes API server: baton.dev custom resources, the real thing.
 
-Validation, defaulting, ``metadata.generation`` and optimistic concurrency are the API
-server's: a stale ``resourceVersion`` is its 409 (``Conflict``), a CRD schema violation its
-422 (``Invalid`` with the field path). ``update`` writes the main resource (status ignored),
-``update_status`` the status subresource (everything else ignored): one write per call.
+``metadata.generation`` and optimistic concurrency are the API server's: a stale
+``resourceVersion`` is its 409 (``Conflict``), a CRD schema violation its 422 (``Invalid``
+with the field path). Writes are also checked first against the same CRDs
+(``functions.resources.schema``, strict about unknown fields, as the other stores are).
+``update`` writes the main resource (status ignored), ``update_status`` the status
+subresource (everything else ignored): one write per call.
 The journal lives in ConfigMaps owned by the run (``k8s_journal``).
 
     store = kubernetes_store()            # in-cluster, else $KUBECONFIG / ~/.kube/config
@@ -32,6 +34,7 @@ from functions.ports import (
 from functions.resources.k8s_api import KubeAPI, api_error, connect
 from functions.resources.k8s_journal import KubernetesJournal
 from functions.resources.k8s_secrets import read_secret
+from functions.resources.schema import validate_and_default
 
 __all__ = ["PLURALS", "KubernetesStore", "kubernetes_store"]
 
@@ -62,6 +65,18 @@ def _plural(kind: str) -> str:
     except KeyError:
         message = f'no matches for kind "{kind}" in version "{API_VERSION}"'
         raise Invalid(message, field="kind") from None
+
+
+def _checked(obj: Resource, subresource: str | None) -> Resource:
+    """A validated, defaulted copy of ``obj``, refused as the other stores refuse it.
+
+    The API server checks the CRD schema too, but a 1.20 server drops unknown fields
+    silently (no strict field validation): a typo in a status write would vanish. Checking
+    here with the same CRDs makes every store answer alike (``Invalid`` naming the field).
+    """
+    body: Resource = json.loads(json.dumps(obj))  # the caller's dict stays as it was
+    validate_and_default(body, subresource=subresource)
+    return body
 
 
 def _namespace(obj: Mapping[str, Any]) -> str:
@@ -95,7 +110,7 @@ class KubernetesStore:
     def create(self, obj: Resource) -> Resource:
         """Create ``obj`` (``generateName`` works); the stored object with uid and version."""
         kind = str(obj.get("kind", ""))
-        body = {**obj, "apiVersion": obj.get("apiVersion", API_VERSION)}
+        body = _checked({**obj, "apiVersion": obj.get("apiVersion", API_VERSION)}, None)
         result: Resource = self.api.request("POST", self._path(kind, _namespace(obj)), body=body)
         return result
 
@@ -128,9 +143,10 @@ class KubernetesStore:
 
     def _replace(self, obj: Resource, sub: str) -> Resource:
         kind, namespace, name = str(obj.get("kind", "")), _namespace(obj), self._name_of(obj)
+        body = _checked(obj, sub or None)
         try:
             result: Resource = self.api.request(
-                "PUT", self._path(kind, namespace, name, sub), body=obj
+                "PUT", self._path(kind, namespace, name, sub), body=body
             )
         except Conflict as conflict:
             # A write carrying the uid of a deleted object fails the API server's uid

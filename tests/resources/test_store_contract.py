@@ -95,18 +95,8 @@ def test_create_invalid_names_the_field(store: Store, namespace: str, tag: str) 
     assert caught.value.field == "spec.mode"
 
 
-def test_create_with_unknown_field_is_refused(
-    store: Store, namespace: str, tag: str, request: pytest.FixtureRequest
-) -> None:
+def test_create_with_unknown_field_is_refused(store: Store, namespace: str, tag: str) -> None:
     """Unknown fields are errors in every store (strict, as kubectl --validate=strict)."""
-    if request.node.callspec.params["store"] == "kubernetes":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="kube-apiserver 1.20 prunes unknown fields silently; KubernetesStore "
-                "should call schema.validate_and_default before writing",
-                strict=True,
-            )
-        )
     obj = agent_run(unique(), namespace, tag, colour="red")
     with pytest.raises(Invalid, match=r'unknown field "spec\.colour"') as caught:
         store.create(obj)
