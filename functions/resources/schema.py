@@ -207,7 +207,12 @@ def validate_and_default(obj: Resource, *, subresource: str | None = None) -> Re
     errors: list[FieldError] = []
     metadata = obj.get("metadata")
     if isinstance(metadata, dict):
-        _check_metadata(metadata, errors)
+        # A status write keeps the stored metadata whatever it is sent, so only the
+        # name it addresses matters there.
+        if subresource is None:
+            _check_metadata(metadata, errors)
+        elif not metadata.get("name"):
+            errors.append(FieldError("metadata.name", "Required value: name is required"))
     else:
         errors.append(FieldError("metadata", "Required value"))
         metadata = {}

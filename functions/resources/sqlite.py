@@ -292,8 +292,7 @@ class SqliteStore:
         if rv % self._trim_every == 0 and rv > self.keep_changes:
             floor = rv - self.keep_changes
             conn.execute(
-                "DELETE FROM changes WHERE rv <= ? "
-                "AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.rv = changes.rv)",
+                "DELETE FROM changes WHERE rv <= ? AND rv NOT IN (SELECT rv FROM objects)",
                 (floor,),
             )
             conn.execute(

@@ -42,7 +42,9 @@ CREATE TABLE IF NOT EXISTS objects (
     UNIQUE (kind, namespace, name)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS objects_uid ON objects (uid);
-CREATE UNIQUE INDEX IF NOT EXISTS objects_rv ON objects (rv);
+-- No index on objects.rv: it would cost every write a page or two; only the
+-- occasional trim of the change log needs it, and builds it on the fly.
+DROP INDEX IF EXISTS objects_rv;
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY,
     run_uid TEXT NOT NULL,
