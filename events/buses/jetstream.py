@@ -156,9 +156,20 @@ class JetStreamBus:
     async def _connect(self) -> None:
         import nats  # heavy and only needed here
 
-        self._nc = await nats.connect(self.config.url, **self.config.connect_options)
+        options: dict[str, Any] = {
+            "max_reconnect_attempts": -1,  # a worker outlives a server restart
+            "reconnect_time_wait": 0.5,
+            "reconnected_cb": self._reconnected,
+            **self.config.connect_options,
+        }
+        self._nc = await nats.connect(self.config.url, **options)
         self._js = self._nc.jetstream(timeout=self.config.request_timeout)
         await self._ensure_stream()
+
+    async def _reconnected(self) -> None:
+        # Without this the loops would notice only when heartbeats stop (2 x pull_heartbeat).
+        for pull, _ in self._pulls.values():
+            pull.reconnected()
 
     async def _ensure_stream(self) -> None:
         from nats.js.api import RetentionPolicy, StorageType, StreamConfig
@@ -276,8 +287,15 @@ class JetStreamBus:
         await self._disconnect()
 
     async def _disconnect(self) -> None:
-        if self._nc is not None and not self._nc.is_closed:
+        if self._nc is None or self._nc.is_closed:
+            return
+        if self._nc.is_connected:
             await self._nc.drain()
+            return
+        try:  # reconnecting: nothing to drain, and drain() would refuse
+            await self._nc.close()
+        except OSError as exc:  # nats-py flushes the dead socket on close; nothing was lost
+            log.debug("closing a disconnected client: %r", exc)
 
     def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)

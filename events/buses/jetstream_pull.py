@@ -74,6 +74,7 @@ class PullLoop:
         self._in_hand = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._lost = False
 
     async def run(self) -> None:
         """Pull until ``stop()``; then settle what arrived late and wait for in-flight work."""
@@ -93,7 +94,9 @@ class PullLoop:
                 except TimeoutError:
                     owed = 0
                     continue
-                if msg is None:  # a slot was freed or stop() was called
+                if msg is None:  # a slot was freed, the connection came back, or stop()
+                    if self._lost:
+                        self._lost, owed = False, 0
                     continue
                 status = msg.headers.get(_STATUS) if msg.headers else None
                 if status is None:
@@ -116,6 +119,11 @@ class PullLoop:
     def stop(self) -> None:
         """Ask the loop to finish; ``run()`` returns once in-flight handlers are done."""
         self._stopping = True
+        self._queue.put_nowait(None)
+
+    def reconnected(self) -> None:
+        """The connection was re-established: requests sent before are gone, ask again."""
+        self._lost = True
         self._queue.put_nowait(None)
 
     async def _arrived(self, msg: Msg) -> None:

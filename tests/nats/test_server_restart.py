@@ -1,0 +1,36 @@
+"""Workers outlive a nats-server restart: durable consumers and the stream are on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from events.bus import Subscription
+from events.buses.jetstream import JetStreamBus, JetStreamConfig
+from events.envelope import make_event
+from events.types import RUN_ACCEPTED
+from tests.fixtures.nats import running_nats_server
+from tests.nats.conftest import Recorder
+
+
+def test_delivery_resumes_after_the_server_is_killed_and_restarted(tmp_path: Path) -> None:
+    """SIGKILL the server, start it again on the same port and store: events flow again."""
+    store = tmp_path / "jetstream"
+    seen = Recorder()
+    with running_nats_server(store) as first:
+        port = int(first.url.rsplit(":", 1)[1])
+        bus = JetStreamBus(JetStreamConfig(url=first.url))
+        try:
+            bus.subscribe(
+                Subscription("prepare", {"type": RUN_ACCEPTED}, lambda e: seen.add(e) or [])
+            )
+            bus.publish(make_event(RUN_ACCEPTED, "/test", {}, id_="before"))
+            seen.wait_for(1)
+        except BaseException:
+            bus.close()
+            raise
+    try:
+        with running_nats_server(store, port=port):
+            bus.publish(make_event(RUN_ACCEPTED, "/test", {}, id_="after"))
+            assert [e.get_id() for e in seen.wait_for(2, timeout=20)] == ["before", "after"]
+    finally:
+        bus.close()
