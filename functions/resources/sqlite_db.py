@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ INSERT OR IGNORE INTO counters (name, value) VALUES ('compacted', 0);
 """
 
 _BUSY_TIMEOUT_MS = 10_000
+_FIRST_RETRY_S = 0.00005
+_LAST_RETRY_S = 0.002
+_MMAP_BYTES = 256 * 1024 * 1024
 _MAX_BATCH = 128
 T = TypeVar("T")
 
@@ -106,27 +110,36 @@ class Database:
         self._signal = _signal_for(self.path)
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        # The one connection that writes, used only under the write lock. It does
+        # not wait in SQLite's busy handler (which sleeps 1, 2, 5, 10... ms between
+        # tries): _begin retries sooner when another process holds the lock.
         with self._signal.lock:
+            # Through a patient connection: another process may be writing right now.
             self.conn().executescript(SCHEMA)
+        self._writer = self._connect(busy_timeout_ms=0)
+
+    def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=busy_timeout_ms / 1000,
+            isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
+            check_same_thread=False,  # the writer moves between threads; close() too
+            cached_statements=256,
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        conn.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
 
     def conn(self) -> sqlite3.Connection:
-        """This thread's connection (opened on first use)."""
+        """This thread's connection for reads (opened on first use)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
-                check_same_thread=False,  # close() runs on another thread
-                cached_statements=256,
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA foreign_keys=OFF")
+            conn = self._connect(busy_timeout_ms=_BUSY_TIMEOUT_MS)
             self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
         return conn
 
     def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -151,12 +164,26 @@ class Database:
         result: T = pending.result
         return result
 
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+        delay = _FIRST_RETRY_S
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                busy = "locked" in str(error) or "busy" in str(error)
+                if not busy or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, _LAST_RETRY_S)
+
     def _commit(self, batch: list[_Pending]) -> None:
-        conn = self.conn()
+        conn = self._writer
         alone = len(batch) == 1
         committed = False
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin(conn)
             for pending in batch:
                 if not alone:
                     conn.execute("SAVEPOINT write")
