@@ -1,12 +1,15 @@
 """Benchmark: SqliteStore writes/s and simulated runs/s; schema µs per validation.
 
-Run: .venv/bin/python tests/resources/bench_store.py [runs] [threads]
-Not collected by pytest (performance belongs to benchmarks, not to tests).
+Run: .venv/bin/python tests/resources/bench_store.py [runs] [threads] [processes]
+With processes > 1, that many processes share one file and each reports its
+status-write latency (the NATS worker shape). Not collected by pytest
+(performance belongs to benchmarks, not to tests).
 """
 
 from __future__ import annotations
 
 import copy
+import subprocess
 import sys
 import tempfile
 import threading
@@ -79,9 +82,41 @@ def bench_schema(n: int = 20_000) -> float:
     return (time.perf_counter() - start) / n / 2 * 1e6
 
 
+def write_latency(path: str, tag: str, runs: int) -> None:
+    """Print p50/p99 of one status write, this process among others on ``path``."""
+    store = SqliteStore(path)
+    latencies = []
+    for i in range(runs):
+        run = store.create(_run_object(f"{tag}-{i}"))
+        run["status"] = _status(1)
+        start = time.perf_counter()
+        store.update_status(run)
+        latencies.append(time.perf_counter() - start)
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+    print(f"  {tag}: status write p50 {p50 * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms")
+    store.close()
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--latency"]:
+        write_latency(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    processes = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    if processes > 1:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = str(Path(tmp) / "shared.db")
+            SqliteStore(path).close()
+            print(f"{processes} processes on one file:")
+            children = [
+                subprocess.Popen([sys.executable, __file__, "--latency", path, f"p{k}", str(runs)])
+                for k in range(processes)
+            ]
+            for child in children:
+                child.wait()
+        return
     print(f"schema: {bench_schema():.1f} µs per validation (AgentRun)")
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "bench.db")
