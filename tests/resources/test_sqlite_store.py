@@ -155,6 +155,33 @@ def test_concurrent_writers_lose_no_update(sqlite_store: SqliteStore) -> None:
     assert final["status"]["toolCalls"] == 200
 
 
+def test_one_refused_write_does_not_undo_others(sqlite_store: SqliteStore) -> None:
+    """Writers racing for one name: one wins, the rest get Conflict, their other writes land."""
+    outcomes: list[str] = []
+    start = threading.Barrier(8)
+
+    def race(index: int) -> None:
+        start.wait()
+        sqlite_store.create(run_obj(f"own-{index}"))
+        try:
+            sqlite_store.create(run_obj("contested"))
+            outcomes.append("won")
+        except Conflict:
+            outcomes.append("conflict")
+        sqlite_store.create(run_obj(f"after-{index}"))
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict"] * 7 + ["won"]
+    names = {r["metadata"]["name"] for r in sqlite_store.list("AgentRun")}
+    assert names == {"contested"} | {f"own-{i}" for i in range(8)} | {
+        f"after-{i}" for i in range(8)
+    }
+
+
 def test_watch_in_another_thread_sees_writes(sqlite_store: SqliteStore) -> None:
     """A watch consumed on one thread reports what another thread writes."""
     watch = sqlite_store.watch("AgentRun", timeout=IDLE)
