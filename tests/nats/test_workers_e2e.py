@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,24 +55,31 @@ class Shape:
         self._started = 0
 
     def start(self) -> Shape:
-        """The source and one worker per group."""
-        self.spawn("source", "source", self.url, self.db)
-        for group in GROUPS:
-            self.spawn(group, "worker", group, self.url, self.db)
+        """The source and one worker per group, started side by side."""
+        waits = [self.spawn("source", "source", self.url, self.db, wait=False)]
+        waits += [self.spawn(g, "worker", g, self.url, self.db, wait=False) for g in GROUPS]
+        for wait in waits:
+            wait()
         return self
 
-    def spawn(self, key: str, *args: str) -> None:
-        """Start one process and wait until it serves."""
+    def spawn(self, key: str, *args: str, wait: bool = True) -> Callable[[], None]:
+        """Start one process; wait (or return a wait) until it serves."""
         self._started += 1
         ready = self.work / f"ready-{self._started}"
         command = [sys.executable, "-m", "tests.nats.shape_proc", *args, str(ready)]
         process = subprocess.Popen(command, cwd=ROOT, env=self._env)
         self.processes[key] = process
-        deadline = time.monotonic() + 30
-        while not ready.exists():
-            assert process.poll() is None, f"{key} exited with {process.returncode}"
-            assert time.monotonic() < deadline, f"{key} not ready within 30 s"
-            time.sleep(0.02)
+
+        def wait_ready() -> None:
+            deadline = time.monotonic() + 30
+            while not ready.exists():
+                assert process.poll() is None, f"{key} exited with {process.returncode}"
+                assert time.monotonic() < deadline, f"{key} not ready within 30 s"
+                time.sleep(0.02)
+
+        if wait:
+            wait_ready()
+        return wait_ready
 
     def kill(self, key: str) -> None:
         """SIGKILL one process: no cleanup, no acks, whatever it held."""
