@@ -12,6 +12,7 @@ says ``stream: true``, as the real SSE event sequence. Every request is recorded
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import socket
@@ -20,11 +21,24 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from tests.fakes.messages_script import (
+    ERROR_TYPES,
+    Fault,
+    Reply,
+    message_json,
+    new_id,
+    redacted_thinking,
+    sse_events,
+    text,
+    thinking,
+    tool_use,
+)
 
 __all__ = [
     "ERROR_TYPES",
@@ -38,78 +52,6 @@ __all__ = [
     "thinking",
     "tool_use",
 ]
-
-ERROR_TYPES: dict[int, str] = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    529: "overloaded_error",
-}
-
-_ids = itertools.count(1)
-
-
-def text(value: str) -> dict[str, Any]:
-    """A text content block."""
-    return {"type": "text", "text": value}
-
-
-def tool_use(name: str, input: dict[str, Any], id: str | None = None) -> dict[str, Any]:
-    """A tool_use content block (id generated when not given)."""
-    return {"type": "tool_use", "id": id or f"toolu_{next(_ids):04d}", "name": name, "input": input}
-
-
-def thinking(value: str, signature: str = "sig-abc") -> dict[str, Any]:
-    """A thinking content block with its signature."""
-    return {"type": "thinking", "thinking": value, "signature": signature}
-
-
-def redacted_thinking(data: str = "opaque") -> dict[str, Any]:
-    """A redacted_thinking content block."""
-    return {"type": "redacted_thinking", "data": data}
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One successful model reply; ``usage`` uses the API's field names."""
-
-    content: list[dict[str, Any]]
-    stop_reason: str = "end_turn"
-    usage: dict[str, int] = field(default_factory=lambda: {"input_tokens": 10, "output_tokens": 5})
-    stop_sequence: str | None = None
-    delay: float = 0.0
-
-    @classmethod
-    def text(cls, value: str, **kw: Any) -> Reply:
-        """A reply with one text block."""
-        return cls([text(value)], **kw)
-
-    @classmethod
-    def tools(cls, *calls: tuple[str, dict[str, Any]], **kw: Any) -> Reply:
-        """A tool_use reply with one block per (name, input)."""
-        return cls([tool_use(n, i) for n, i in calls], stop_reason="tool_use", **kw)
-
-
-@dataclass(frozen=True)
-class Fault:
-    """A failure: an HTTP error, or ``kind`` drop | drop_mid_stream | malformed | stream_error."""
-
-    status: int = 500
-    message: str = "fake failure"
-    error_type: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    kind: str = "status"
-    delay: float = 0.0
-
-    @classmethod
-    def status_code(cls, status: int, message: str = "", retry_after: float | None = None) -> Fault:
-        """An HTTP error in Anthropic's error JSON shape, with ``retry-after`` when given."""
-        headers = {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
-        return cls(status=status, message=message or f"fake {status}", headers=headers)
 
 
 @dataclass(frozen=True)
@@ -224,6 +166,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     api: FakeMessagesAPI
     protocol_version = "HTTP/1.1"  # keep-alive, like the real API
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request stderr line."""
@@ -254,9 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(self.api.latency + outcome.delay)
         if isinstance(outcome, Fault):
             return self._fault(outcome, streaming=bool(body.get("stream")))
-        message = _message(outcome, model)
+        message = message_json(outcome, model)
         if body.get("stream"):
-            return self._stream(_sse_events(message))
+            return self._stream(sse_events(message))
         self._send(200, json.dumps(message).encode(), "application/json")
 
     def _fault(self, fault: Fault, streaming: bool) -> None:
@@ -280,8 +223,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "type": "error",
                 "error": {"type": "overloaded_error", "message": fault.message},
             }
-            start = _message(Reply([]), "fake")
-            self._stream(itertools.islice(_sse_events(start), 1), ("error", error))
+            start = message_json(Reply([]), "fake")
+            self._stream(itertools.islice(sse_events(start), 1), ("error", error))
         else:
             self._error(fault)
 
@@ -294,7 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = {
             "type": "error",
             "error": {"type": error_type, "message": fault.message},
-            "request_id": f"req_{next(_ids):06d}",
+            "request_id": new_id("req"),
         }
         self._send(fault.status, json.dumps(body).encode(), "application/json", fault.headers)
 
@@ -304,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("content-type", ctype)
         self.send_header("content-length", str(len(payload)))
-        self.send_header("request-id", f"req_{next(_ids):06d}")
+        self.send_header("request-id", new_id("req"))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -319,7 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
-        self.send_header("request-id", f"req_{next(_ids):06d}")
+        self.send_header("request-id", new_id("req"))
         self.end_headers()
         for name, data in itertools.chain(events, extra):
             chunk = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
@@ -335,64 +278,28 @@ def _presented_key(headers: dict[str, str]) -> str:
     return headers.get("x-api-key") or bearer.removeprefix("Bearer ")
 
 
-def _message(reply: Reply, model: str) -> dict[str, Any]:
-    return {
-        "id": f"msg_{next(_ids):06d}",
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": reply.content,
-        "stop_reason": reply.stop_reason,
-        "stop_sequence": reply.stop_sequence,
-        "usage": dict(reply.usage),
-    }
-
-
-def _sse_events(message: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The event sequence the real API streams for ``message``."""
-    usage = message["usage"]
-    start_usage = {k: v for k, v in usage.items() if k != "output_tokens"} | {"output_tokens": 1}
-    start = message | {"content": [], "stop_reason": None, "stop_sequence": None}
-    yield "message_start", {"type": "message_start", "message": start | {"usage": start_usage}}
-    yield "ping", {"type": "ping"}
-    for index, block in enumerate(message["content"]):
-        yield from _block_events(index, block)
-    delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]}
-    yield "message_delta", {"type": "message_delta", "delta": delta, "usage": dict(usage)}
-    yield "message_stop", {"type": "message_stop"}
-
-
-def _block_events(index: int, block: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    kind = block["type"]
-    empty: dict[str, Any] = {
-        "text": {"type": "text", "text": ""},
-        "thinking": {"type": "thinking", "thinking": "", "signature": ""},
-        "tool_use": {k: block.get(k) for k in ("type", "id", "name")} | {"input": {}},
-    }.get(kind, block)
-    yield (
-        "content_block_start",
-        {"type": "content_block_start", "index": index, "content_block": empty},
-    )
-    deltas: list[dict[str, Any]] = []
-    if kind == "text":
-        deltas = [{"type": "text_delta", "text": c} for c in _chunks(block["text"])]
-    elif kind == "thinking":
-        deltas = [{"type": "thinking_delta", "thinking": c} for c in _chunks(block["thinking"])]
-        deltas.append({"type": "signature_delta", "signature": block["signature"]})
-    elif kind == "tool_use":
-        partial = _chunks(json.dumps(block["input"]))
-        deltas = [{"type": "input_json_delta", "partial_json": c} for c in partial]
-    for delta in deltas:
-        yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
-    yield "content_block_stop", {"type": "content_block_stop", "index": index}
-
-
-def _chunks(value: str, size: int = 7) -> list[str]:
-    return [value[i : i + size] for i in range(0, len(value), size)] or [""]
-
-
 @pytest.fixture
 def messages_api() -> Iterator[FakeMessagesAPI]:
     """A started fake Messages API, stopped after the test."""
     with FakeMessagesAPI() as api:
         yield api
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve in its own process (benchmarks keep it off their GIL); prints the URL, then waits."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="fake Anthropic Messages API on 127.0.0.1")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
+    parser.add_argument("--text", default="ok", help="the text every call gets back")
+    parser.add_argument("--api-key", default=None, help="accept only this key")
+    args = parser.parse_args(argv)
+    api = FakeMessagesAPI(latency=args.latency, default=Reply.text(args.text), api_key=args.api_key)
+    with api:
+        print(api.url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
