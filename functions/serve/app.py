@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 
 from cloudevents.core.base import BaseCloudEvent
 
 from events import types
 from events.bus import Handler, matches
-from events.catalogue import validate_data
 from events.codecs.http import from_http, to_binary
 from events.errors import BatonError, MalformedEvent
 from functions import chain
 from functions.ports import Deps, NotFound, Store
 from functions.serve import replies
+from functions.serve.datacheck import check_data, prepare
 from functions.serve.replies import Reply
 from functions.serve.settings import Settings, build_store, function_name
 
@@ -93,7 +92,7 @@ class Intake:
                 f"(a Trigger routed it here by mistake); it takes {_describe(self.filters)}"
             )
         if event.get_type() in types.ALL_TYPES:
-            validate_data(event.get_type(), event.get_data())
+            check_data(event.get_type(), event.get_data())
         return event
 
 
@@ -237,14 +236,10 @@ def _log_error(function: str | None, status: int, exc: BatonError) -> None:
 
 
 def _warm(intake: Intake) -> None:
-    """Build the data validators now, so the first event does not pay for jsonschema."""
-    from events.catalogue import schema_for
-
+    """Compile the data checks now, so the first event does not pay for them."""
     for filter_ in intake.filters:
         if filter_.get("type") in types.ALL_TYPES:
-            schema_for(filter_["type"])
-            with suppress(MalformedEvent):  # {} is off most schemas; the validator is built anyway
-                validate_data(filter_["type"], {})
+            prepare(filter_["type"])
 
 
 def _embedded(
