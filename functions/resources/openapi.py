@@ -135,6 +135,11 @@ def _object_children(schema: Mapping[str, Any], where: str, preserve: bool) -> C
         for key, sub in (schema.get("properties") or {}).items()
         if "default" in sub
     ]
+    # kube-apiserver >= 1.20 drops null values of non-nullable fields before
+    # defaulting (so `maxTokens:` left empty in YAML gets the default).
+    prunable = frozenset(
+        key for key, sub in (schema.get("properties") or {}).items() if not sub.get("nullable")
+    )
     required = tuple(schema.get("required") or ())
     extra = schema.get("additionalProperties")
     extra_check = compile_schema(extra, f"{where}.*") if isinstance(extra, Mapping) else None
@@ -143,6 +148,9 @@ def _object_children(schema: Mapping[str, Any], where: str, preserve: bool) -> C
 
     def children(value: dict[str, Any], path: str, errors: list[FieldError]) -> None:
         prefix = f"{path}." if path else ""
+        if None in value.values():
+            for key in [k for k, v in value.items() if v is None and k in prunable]:
+                del value[key]
         for key, make in defaults:
             if key not in value:
                 value[key] = make()

@@ -186,6 +186,14 @@ def test_model_defaults_and_nested_secret_key() -> None:
     assert withref["apiKeySecretRef"] == {"name": "anthropic", "key": "api-key"}
 
 
+def test_null_fields_are_dropped_then_defaulted() -> None:
+    """A field left empty in YAML (null) is pruned and defaulted, as kube-apiserver does."""
+    spec = validate_and_default(resource("Model", {"provider": "scripted", "maxTokens": None}))
+    assert spec["spec"]["maxTokens"] == 1024
+    without = validate_and_default(run(task=None))["spec"]
+    assert "task" not in without
+
+
 def test_agentrun_and_mcpserver_defaults() -> None:
     """AgentRun defaults mode and cleanup; MCPServer its timeout."""
     spec = validate_and_default(run())["spec"]

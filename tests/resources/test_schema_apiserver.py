@@ -14,8 +14,17 @@ from typing import Any
 
 import pytest
 
-from functions.ports import API_VERSION, Invalid
-from functions.resources.schema import validate_and_default
+from functions.ports import API_VERSION, Invalid, Resource
+from functions.resources.schema import plural_of, validate_and_default
+
+
+def server_create(kube_store: Any, obj: Resource) -> Resource:
+    """POST straight to the API server (KubernetesStore validates first with our schema)."""
+    path = f"/apis/baton.dev/v1alpha1/namespaces/{obj['metadata']['namespace']}"
+    result: Resource = kube_store.api.request(
+        "POST", f"{path}/{plural_of(obj['kind'])}", body=copy.deepcopy(obj)
+    )
+    return result
 
 
 def bad(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +69,27 @@ def test_refusal_matches_the_api_server(case: str, kube_store: Any, kube: Any) -
     with pytest.raises(Invalid) as ours:
         validate_and_default(copy.deepcopy(obj))
     with pytest.raises(Invalid) as theirs:
-        kube_store.create(copy.deepcopy(obj))
+        server_create(kube_store, obj)
     assert normalized(ours.value)[:2] == normalized(theirs.value)[:2]
     if case != "two":  # which of several errors comes first differs (see above)
         assert normalized(ours.value)[2] == normalized(theirs.value)[2]
+
+
+GOOD = {
+    "agent": bad("Agent", {"modelRef": {"name": "m"}, "limits": {"maxTurns": 3}}),
+    "model-null": bad(
+        "Model", {"provider": "anthropic", "maxTokens": None, "apiKeySecretRef": {"name": "k"}}
+    ),
+    "run": bad("AgentRun", {"agentRef": {"name": "a"}, "task": "t"}),
+    "mcp": bad("MCPServer", {"transport": "stdio", "command": "x", "env": [{"name": "A"}]}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GOOD))
+def test_defaults_match_the_api_server(case: str, kube_store: Any, kube: Any) -> None:
+    """The spec we default is the spec kube-apiserver stores for the same object."""
+    obj = copy.deepcopy(GOOD[case])
+    obj["metadata"]["namespace"] = kube.namespace
+    ours = validate_and_default(copy.deepcopy(obj))
+    theirs = server_create(kube_store, obj)
+    assert ours["spec"] == theirs["spec"]
