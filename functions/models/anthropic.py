@@ -9,6 +9,7 @@ maxTokens is large enough that the SDK refuses a plain request; both give the sa
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
@@ -98,6 +99,11 @@ class AnthropicModel:
         with self._lock:
             if self._client is None:
                 import anthropic
+
+                if not os.environ.get("ANTHROPIC_LOG"):
+                    # The SDK logs whole request bodies (prompts) at DEBUG; a process running
+                    # its root logger at DEBUG must not write prompts out unless asked to.
+                    logging.getLogger("anthropic").setLevel(logging.INFO)
 
                 self._client = anthropic.Anthropic(
                     api_key=self._key.value,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from functions.models.anthropic import IDEMPOTENCY_HEADER, NONSTREAMING_MAX_TOKENS
@@ -247,3 +249,15 @@ def test_thinking_drops_temperature(api: FakeMessagesAPI, make_model: MakeModel)
     make_model(temperature=0.3, maxTokens=4096, thinking={"enabled": True, "budgetTokens": 1024})
     make_model(temperature=0.3, maxTokens=4096, thinking={"enabled": True}).complete(ask())
     assert "temperature" not in api.bodies()[0]
+
+
+def test_prompts_not_logged_at_debug(
+    api: FakeMessagesAPI, make_model: MakeModel, all_logs: list[logging.LogRecord]
+) -> None:
+    """Even with the root logger at DEBUG, neither the task nor the system prompt is logged."""
+    api.enqueue(Reply.text("ok"))
+    make_model().complete(ask("the secret plan is pineapple"))
+    assert all_logs, "the scan must see the call's log records"
+    for record in all_logs:
+        assert "pineapple" not in record.getMessage()
+        assert "You are terse." not in record.getMessage()
