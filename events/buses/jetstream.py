@@ -148,9 +148,9 @@ class JetStreamBus:
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         # No timeout here: every NATS request inside has its own (request_timeout), and
         # close() must wait for in-flight handlers however long they take.
-        if threading.current_thread() is self._thread:
+        if threading.current_thread() is self._thread or not self._loop.is_running():
             coro.close()
-            raise RuntimeError("JetStreamBus: a synchronous call from its own event loop")
+            raise RuntimeError("JetStreamBus: closed, or called from its own event loop")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     async def _connect(self) -> None:

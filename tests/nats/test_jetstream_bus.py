@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from cloudevents.core.base import BaseCloudEvent
 
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON, Subscription
@@ -202,3 +203,11 @@ def test_subjects_are_derived_from_event_types() -> None:
     assert subject_for(RESOURCE_ADD) == "baton.apiserver.resource.add"
     assert subject_for("com.example.thing") == "baton.ext.com.example.thing"
     assert dead_letter_subject("call_llm") == "baton.deadletter.call_llm"
+
+
+def test_publishing_on_a_closed_bus_fails_instead_of_hanging(make_bus: MakeBus) -> None:
+    """After close() a publish raises at once."""
+    bus = make_bus()
+    bus.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        bus.publish(_event(RUN_REQUESTED, "late"))
