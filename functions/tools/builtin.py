@@ -50,6 +50,9 @@ _OPS: Final[dict[type, Callable[..., Any]]] = {
 }
 
 
+_MAX_BITS: Final = 16_384  # about 4900 digits, past Python's int-to-str limit anyway
+
+
 def _eval(node: ast.AST) -> Any:
     if isinstance(node, ast.Expression):
         return _eval(node.body)
@@ -59,6 +62,14 @@ def _eval(node: ast.AST) -> Any:
         left, right = _eval(node.left), _eval(node.right)
         if isinstance(node.op, ast.Pow) and abs(right) > 100:
             raise ToolInputError("exponent too large")
+        if (
+            isinstance(node.op, ast.Pow)
+            and isinstance(left, int)
+            and (
+                left.bit_length() * abs(right) > _MAX_BITS  # nested powers would hang the worker
+            )
+        ):
+            raise ToolInputError("result too large")
         return _OPS[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
         return _OPS[type(node.op)](_eval(node.operand))
@@ -71,7 +82,8 @@ def _calculate(call: ToolCall, ctx: ToolContext) -> str:
         raise ToolInputError("expression must be 1-500 characters")
     try:
         return str(_eval(ast.parse(expression, mode="eval")))
-    except (SyntaxError, ZeroDivisionError) as exc:
+    except (SyntaxError, ZeroDivisionError, OverflowError, ValueError) as exc:
+        # ValueError: Python refuses to print an int of more than 4300 digits
         raise ToolInputError(f"cannot evaluate {expression!r}: {exc}") from None
 
 
@@ -100,7 +112,10 @@ def _list_resources(call: ToolCall, ctx: ToolContext) -> str:
     items = [_summary(o) for o in ctx.store.list(kind, namespace)]
     if phase:
         items = [i for i in items if i.get("phase") == phase]
-    limit = int(call.input.get("limit") or 20)
+    try:
+        limit = max(int(call.input.get("limit") or 20), 1)
+    except (TypeError, ValueError):
+        raise ToolInputError("limit must be an integer") from None
     return json.dumps({"count": len(items), "items": items[-limit:]})
 
 
