@@ -39,6 +39,7 @@ def child_embedded(runs: int, workers: int, delay_ms: int) -> dict[str, Any]:
         ok = succeeded(runtime, names)
     return {
         "wall": t.elapsed,
+        "cpu": t.cpu,
         "succeeded": ok,
         "runs": runs,
         "workers": workers,
@@ -54,7 +55,7 @@ def child_bare(runs: int, delay_ms: int) -> dict[str, Any]:
     with Timer() as t, ThreadPoolExecutor(max_workers=runs) as pool:
         for _ in pool.map(lambda _i: bare_runs(sc, 1), range(runs)):
             pass
-    return {"wall": t.elapsed, "runs": runs, "peak_rss_mb": peak_rss_mb()}
+    return {"wall": t.elapsed, "cpu": t.cpu, "runs": runs, "peak_rss_mb": peak_rss_mb()}
 
 
 def run(
@@ -123,7 +124,8 @@ def run(
         "ideal_s": ideal,
         "bare": bare,
         "workers_sweep": [
-            {k: p[k] for k in ("workers", "wall", "succeeded", "peak_rss_mb")} for p in points
+            {k: p[k] for k in ("workers", "wall", "cpu", "succeeded", "peak_rss_mb")}
+            for p in points
         ],
         "method": __doc__.split("\n\n", 1)[1].strip() if __doc__ else "",
     }

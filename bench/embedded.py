@@ -68,11 +68,11 @@ def sequential(
     return overheads(timeline, clock, [f"default/{n}" for n in names])
 
 
-def batch(runtime: Any, timeline: Timeline, sc: Scenario, names: list[str]) -> float:
-    """Seconds from creating all the runs at once to the last one finished."""
+def batch(runtime: Any, timeline: Timeline, sc: Scenario, names: list[str]) -> Timer:
+    """Wall and CPU seconds from creating all the runs at once to the last one finished."""
     with Timer() as t:
         complete(runtime, timeline, sc, names)
-    return t.elapsed
+    return t
 
 
 def measure(
@@ -92,10 +92,12 @@ def measure(
     return {
         "per_function": per_fn,
         "all": [v for vs in per_fn.values() for v in vs],
-        "batch_seconds": batch_s,
+        "batch_seconds": batch_s.elapsed,
+        "batch_cpu": batch_s.cpu,
         "succeeded": ok,
         "runs": sequential_runs + batch_runs,
         "bare_seconds": t.elapsed,
+        "bare_cpu": t.cpu,
         "bare_steps": steps,
     }
 
@@ -125,6 +127,13 @@ def run(quick: bool = False, *, seq_runs: int = 0, batch_runs: int = 0) -> Resul
             "runs/s",
             Baseline("bare loop runs/s", batch / raw["bare_seconds"]),
             target=">= 500",
+        ),
+        Figure(
+            "CPU per run (all threads)",
+            raw["batch_cpu"] / batch * 1000,
+            "ms",
+            Baseline("bare loop CPU per run", raw["bare_cpu"] / batch * 1000),
+            note="one process, one GIL: runs/s cannot pass 1000 / this",
         ),
         Figure(
             "transition overhead p50",

@@ -49,7 +49,7 @@ def stored_runs(levels: list[int], seq_runs: int, batch_runs: int) -> list[dict[
             seq_names = [f"seq-{level}-{i}" for i in range(seq_runs)]
             per_fn = sequential(runtime, timeline, clock, sc, seq_names)
             batch_names = [f"batch-{level}-{i}" for i in range(batch_runs)]
-            seconds = batch(runtime, timeline, sc, batch_names)
+            seconds = batch(runtime, timeline, sc, batch_names).elapsed
             ok = succeeded(runtime, seq_names + batch_names)
             _delete(runtime, seq_names + batch_names)
             points.append(_point(level, per_fn, batch_runs, seconds, ok, seq_runs + batch_runs))
@@ -69,7 +69,7 @@ def transcripts(turn_counts: list[int], seq_runs: int, batch_runs: int) -> list[
             seq_names = [f"seq-{i}" for i in range(seq_n)]
             per_fn = sequential(runtime, timeline, clock, sc, seq_names)
             batch_names = [f"batch-{i}" for i in range(batch_n)]
-            seconds = batch(runtime, timeline, sc, batch_names)
+            seconds = batch(runtime, timeline, sc, batch_names).elapsed
             ok = succeeded(runtime, seq_names + batch_names)
         points.append(_point(turns, per_fn, batch_n, seconds, ok, seq_n + batch_n))
     return points
