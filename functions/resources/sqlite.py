@@ -12,21 +12,20 @@ status subresource, create drops ``status``, ``update`` never changes it and
 from __future__ import annotations
 
 import builtins
-import itertools
 import os
 import random
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from functions.ports import Conflict, Invalid, NotFound, Resource, WatchEvent
+from functions.ports import Conflict, Invalid, NotFound, Resource
 from functions.resources.jsontext import dumps as _dumps
 from functions.resources.jsontext import loads as _loads
 from functions.resources.schema import kind_info, validate_and_default
 from functions.resources.sqlite_db import Database
-from functions.resources.sqlite_watch import follow, head, materialize
+from functions.resources.sqlite_watch import Watch, head, materialize
 
 __all__ = ["SqliteStore"]
 
@@ -229,11 +228,12 @@ class SqliteStore:
         *,
         since: str | None = None,
         timeout: float | None = None,
-    ) -> Iterator[WatchEvent]:
+    ) -> Watch:
         """Changes after resourceVersion ``since`` (None: from now; "0": current objects first).
 
         Ends after ``timeout`` seconds without an event; raises Expired when the
-        change log no longer reaches back to ``since``.
+        change log no longer reaches back to ``since``. The returned iterator's
+        ``resource_version`` is where to continue after it ends.
         """
         kind_info(kind)
         initial: builtins.list[Resource] = []
@@ -246,10 +246,15 @@ class SqliteStore:
                     initial = self.list(kind, namespace)
         else:
             cursor = _parse_rv(since)
-        events = follow(
-            self.db, kind, namespace, cursor, timeout=timeout, poll_interval=self.poll_interval
+        return Watch(
+            self.db,
+            kind,
+            namespace,
+            cursor,
+            initial=initial,
+            timeout=timeout,
+            poll_interval=self.poll_interval,
         )
-        return itertools.chain((WatchEvent("ADDED", obj) for obj in initial), events)
 
     # -- internals --------------------------------------------------------
 

@@ -15,7 +15,7 @@ from functions.resources.errors import Expired
 from functions.resources.jsontext import loads as _loads
 from functions.resources.sqlite_db import Database
 
-__all__ = ["compacted", "follow", "head", "materialize"]
+__all__ = ["Watch", "compacted", "head", "materialize"]
 
 _BATCH = 256
 
@@ -39,42 +39,73 @@ def compacted(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
-def follow(
-    db: Database,
-    kind: str,
-    namespace: str | None,
-    cursor: int,
-    *,
-    timeout: float | None,
-    poll_interval: float,
-) -> Iterator[WatchEvent]:
-    """Yield changes of ``kind`` after ``cursor`` until ``timeout`` seconds pass without one."""
-    sql = "SELECT rv, type, body FROM changes WHERE rv > ? AND kind = ?"
-    if namespace:
-        sql += " AND namespace = ?"
-    sql += f" ORDER BY rv LIMIT {_BATCH}"
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        seen = db.writes_seen()
-        args = (cursor, kind, namespace) if namespace else (cursor, kind)
-        with db.snapshot() as conn:
-            if compacted(conn) > cursor:
-                raise Expired(f"too old resource version: {cursor}")
-            newest = head(conn)
-            rows = conn.execute(sql, args).fetchall()
-        for rv, change, body in rows:
-            cursor = rv
-            yield WatchEvent(change, materialize(rv, body))
-        if rows:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            if len(rows) == _BATCH:
-                continue
-        # Everything up to ``newest`` was read: other kinds' changes are not scanned again.
-        cursor = max(cursor, newest)
-        wait = poll_interval
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            wait = min(wait, left)
-        db.wait_for_write(seen, wait)
+class Watch(Iterator[WatchEvent]):
+    """A watch's events; ``resource_version`` is where a new watch would carry on.
+
+    After the watch ends (timeout) or fails, ``watch(kind, since=w.resource_version)``
+    misses nothing, even when no event came (unlike a fresh watch from "now").
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        kind: str,
+        namespace: str | None,
+        cursor: int,
+        *,
+        initial: list[Resource],
+        timeout: float | None,
+        poll_interval: float,
+    ) -> None:
+        self.resource_version = str(cursor)
+        self._events = self._follow(db, kind, namespace, cursor, initial, timeout, poll_interval)
+
+    def __iter__(self) -> Watch:
+        return self
+
+    def __next__(self) -> WatchEvent:
+        return next(self._events)
+
+    def _follow(
+        self,
+        db: Database,
+        kind: str,
+        namespace: str | None,
+        cursor: int,
+        initial: list[Resource],
+        timeout: float | None,
+        poll_interval: float,
+    ) -> Iterator[WatchEvent]:
+        for obj in initial:
+            yield WatchEvent("ADDED", obj)
+        sql = "SELECT rv, type, body FROM changes WHERE rv > ? AND kind = ?"
+        if namespace:
+            sql += " AND namespace = ?"
+        sql += f" ORDER BY rv LIMIT {_BATCH}"
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            seen = db.writes_seen()
+            args = (cursor, kind, namespace) if namespace else (cursor, kind)
+            with db.snapshot() as conn:
+                if compacted(conn) > cursor:
+                    raise Expired(f"too old resource version: {cursor}")
+                newest = head(conn)
+                rows = conn.execute(sql, args).fetchall()
+            for rv, change, body in rows:
+                cursor = rv
+                self.resource_version = str(rv)
+                yield WatchEvent(change, materialize(rv, body))
+            if rows:
+                deadline = None if timeout is None else time.monotonic() + timeout
+                if len(rows) == _BATCH:
+                    continue
+            # Everything up to ``newest`` was read: other kinds' changes are not scanned again.
+            cursor = max(cursor, newest)
+            self.resource_version = str(cursor)
+            wait = poll_interval
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                wait = min(wait, left)
+            db.wait_for_write(seen, wait)

@@ -94,6 +94,17 @@ def test_watch_since_zero_lists_then_follows(sqlite_store: SqliteStore) -> None:
     ]
 
 
+def test_watch_resumes_where_an_idle_watch_ended(sqlite_store: SqliteStore) -> None:
+    """A watch that timed out without events tells where to resume; nothing is missed."""
+    idle = sqlite_store.watch("AgentRun", timeout=0.1)
+    assert list(idle) == []
+    sqlite_store.create(run_obj("in-between"))  # lands between two watches
+    resumed = sqlite_store.watch("AgentRun", since=idle.resource_version, timeout=IDLE)
+    assert next(resumed).object["metadata"]["name"] == "in-between"
+    current = sqlite_store.get("AgentRun", "default", "in-between")
+    assert resumed.resource_version == current["metadata"]["resourceVersion"]
+
+
 def test_watch_from_a_compacted_version_expires(db_path: Path) -> None:
     """Once the change log is trimmed past ``since``, the watch raises Expired (410)."""
     store = SqliteStore(db_path, keep_changes=10)
