@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -147,7 +148,10 @@ class Source:
         if self._sweep_interval <= 0:
             return
         while not self._stop.wait(self._sweep_interval):
-            self.bus.publish(make_event(types.TICK, "/baton/timer", self._sweep_settings))
+            # One id per interval: ticks from two sources dedupe in the stream.
+            slot = int(time.time() // self._sweep_interval)
+            tick = make_event(types.TICK, "/baton/timer", self._sweep_settings, id_=f"tick/{slot}")
+            self.bus.publish(tick)
 
 
 def serve_until_stopped(stop: threading.Event | None = None) -> None:
