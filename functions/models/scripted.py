@@ -42,6 +42,21 @@ def _last_tool_result(messages: Sequence[Mapping[str, Any]]) -> str:
     return ""
 
 
+def _opening(messages: Sequence[Mapping[str, Any]]) -> int:
+    """Index of this run's task: the last user message that is not tool results.
+
+    Earlier messages are the session's history, whose turns are not this run's.
+    """
+    for i in range(len(messages) - 1, -1, -1):
+        content = messages[i].get("content")
+        is_results = isinstance(content, list) and any(
+            b.get("type") == "tool_result" for b in content
+        )
+        if messages[i].get("role") == "user" and not is_results:
+            return i
+    return 0
+
+
 class ScriptedModel:
     """A ``Model`` that plays back ``spec.script``."""
 
@@ -54,7 +69,8 @@ class ScriptedModel:
 
     def complete(self, request: ModelRequest) -> ModelReply:
         """The scripted reply for this turn."""
-        turn = sum(1 for m in request.messages if m.get("role") == "assistant")
+        start = _opening(request.messages)
+        turn = sum(1 for m in request.messages[start:] if m.get("role") == "assistant")
         entry = self.script[min(turn, len(self.script) - 1)]
         if entry.get("delayMs"):
             time.sleep(int(entry["delayMs"]) / 1000)
@@ -69,9 +85,7 @@ class ScriptedModel:
                     f"scripted model error {status}: {message}", reason="ModelUnavailable"
                 )
             raise PermanentError(f"scripted model error {status}: {message}", reason="ModelError")
-        task = next(
-            (_text_of(m["content"]) for m in request.messages if m.get("role") == "user"), ""
-        )
+        task = _text_of(request.messages[start]["content"]) if request.messages else ""
         content: list[dict[str, Any]] = []
         text = str(entry.get("text") or "")
         if text:
