@@ -96,13 +96,14 @@ class Embedded:
             stream = self.store.watch("AgentRun", since=since, timeout=0.5)
             self._watch_ready.set()
             for change in stream:
-                since = change.object["metadata"].get("resourceVersion", since)
                 event = resource_event(change.type, change.object)
                 if self.events is not None and change.type != "MODIFIED":
                     self.events.record(event)
                 self.bus.publish(event)
                 if self._stop.is_set():
                     return
+            # Resume exactly where this watch ended, so no change falls between two watches.
+            since = str(getattr(stream, "resource_version", "") or since or "") or None
 
     def _tick(self) -> None:
         while not self._stop.wait(self._sweep_interval):
