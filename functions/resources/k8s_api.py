@@ -27,21 +27,29 @@ JSON: Final = "application/json"
 MERGE_PATCH: Final = "application/merge-patch+json"
 DEFAULT_TIMEOUT: Final = 30.0
 CONNECT_TIMEOUT: Final = 10.0
+POOL_SIZE: Final = 64
 
 
 def connect(kubeconfig: str | os.PathLike[str] | None = None, context: str | None = None) -> Any:
     """An ApiClient from ``kubeconfig``, else in-cluster config, else ``KUBECONFIG``/~/.kube."""
     from kubernetes import config  # heavy (~0.25 s): only when a Kubernetes store is built
+    from kubernetes.client.api_client import ApiClient
+    from kubernetes.client.configuration import Configuration
 
+    configuration = Configuration()
     if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
-        from kubernetes.client.api_client import ApiClient
-        from kubernetes.client.configuration import Configuration
-
-        configuration = Configuration()
         config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return ApiClient(configuration)
-    path = os.fspath(kubeconfig) if kubeconfig is not None else None
-    return config.new_client_from_config(config_file=path, context=context)  # type: ignore[no-untyped-call]
+    else:
+        path = os.fspath(kubeconfig) if kubeconfig is not None else None
+        # persist_config off: a refreshed token is never written back into the file.
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=path, context=context, client_configuration=configuration,
+            persist_config=False,
+        )  # fmt: skip
+    # One connection per gunicorn thread (32 by default) plus watches; the default pool
+    # (5 x CPUs) would open and discard connections under load.
+    configuration.connection_pool_maxsize = POOL_SIZE
+    return ApiClient(configuration)
 
 
 def api_error(status: int, body: bytes | str, retry_after: str | None = None) -> Exception:

@@ -221,3 +221,25 @@ def test_read_secret(kube_store: KubernetesStore, kube: Cluster) -> None:
     assert value not in str(caught.value)
     with pytest.raises(NotFound):
         kube_store.read_secret(kube.namespace, "absent", "api-key")
+
+
+def test_store_from_kubeconfig_env(
+    kube_store: KubernetesStore, kube: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no argument the store finds the cluster through KUBECONFIG, as kubectl does."""
+    from functions.resources.kubernetes import kubernetes_store
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig))
+    store = kubernetes_store()
+    created = store.create(agent_run(kube.namespace))
+    assert kube_store.get("AgentRun", kube.namespace, created["metadata"]["name"])
+
+
+def test_generate_name(kube_store: KubernetesStore, kube: Cluster) -> None:
+    """A run with generateName gets a server-made name with that prefix."""
+    run = agent_run(kube.namespace)
+    run["metadata"] = {"generateName": "gen-", "namespace": kube.namespace}
+    created = kube_store.create(run)
+    assert created["metadata"]["name"].startswith("gen-")
+    assert len(created["metadata"]["name"]) > len("gen-")
