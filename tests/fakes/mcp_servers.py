@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
@@ -136,8 +135,14 @@ class HTTPServer:
         import uvicorn
 
         app = build_server(self.state_dir).streamable_http_app()
+        # the client holds an SSE stream open: do not wait for it on shutdown
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="critical",  # shutdown cancels the held stream, loudly
+            lifespan="on",
+            timeout_graceful_shutdown=0.5,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fake-mcp-http", daemon=True)
@@ -153,13 +158,6 @@ class HTTPServer:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
-
-
-@pytest.fixture
-def mcp_http(tmp_path: Path) -> Any:
-    """A running streamable-HTTP test server (``.url``, ``.state_dir``)."""
-    with HTTPServer(tmp_path / "http-state") as server:
-        yield server
 
 
 def main() -> None:
