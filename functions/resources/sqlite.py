@@ -64,7 +64,8 @@ class SqliteStore:
 
     def get(self, kind: str, namespace: str, name: str) -> Resource:
         """The object, or NotFound."""
-        row = self.db.conn().execute(_SELECT, (kind, namespace, name)).fetchone()
+        with self.db.reading() as conn:
+            row = conn.execute(_SELECT, (kind, namespace, name)).fetchone()
         if row is None:
             raise NotFound(f'{kind_info(kind).resource} "{name}" not found')
         return materialize(*row)
@@ -77,6 +78,16 @@ class SqliteStore:
     ) -> builtins.list[Resource]:
         """Objects of ``kind`` (in ``namespace``; with all the labels), by namespace and name."""
         kind_info(kind)
+        with self.db.reading() as conn:
+            return self._list(conn, kind, namespace, label_selector)
+
+    def _list(
+        self,
+        conn: sqlite3.Connection,
+        kind: str,
+        namespace: str | None,
+        label_selector: Mapping[str, str] | None,
+    ) -> builtins.list[Resource]:
         sql = "SELECT o.rv, c.body FROM objects o JOIN changes c ON c.rv = o.rv WHERE o.kind = ?"
         args: builtins.list[Any] = [kind]
         if namespace is not None:
@@ -85,7 +96,7 @@ class SqliteStore:
         for key, value in (label_selector or {}).items():
             sql += " AND json_extract(c.body, ?) = ?"
             args += [f'$.metadata.labels."{key}"', value]
-        rows = self.db.conn().execute(sql + " ORDER BY o.namespace, o.name", args).fetchall()
+        rows = conn.execute(sql + " ORDER BY o.namespace, o.name", args).fetchall()
         return [materialize(rv, body) for rv, body in rows]
 
     # -- writes -----------------------------------------------------------
@@ -209,14 +220,11 @@ class SqliteStore:
 
     def read_journal(self, run: Resource) -> builtins.list[tuple[str, dict[str, Any]]]:
         """The run's journal in write order as (key, entry) pairs."""
-        rows = (
-            self.db.conn()
-            .execute(
+        with self.db.reading() as conn:
+            rows = conn.execute(
                 "SELECT key, entry FROM journal WHERE run_uid = ? ORDER BY id",
                 (run["metadata"]["uid"],),
-            )
-            .fetchall()
-        )
+            ).fetchall()
         return [(key, _loads(entry)) for key, entry in rows]
 
     # -- watch ------------------------------------------------------------
@@ -243,7 +251,7 @@ class SqliteStore:
             with self.db.snapshot() as conn:
                 cursor = head(conn)
                 if since is not None:
-                    initial = self.list(kind, namespace)
+                    initial = self._list(conn, kind, namespace, None)
         else:
             cursor = _parse_rv(since)
         return Watch(

@@ -211,6 +211,24 @@ class Database:
             self.notify()
 
     @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection for a one-statement read: the writer's when it is free.
+
+        The writer's page cache stays warm across this process's writes, while any
+        other connection must drop its cache after each one (SQLite cannot tell
+        which pages changed); reading there makes a get after a write ~2x cheaper.
+        When a write is in progress, read beside it on this thread's own connection.
+        """
+        lock = self._signal.lock
+        if lock.acquire(blocking=False):
+            try:
+                yield self._writer
+            finally:
+                lock.release()
+        else:
+            yield self.conn()
+
+    @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: every query inside sees the same committed state."""
         conn = self.conn()
