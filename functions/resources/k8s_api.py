@@ -40,7 +40,8 @@ def connect(kubeconfig: str | os.PathLike[str] | None = None, context: str | Non
     if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
         config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     else:
-        path = os.fspath(kubeconfig) if kubeconfig is not None else None
+        # KUBECONFIG read here, at build time: the library reads it once, at its import.
+        path = os.fspath(kubeconfig) if kubeconfig is not None else os.environ.get("KUBECONFIG")
         # persist_config off: a refreshed token is never written back into the file.
         config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=path, context=context, client_configuration=configuration,
