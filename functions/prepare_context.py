@@ -13,6 +13,7 @@ from cloudevents.core.base import BaseCloudEvent
 
 from events import types
 from events.envelope import CloudEvent, run_event, run_ref_of, step_of
+from events.errors import TransientError
 from functions.agentrun import KIND, Stage, get_run, transact
 from functions.ports import Deps, NotFound, Resource
 from functions.transcript import CONTEXT
@@ -95,8 +96,10 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         return []
     try:
         context = _context(deps, run)
-    except NotFound:
-        return []  # the agent vanished after validation: sweep's timeout will end the run
+    except NotFound as exc:
+        # The agent vanished after validation. Retry (it may be being replaced), then the
+        # dead letter fails the run: a silent drop would leave it Running forever.
+        raise TransientError(f"run {ref.key}: {exc}", reason="AgentNotFound") from exc
     deps.store.append_journal(run, CONTEXT, context)  # a redelivery finds it and keeps the first
 
     def first_turn(current: Resource, st: dict[str, Any]) -> bool:

@@ -90,6 +90,11 @@ def _redrive(deps: Deps, run: Resource, now: float) -> list[CloudEvent]:
     return []
 
 
+def _timed_out(ref: RunRef, step: int, timeout: float) -> CloudEvent:
+    message = f"the run exceeded its timeout ({timeout:g}s)"
+    return run_event(types.RUN_TIMEDOUT, NAME, ref, step, {"reason": "Timeout", "message": message})
+
+
 def _check(
     deps: Deps,
     run: Resource,
@@ -100,25 +105,19 @@ def _check(
     st = run.get("status") or {}
     phase = st.get("phase", "")
     created = parse_time(run["metadata"].get("creationTimestamp")) or now
+    timeout = _timeout(run, agents)
     if phase in ("", "Pending"):
         if st.get("stage") == Stage.FINALIZING:
             return _redrive(deps, run, now)
+        if phase == "Pending" and timeout and now - created > timeout:
+            return [_timed_out(RunRef.of(run), 0, timeout)]  # its references never came
         if phase == "Pending" or now - created > settings.unseen_after:
             return [resource_event("ADDED", run)]
         return []
     ref, step = RunRef.of(run), int(st.get("step", 0))
-    timeout = _timeout(run, agents)
     started = parse_time(st.get("startedAt")) or created
     if timeout and now - started > timeout and st.get("stage") != Stage.FINALIZING:
-        return [
-            run_event(
-                types.RUN_TIMEDOUT,
-                NAME,
-                ref,
-                step,
-                {"reason": "Timeout", "message": f"the run exceeded its timeout ({timeout:g}s)"},
-            )
-        ]
+        return [_timed_out(ref, step, timeout)]
     last = parse_time(st.get("lastEventTime")) or started
     if phase != "AwaitingApproval" and now - last > settings.stall_after:
         return _redrive(deps, run, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from events import types
+from events.errors import TransientError
 from functions import prepare_context, validate
 from functions.agentrun import Stage, rfc3339
 from functions.prepare_context import estimate_tokens
@@ -149,3 +150,15 @@ def test_a_run_not_yet_accepted_is_ignored(h):
     h.world()
     assert prepare_context.handle(h.event(types.RUN_ACCEPTED), h.deps) == []
     assert h.journal() == {}
+
+
+def test_a_run_whose_agent_vanished_after_validation_does_not_wait_forever(h):
+    """Agent deleted between validate and prepare_context: an error the bus retries, then
+    dead-letters (failing the run), instead of a silent drop that leaves it Running."""
+    h.world()
+    accepted = _accepted(h)
+    h.store.delete("Agent", "default", "a1")
+    with pytest.raises(TransientError) as caught:
+        prepare_context.handle(accepted, h.deps)
+    assert caught.value.reason == "AgentNotFound"
+    assert "a1" in caught.value.message

@@ -176,3 +176,18 @@ def test_history_beyond_the_agents_limit_is_pruned_oldest_first(h):
     tick(h)
     names = {r["metadata"]["name"] for r in h.store.list("AgentRun")}
     assert names == {"mid", "new", "elsewhere", "live"}
+
+
+def test_a_run_held_pending_past_its_timeout_is_timed_out(h):
+    """A run waiting for an Agent that never comes still ends when its spec.timeout passes."""
+    h.model()
+    h.run(timeout="1m")
+    validate.handle(h.added(), h.deps)
+    h.clock.advance(59)
+    assert [e.get_type() for e in tick(h)] == [types.RESOURCE_ADD]
+    h.clock.advance(2)
+    (event,) = tick(h)
+    assert event.get_type() == types.RUN_TIMEDOUT
+    h.deliver(event)
+    assert (h.status()["phase"], h.status()["error"]["reason"]) == ("Failed", "Timeout")
+    assert tick(h) == []
