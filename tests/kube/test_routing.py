@@ -91,3 +91,20 @@ def test_model_and_tool_calls_get_long_timeouts_and_scale_to_zero() -> None:
         if function != "webhook":
             assert template["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"] == "0"
         assert template["spec"]["containerConcurrency"] >= 1
+
+
+def test_every_route_of_the_code_has_a_trigger() -> None:
+    """Each (function, filter) the chain serves in-process is a Trigger on Knative too.
+
+    Reference-mode ApiServerSource events are the exception: the install uses Resource mode.
+    """
+    from functions import chain
+
+    routing = triggers_routing()
+    missing = [
+        (route.function, dict(route.filter))
+        for route in chain.ROUTES
+        if route.filter.get("type") not in types.APISERVER_TYPES - {types.RESOURCE_ADD}
+        and dict(route.filter) not in routing.get(route.function.replace("_", "-"), [])
+    ]
+    assert missing == []
