@@ -41,7 +41,11 @@ def _now_rfc3339() -> str:
 
 
 class SqliteStore:
-    """Kubernetes-shaped resource store and run journal in one SQLite file."""
+    """Kubernetes-shaped resource store and run journal in one SQLite file.
+
+    Thread-safe. Build it in the process that uses it (after a fork, e.g. in
+    gunicorn's post_fork): SQLite connections must not cross a fork.
+    """
 
     def __init__(
         self,
