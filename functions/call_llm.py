@@ -23,6 +23,8 @@ __all__ = ["handle", "outcome_of"]
 
 NAME = "call_llm"
 ANSWER: Final = frozenset({"end_turn", "stop_sequence"})
+# Stop reasons after which the next step continues the same answer (when not failed).
+CONTINUED: Final = frozenset({"pause_turn", "max_tokens"})
 FAIL_REASONS: Final = {
     "refusal": ("ModelRefused", "the model declined to answer (stop_reason refusal)"),
     "model_context_window_exceeded": (
@@ -131,11 +133,28 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     else:
         reply = reply_from_entry(entry)
         model = deps.store.get("Model", ref.namespace, transcript.context.get("model", ""))
-    return _record(deps, ref, step, reply, model, event.get_extension("traceparent"))
+    text = _answer_text(transcript, step, reply)
+    return _record(deps, ref, step, reply, model, event.get_extension("traceparent"), text)
+
+
+def _answer_text(transcript: Transcript, step: int, reply: ModelReply) -> str:
+    """The reply's text, after the text of the turns it continues (pause_turn, max_tokens)."""
+    parts = [reply.text]
+    k = step - 1
+    while k >= 1 and (entry := transcript.reply(k)) and entry.get("stop_reason") in CONTINUED:
+        parts.insert(0, reply_from_entry(entry).text)
+        k -= 1
+    return "".join(parts)
 
 
 def _record(
-    deps: Deps, ref: RunRef, step: int, reply: ModelReply, model: Resource, traceparent: Any
+    deps: Deps,
+    ref: RunRef,
+    step: int,
+    reply: ModelReply,
+    model: Resource,
+    traceparent: Any,
+    text: str,
 ) -> list[CloudEvent]:
     outcome, reason, message = outcome_of(reply, model)
     calls = reply.tool_calls
@@ -162,7 +181,7 @@ def _record(
         elif outcome == "continue":
             st.update(step=step + 1)
         elif outcome == "answer":
-            st.update(stage=Stage.FINALIZING, result=reply.text)
+            st.update(stage=Stage.FINALIZING, result=text)
         else:
             st.update(stage=Stage.FINALIZING, error={"reason": reason, "message": message})
         return True
@@ -191,7 +210,7 @@ def _record(
                 NAME,
                 ref,
                 step,
-                {"result": reply.text},
+                {"result": text},
                 traceparent=traceparent,
             )
         ]

@@ -154,7 +154,7 @@ def test_max_tokens_continues_when_the_model_says_so(h):
         "role": "assistant",
         "content": [{"type": "text", "text": "The answer"}],
     }
-    assert h.status()["result"] == " is 42"
+    assert h.status()["result"] == "The answer is 42", "the answer joins the continued parts"
 
 
 def test_pause_turn_continues(h):
@@ -238,3 +238,35 @@ def test_the_second_turn_sees_tool_results(h):
         ],
     }
     assert messages[-2]["content"][0]["name"] == "calculate"
+
+
+def test_an_answer_after_pause_turn_includes_the_paused_text(h):
+    """The result is the whole answer across paused turns, as one unpaused reply would give."""
+    h.world()
+    h.models.script(
+        "m1",
+        reply("pause_turn", {"type": "text", "text": "Searching. "}),
+        answer("Found: 42."),
+    )
+    (llm2,) = call_llm.handle(h.prepared()[0], h.deps)
+    (completed,) = call_llm.handle(llm2, h.deps)
+    assert data_of(completed)["result"] == "Searching. Found: 42."
+    assert h.status()["result"] == "Searching. Found: 42."
+
+
+def test_an_answer_after_a_tool_turn_is_only_the_last_reply(h):
+    """Text the model wrote before calling tools is not part of the final answer."""
+    h.world()
+    h.models.script(
+        "m1",
+        reply(
+            "tool_use",
+            {"type": "text", "text": "Let me compute. "},
+            {"type": "tool_use", "id": "t1", "name": "calculate", "input": {"expression": "6*7"}},
+        ),
+        answer("42"),
+    )
+    (tool_req,) = call_llm.handle(h.prepared()[0], h.deps)
+    _completed, llm2 = h.deliver(tool_req)
+    call_llm.handle(llm2, h.deps)
+    assert h.status()["result"] == "42"
