@@ -6,6 +6,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ from cloudevents.core.base import BaseCloudEvent
 
 from events.buses.jetstream import JetStreamBus, JetStreamConfig
 from tests.fixtures.nats import nats_server, nats_url
+from tests.nats.shape import Shape
 
-__all__ = ["Recorder", "make_bus", "nats_server", "nats_url", "with_jetstream"]
+__all__ = ["Recorder", "make_bus", "nats_server", "nats_shape", "nats_url", "with_jetstream"]
 
 MakeBus = Callable[..., JetStreamBus]
 
@@ -68,3 +70,11 @@ def with_jetstream(url: str, use: Callable[[Any], Awaitable[Any]]) -> Any:
             await nc.close()
 
     return asyncio.run(run())
+
+
+@pytest.fixture
+def nats_shape(nats_url: str, tmp_path: Path) -> Iterator[Shape]:
+    """A NATS deployment (not started) on the test's server; stopped at teardown."""
+    shape = Shape(nats_url, tmp_path)
+    yield shape
+    shape.stop()
