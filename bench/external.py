@@ -79,7 +79,7 @@ def _nats(quick: bool) -> Result:
 
 def _http(quick: bool) -> Result:
     bench_http = entry_point("tests.bench.http_bench", "bench_http")
-    raw = bench_http(quick=quick)
+    raw = bench_http(quick=quick, starts=2) if quick else bench_http()
     res = Result("http", params={k: v for k, v in raw.items() if not isinstance(v, dict)})
     fn, bare = raw["function"], raw["bare"]
     res.add(
