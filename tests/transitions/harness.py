@@ -112,3 +112,31 @@ class Harness:
         accepted = validate.handle(self.added(name), self.deps)
         assert [e.get_type() for e in accepted] == [types.RUN_ACCEPTED], self.status(name)
         return prepare_context.handle(accepted[0], self.deps)
+
+    def pump(
+        self, events: list[CloudEvent], rng: Any = None, duplicate: float = 0.0, limit: int = 500
+    ) -> list[CloudEvent]:
+        """Deliver ``events`` and what they lead to until none is left, as a bus would.
+
+        With ``rng``, the next event is picked at random (reordering) and, with
+        probability ``duplicate``, delivered again later. New AgentRuns are announced
+        like the store's watch does. Returns the events no function takes (finished,
+        tool.completed), in emission order.
+        """
+        queue, unrouted = list(events), []
+        seen = len(self.store.changes)
+        for _ in range(limit):
+            if not queue:
+                return unrouted
+            event = queue.pop(rng.randrange(len(queue)) if rng else 0)
+            if event.get_type() in (types.RUN_FINISHED, types.TOOL_COMPLETED):
+                unrouted.append(event)
+                continue
+            queue.extend(self.deliver(event))
+            if rng is not None and rng.random() < duplicate:
+                queue.append(event)
+            for _rv, change in self.store.changes[seen:]:
+                if change.type == "ADDED" and change.object["kind"] == "AgentRun":
+                    queue.append(resource_event("ADDED", change.object))
+            seen = len(self.store.changes)
+        raise AssertionError(f"still {len(queue)} events after {limit} deliveries")

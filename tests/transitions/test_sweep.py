@@ -191,3 +191,27 @@ def test_a_run_held_pending_past_its_timeout_is_timed_out(h):
     h.deliver(event)
     assert (h.status()["phase"], h.status()["error"]["reason"]) == ("Failed", "Timeout")
     assert tick(h) == []
+
+
+def test_a_run_awaiting_approval_still_times_out(h):
+    """Waiting for a person does not suspend the run's timeout."""
+    h.world(toolPolicy={"ask": ["calculate"]}, limits={"maxTurns": 5, "timeout": "10m"})
+    h.models.script("m1", tool_use(("t1", "calculate", {"expression": "1"})))
+    (req,) = call_llm.handle(h.prepared()[0], h.deps)
+    call_tool.handle(req, h.deps)
+    h.clock.advance(601)
+    (event,) = tick(h)
+    assert event.get_type() == types.RUN_TIMEDOUT
+    h.deliver(event)
+    st = h.status()
+    assert (st["phase"], st["error"]["reason"]) == ("Failed", "Timeout")
+
+
+def test_terminal_runs_are_never_redriven(h):
+    """A finished run gets no event from sweep, however old."""
+    h.world()
+    h.models.script("m1", answer("42"))
+    h.pump(h.prepared())
+    h.clock.advance(10_000)
+    assert tick(h) == []
+    assert h.status()["phase"] == "Succeeded"

@@ -1,0 +1,74 @@
+"""Duplicated and reordered delivery gives the same final state, with no effect twice."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from events import types
+from tests.fakes.model import answer, tool_use
+from tests.transitions.harness import Harness
+
+
+def _world() -> Harness:
+    """A parent that calls two tools and a sub-agent in one step, then answers."""
+    h = Harness()
+    h.model("m1")
+    h.model("m2")
+    h.agent("helper", model="m2")
+    h.agent(tools=[{"builtin": "calculate"}, {"agent": "helper", "name": "ask_helper"}])
+    h.run(task="Compute and delegate")
+    h.models.script(
+        "m1",
+        tool_use(
+            ("t1", "calculate", {"expression": "6*7"}),
+            ("t2", "calculate", {"expression": "2**5"}),
+            ("t3", "ask_helper", {"task": "say hi"}),
+            input=100,
+            output=20,
+        ),
+        answer("42, 32 and hi", input=200, output=10),
+    )
+    h.models.script("m2", answer("hi", input=50, output=2))
+    return h
+
+
+def _outcome(h: Harness):
+    """What a user would compare: every run's status (minus the random trace id) and journal."""
+    state = {}
+    for run in h.store.list("AgentRun"):
+        status = dict(run["status"])
+        status.pop("traceID")
+        name = "child" if run["spec"].get("parent") else run["metadata"]["name"]
+        state[name] = (status, dict(h.store.read_journal(run)))
+    return state
+
+
+def _run(h: Harness, rng=None, duplicate=0.0):
+    finished = h.pump([h.added()], rng, duplicate)
+    return [e for e in finished if e.get_type() == types.RUN_FINISHED]
+
+
+def test_an_orderly_run_succeeds():
+    """The reference run: parent and child succeed, each model asked once per step."""
+    h = _world()
+    finished = _run(h)
+    assert len(finished) == 2
+    st = h.status()
+    assert (st["phase"], st["result"], st["toolCalls"]) == ("Succeeded", "42, 32 and hi", 3)
+    assert st["tokenUsage"]["total"] == 330
+    assert h.journal()["tool/1/t3"]["content"] == "hi"
+    assert [len(h.models[m].requests) for m in ("m1", "m2")] == [2, 1]
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_duplicated_and_reordered_delivery_ends_the_same(seed):
+    """Random order and 40% duplicates: same statuses, journals, one model call per step."""
+    reference = _world()
+    _run(reference)
+    h = _world()
+    finished = _run(h, random.Random(seed), duplicate=0.4)
+    assert _outcome(h) == _outcome(reference)
+    assert [len(h.models[m].requests) for m in ("m1", "m2")] == [2, 1]
+    assert len({e.get_id() for e in finished}) == 2, "one run.finished per run (by id)"
