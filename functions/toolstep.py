@@ -10,7 +10,7 @@ from typing import Any
 
 from events import types
 from events.envelope import CloudEvent, RunRef, run_event
-from functions.agentrun import Stage, transact
+from functions.agentrun import Stage, set_condition, transact
 from functions.ports import Deps, Resource, ToolResult
 from functions.transcript import tool_key
 
@@ -38,6 +38,7 @@ def close_call(
 ) -> list[CloudEvent]:
     """Mark ``call_id`` done; emit ``tool.completed`` and, for the last call, ``llm.requested``."""
     last = False
+    now = deps.clock.now()
 
     def close(current: Resource, st: dict[str, Any]) -> bool:
         nonlocal last
@@ -51,6 +52,9 @@ def close_call(
         st["awaitingApproval"] = waiting
         if st.get("phase") == "AwaitingApproval" and not waiting:
             st["phase"] = "Running"
+            set_condition(
+                st, "ToolApproved", True, "Decided", "every tool call asked about was decided", now
+            )
         last = not pending
         if last:
             st.update(step=step + 1, stage=Stage.MODEL)

@@ -184,3 +184,15 @@ def test_a_call_not_pending_is_dropped(h):
     )
     assert call_tool.handle(forged, h.deps) == []
     assert "tool/1/zz" not in h.journal()
+
+
+def test_the_approval_condition_clears_once_nothing_waits(h):
+    """After the approval the run no longer says a tool waits for approval."""
+    (req,) = _requested(
+        h, ("t1", "calculate", {"expression": "6*7"}), toolPolicy={"ask": ["calculate"]}
+    )
+    call_tool.handle(req, h.deps)
+    call_tool.handle(_approval(h, req, True), h.deps)
+    cond = next(c for c in h.status()["conditions"] if c["type"] == "ToolApproved")
+    assert cond["status"] == "True"
+    assert "waits" not in cond["message"]
