@@ -8,7 +8,8 @@ from events.bus import Subscription
 from events.buses.jetstream import JetStreamBus, JetStreamConfig
 from events.envelope import make_event
 from events.types import RUN_ACCEPTED
-from tests.fixtures.nats import running_nats_server
+from functions.runtime.natsserver import local_nats_server
+from tests.fixtures.nats import require_nats_server, running_nats_server
 from tests.nats.conftest import Recorder
 
 
@@ -34,3 +35,16 @@ def test_delivery_resumes_after_the_server_is_killed_and_restarted(tmp_path: Pat
             assert [e.get_id() for e in seen.wait_for(2, timeout=20)] == ["before", "after"]
     finally:
         bus.close()
+
+
+def test_a_local_server_for_baton_up_keeps_its_stream_across_a_clean_stop(tmp_path: Path) -> None:
+    """local_nats_server stops with SIGTERM (exit 0) and the next one finds the events."""
+    require_nats_server()
+    seen = Recorder()
+    store = tmp_path / "js"
+    with local_nats_server(store) as first, JetStreamBus(JetStreamConfig(url=first.url)) as bus:
+        bus.publish(make_event(RUN_ACCEPTED, "/test", {}, id_="kept"))
+    assert first.process.returncode == 0
+    with local_nats_server(store) as second, JetStreamBus(JetStreamConfig(url=second.url)) as bus:
+        bus.subscribe(Subscription("prepare", {"type": RUN_ACCEPTED}, lambda e: seen.add(e) or []))
+        assert [e.get_id() for e in seen.wait_for(1)] == ["kept"]
