@@ -12,6 +12,14 @@ appending is one API write and concurrent writers never conflict with each other
 - order is the API server's: the resourceVersion at creation (etcd's revision, increasing
   cluster-wide and immune to clock skew between replicas); ``baton.dev/journal-seq``
   (the writer's clock in ns) breaks ties and orders where resourceVersions are not numbers.
+
+Reads are quorum lists by label: always complete (a transition must see the entry another
+replica wrote just before), but the API server reads every ConfigMap of the namespace from
+etcd to filter them (measured on envtest: 3 ms for a run's 40 entries alone, 90 ms with
+2,000 entries of other runs beside them). Serving them from the watch cache
+(``resourceVersionMatch=NotOlderThan``) would be fast, but a 1.20 API server's ConfigMap
+cache only catches up to a newer AgentRun version on the next ConfigMap event, so such a
+read can stall for seconds. Pruning finished runs (history limits) bounds the namespace.
 """
 
 from __future__ import annotations
