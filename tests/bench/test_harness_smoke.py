@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from bench import coldstart, concurrency, embedded, growth, memory
+from bench import coldstart, concurrency, embedded, growth, memory, report
 from bench.__main__ import main
 from bench.external import EXTERNAL, run_external
 from bench.harness import Baseline, Figure, Result, percentile, table, write_json
@@ -151,3 +151,25 @@ def test_crashing_benchmark_is_reported_not_raised() -> None:
     assert result.reason == "failed: ZeroDivisionError: division by zero"
     assert "ZeroDivisionError" in result.details["traceback"]
     assert "FAILED" in table([result])
+
+
+def test_report_renders_readme_table_from_results(tmp_path) -> None:
+    """The README table is rendered from a results file: machine, command and every figure."""
+    fig = Figure("complete runs/s", 321.0, "runs/s", Baseline("bare loop runs/s", 9000.0), ">= 500")
+    path = write_json(
+        tmp_path / "latest.json",
+        [Result("embedded", [fig]), Result("http", available=False, reason="not there")],
+        {
+            "nproc": 2,
+            "cpu": "Test CPU",
+            "implementation": "CPython",
+            "python": "3.11.7",
+            "os": "Linux",
+            "commit": "abc1234",
+            "command": "python -m bench",
+        },
+    )
+    text = report.markdown(*report.load(path))
+    assert "2 cores (Test CPU)" in text and "`python -m bench`" in text
+    assert "| embedded | complete runs/s | 321 | runs/s | bare loop runs/s | 9,000 |" in text
+    assert ">= 500 MISSED" in text and "not available" in text
