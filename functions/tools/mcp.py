@@ -11,6 +11,7 @@ ends them (stdio servers exit). The ``mcp`` package is imported on first connect
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -63,7 +64,6 @@ class MCPTools:
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._loop: LoopThread | None = None
         self._pool: ConnectionPool | None = None
-        self._closed = False
 
     def specs(self, namespace: str, server_name: str) -> list[ToolSpec]:
         """The server's tools that ``spec.tools.allow`` offers, as the model sees them."""
@@ -93,12 +93,13 @@ class MCPTools:
         return to_tool_result(result)
 
     def close(self) -> None:
-        """End every session (stdio servers exit) and stop the MCP loop."""
+        """End every session (stdio servers exit) and stop the MCP loop; a later use restarts."""
         with self._lock:
-            loop, pool, self._closed = self._loop, self._pool, True
+            loop, pool = self._loop, self._pool
             self._loop = self._pool = None
         if loop is None or pool is None:
             return
+        atexit.unregister(self.close)
         try:
             loop.run(pool.close(), timeout=30)
         finally:
@@ -126,8 +127,6 @@ class MCPTools:
 
     def _started(self) -> tuple[LoopThread, ConnectionPool]:
         with self._lock:
-            if self._closed:
-                raise PermanentError("MCP tools are closed", reason="MCPClosed")
             if self._loop is None or self._pool is None:
                 from functions.tools.mcp_pool import ConnectionPool
 
@@ -147,4 +146,9 @@ class MCPTools:
         except TimeoutError:
             raise TransientError(
                 f"{config.label}: no answer within {guard:g}s", reason="MCPTimeout"
+            ) from None
+        except concurrent.futures.CancelledError:
+            # close() ran meanwhile (the process is stopping): another delivery will do it
+            raise TransientError(
+                f"{config.label}: MCP client closed during the call", reason="MCPServerUnavailable"
             ) from None

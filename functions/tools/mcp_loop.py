@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -16,6 +17,13 @@ from typing import Any, TypeVar
 __all__ = ["LoopThread"]
 
 T = TypeVar("T")
+
+
+async def _cancel_others() -> None:
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 class LoopThread:
@@ -45,9 +53,12 @@ class LoopThread:
             raise TimeoutError(f"no answer within {timeout}s") from None
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the loop (after the caller has shut its tasks down) and join the thread."""
+        """Cancel what still runs (its callers get CancelledError), stop the loop, join."""
         if self._loop.is_closed():
             return
+        if self.running:
+            with contextlib.suppress(TimeoutError):
+                self.run(_cancel_others(), timeout)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
         if not self._thread.is_alive():

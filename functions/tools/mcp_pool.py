@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final, TypeVar
 
 from events.errors import TransientError
@@ -24,7 +24,7 @@ __all__ = ["ConnectionPool"]
 
 T = TypeVar("T")
 RECENT_ANSWERS: Final = 256  # answers kept for redeliveries; tool output can be large
-CallKey = tuple[str, str, str]  # namespace, server, idempotency key
+WorkKey = tuple[str, ...]  # ("list", namespace, server) or ("call", namespace, server, key)
 
 
 class ConnectionPool:
@@ -34,40 +34,57 @@ class ConnectionPool:
         self._connections: dict[tuple[str, str], Connection] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._retiring: set[asyncio.Task[None]] = set()
-        self._running: dict[CallKey, asyncio.Task[Any]] = {}
-        self._answered: OrderedDict[CallKey, Any] = OrderedDict()
+        self._running: dict[WorkKey, asyncio.Task[Any]] = {}
+        self._answered: OrderedDict[WorkKey, Any] = OrderedDict()
 
     async def list_tools(self, config: ServerConfig) -> list[Any]:
-        """The server's tools; retried once on a fresh connection (listing has no effects)."""
-        try:
-            return await self._use(config, "tools/list", lambda c: c.list_tools())
-        except TransientError as exc:
-            if not isinstance(exc.__cause__, FAILURES) or not is_lost(exc.__cause__):
-                raise
-            return await self._use(config, "tools/list", lambda c: c.list_tools())
+        """The server's tools; a burst of callers (a cold start) shares one listing."""
+        key = ("list", config.namespace, config.name)
+        return await self._once(key, lambda: self._list_tools(config), remember=False)
 
     async def call_tool(
         self, config: ServerConfig, name: str, arguments: dict[str, Any], key: str
     ) -> Any:
         """One tools/call per idempotency key; never retried here (the bus retries)."""
-        call_key = (config.namespace, config.name, key)
-        if call_key in self._answered:
-            return self._answered[call_key]
-        task = self._running.get(call_key)
-        if task is None:
-            task = asyncio.create_task(
-                self._use(config, f"tools/call {name}", lambda c: c.call_tool(name, arguments, key))
-            )
-            self._running[call_key] = task
-            task.add_done_callback(lambda done: self._settle(call_key, done))
-        # shielded: a caller that gives up must not cancel the call a duplicate is waiting on
-        return await asyncio.shield(task)
+        work = ("call", config.namespace, config.name, key)
+        return await self._once(
+            work,
+            lambda: self._use(
+                config, f"tools/call {name}", lambda c: c.call_tool(name, arguments, key)
+            ),
+            remember=True,
+        )
 
-    def _settle(self, call_key: CallKey, task: asyncio.Task[Any]) -> None:
-        self._running.pop(call_key, None)
-        if task.cancelled() or task.exception() is not None:
+    async def _list_tools(self, config: ServerConfig) -> list[Any]:
+        try:
+            return await self._use(config, "tools/list", lambda c: c.list_tools())
+        except TransientError as exc:
+            if not isinstance(exc.__cause__, FAILURES) or not is_lost(exc.__cause__):
+                raise
+            # listing has no effects: once more on a fresh connection (a stdio server died idle)
+            return await self._use(config, "tools/list", lambda c: c.list_tools())
+
+    async def _once(
+        self, key: WorkKey, start: Callable[[], Coroutine[Any, Any, T]], *, remember: bool
+    ) -> T:
+        """Run ``start()`` once for every caller with ``key`` in flight (or recently answered)."""
+        if key in self._answered:
+            answer: T = self._answered[key]
+            return answer
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.create_task(start())
+            self._running[key] = task
+            task.add_done_callback(lambda done: self._settle(key, done, remember))
+        # shielded: a caller that gives up must not cancel work another caller waits on
+        result: T = await asyncio.shield(task)
+        return result
+
+    def _settle(self, key: WorkKey, task: asyncio.Task[Any], remember: bool) -> None:
+        self._running.pop(key, None)
+        if task.cancelled() or task.exception() is not None or not remember:
             return  # failures are not remembered: the retry must really try again
-        self._answered[call_key] = task.result()
+        self._answered[key] = task.result()
         while len(self._answered) > RECENT_ANSWERS:
             self._answered.popitem(last=False)
 

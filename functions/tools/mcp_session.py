@@ -30,6 +30,7 @@ from mcp.types import (
     Implementation,
     PaginatedRequestParams,
     RequestParamsMeta,
+    TextContent,
     Tool,
 )
 
@@ -111,6 +112,10 @@ def map_error(exc: BaseException, config: ServerConfig, doing: str) -> BatonErro
             reason=_UNAVAILABLE,
         )
     return None
+
+
+def _error_result(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
 @contextlib.asynccontextmanager
@@ -198,9 +203,19 @@ class Connection:
     async def call_tool(self, name: str, arguments: dict[str, Any], key: str) -> CallToolResult:
         """One tools/call with the idempotency key in ``_meta``, bounded by the timeout."""
         meta: RequestParamsMeta = {IDEMPOTENCY_META_KEY: key}  # type: ignore[typeddict-unknown-key]
-        result: CallToolResult = await self._live().call_tool(
-            name, arguments, read_timeout_seconds=self.config.timeout, meta=meta
-        )
+        try:
+            result: CallToolResult = await self._live().call_tool(
+                name, arguments, read_timeout_seconds=self.config.timeout, meta=meta
+            )
+        except MCPError as exc:
+            if exc.code in _LOST_CODES or exc.code == REQUEST_TIMEOUT:
+                raise
+            # the server refused this call (unknown tool, bad arguments): the model can correct it
+            return _error_result(f"{self.config.label} refused {name}: {exc.message}")
+        except RuntimeError as exc:
+            # the server answered, but unusably (off its output schema, asked for input)
+            log.warning("%s: unusable answer from %s: %s", self.config.label, name, exc)
+            return _error_result(f"{self.config.label}: unusable answer from {name}: {exc}")
         return result
 
     async def close(self) -> None:

@@ -9,8 +9,9 @@ Every tool call appends a line to ``DIR/calls.jsonl`` (tool, arguments, the
 can prove an effect happened exactly once, from outside the server process.
 
 Tools: ``add``, ``put_note``/``get_note`` (a key-value note store), ``fail`` (an isError
-result), ``slow`` (sleeps), ``whoami`` (env var and request header the server saw),
-``structured`` (structured content only) and ``crash`` (the process exits).
+result), ``reject`` (a JSON-RPC error instead of a result), ``slow`` (sleeps), ``whoami``
+(the env var and request header the server saw), ``structured`` (structured content only)
+and ``crash`` (the process exits).
 """
 
 import argparse
@@ -25,7 +26,8 @@ from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult
 
 __all__ = ["IDEMPOTENCY_META_KEY", "HTTPServer", "build_server", "calls", "stdio_command"]
 
@@ -89,6 +91,11 @@ def build_server(state_dir: Path | str) -> MCPServer:
     def fail(message: str, ctx: Context) -> str:
         record(ctx, "fail", {"message": message})
         raise ToolError(message)
+
+    @server.tool(description="Refused with a JSON-RPC error (invalid params), not isError.")
+    def reject(reason: str, ctx: Context) -> str:
+        record(ctx, "reject", {"reason": reason})
+        raise MCPError(INVALID_PARAMS, reason)
 
     @server.tool(description="Sleep for some seconds, then answer.")
     async def slow(seconds: float, ctx: Context) -> str:

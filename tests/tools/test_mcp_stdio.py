@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from functions.tools.mcp import MCPTools
 from tests.fakes.mcp_servers import calls
 from tests.tools.conftest import mcp_server, stdio_spec
 
-SHARED_ALLOW = ["add", "*_note", "fail", "structured"]
+SHARED_ALLOW = ["add", "*_note", "fail", "reject", "structured"]
 
 
 def _alive(pid: int) -> bool:
@@ -55,7 +57,14 @@ def _calls_with(state_dir: Path, key: str) -> list[dict[str, Any]]:
 def test_lists_only_the_tools_allow_offers(shared):
     """spec.tools.allow globs pick the tools the model sees, with their input schemas."""
     specs = shared[0].specs("default", "shared")
-    assert [s.name for s in specs] == ["add", "put_note", "get_note", "fail", "structured"]
+    assert [s.name for s in specs] == [
+        "add",
+        "put_note",
+        "get_note",
+        "fail",
+        "reject",
+        "structured",
+    ]
     add = specs[0]
     assert add.description == "Add two integers."
     assert add.input_schema["required"] == ["a", "b"]
@@ -84,6 +93,13 @@ def test_a_tool_error_comes_back_as_an_error_result(shared):
     result = _call(shared, "fail", "fail-1", message="disk full")
     assert result.is_error
     assert "disk full" in result.content
+
+
+def test_a_refused_call_comes_back_as_an_error_result(shared):
+    """A JSON-RPC error answering tools/call (e.g. invalid params) goes to the model, no retry."""
+    result = _call(shared, "reject", "reject-1", reason="b must be positive")
+    assert result.is_error
+    assert result.content == "MCPServer default/shared refused reject: b must be positive"
 
 
 def test_structured_content_without_blocks_is_sent_as_json(shared):
@@ -153,3 +169,30 @@ def test_env_from_a_secret_reaches_the_server_process(store, state_dir, make_too
     )
     assert json.loads(result.content)["env"] == "tok-123"
     assert seen == [("default", "notes", "t")]
+
+
+def test_many_threads_share_one_session(shared):
+    """Calls from many threads at once all get their own answer from one server process."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(
+            pool.map(lambda i: _call(shared, "add", f"burst-{i}", a=i, b=1000), range(16))
+        )
+    assert [r.content for r in results] == [str(i + 1000) for i in range(16)]
+    pids = {c["pid"] for c in calls(shared[1]) if str(c["idempotencyKey"]).startswith("burst-")}
+    assert len(pids) == 1
+
+
+def test_close_during_a_call_fails_it_as_transient(store, state_dir, make_tools):
+    """A call still running when close() comes ends with TransientError, not a hang."""
+    mcp_server(store, "closing", stdio_spec(state_dir, timeoutSeconds=120))
+    tools = make_tools()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(
+            tools.call, "default", "closing", ToolCall("t", "slow", {"seconds": 120}), "k"
+        )
+        while not calls(state_dir):  # the server has the call
+            time.sleep(0.02)
+        tools.close()
+        with pytest.raises(TransientError) as caught:
+            pending.result(timeout=60)
+    assert "MCPServer default/closing" in str(caught.value)
