@@ -51,7 +51,7 @@ class Deployment:
         spec |= {
             "baseURL": self.api.url,
             "maxTokens": 1024,
-            "timeoutSeconds": 5,
+            "timeoutSeconds": 30,
             "pricing": PRICING,
         }
         store.create(_resource("Model", "claude", spec))

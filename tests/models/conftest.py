@@ -37,7 +37,7 @@ def model_resource(base_url: str, **spec: Any) -> dict[str, Any]:
             "apiKeySecretRef": {"name": "anthropic", "key": "api-key"},
             "baseURL": base_url,
             "maxTokens": 1024,
-            "timeoutSeconds": 5,
+            "timeoutSeconds": 30,
         }
         | spec,
     }
