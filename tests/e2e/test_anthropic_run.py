@@ -22,7 +22,7 @@ from cloudevents.core.base import BaseCloudEvent
 from events.buses.inprocess import RetryPolicy
 from functions.agentrun import is_terminal
 from functions.runtime.embedded import Embedded
-from tests.fakes.messages_api import FakeMessagesAPI, Fault, Reply, text, tool_use
+from tests.fakes.messages_api import FakeMessagesAPI, Fault, Reply, text, thinking, tool_use
 
 API_KEY = "sk-ant-e2e-k3y-that-must-never-leak"
 KEY_ENV = "BATON_E2E_ANTHROPIC_KEY"
@@ -44,7 +44,7 @@ class Deployment:
         self.events: list[BaseCloudEvent] = []
         runtime.bus.tap(self.events.append)
 
-    def apply(self, *, model_id: str = MODEL_ID, name: str = "weather") -> None:
+    def apply(self, *, model_id: str = MODEL_ID, name: str = "weather", **extra: Any) -> None:
         """Create the Model, the Agent and an AgentRun named ``name``."""
         store = self.runtime.store
         spec = {"provider": "anthropic", "model": model_id, "apiKeyEnv": KEY_ENV}
@@ -53,7 +53,7 @@ class Deployment:
             "maxTokens": 1024,
             "timeoutSeconds": 30,
             "pricing": PRICING,
-        }
+        } | extra
         store.create(_resource("Model", "claude", spec))
         agent = {
             "modelRef": {"name": "claude"},
@@ -229,3 +229,35 @@ def test_rate_limit_retried_after_retry_after(deployment: Deployment) -> None:
     assert run["status"]["phase"] == "Succeeded"
     assert run["status"]["modelAttempts"] == 1
     assert len(deployment.api.requests) == 2
+
+
+def test_failed_tool_goes_back_as_error_result(deployment: Deployment) -> None:
+    """A tool that fails answers the model with an is_error tool_result, and the run goes on."""
+    bad = tool_use("calculate", {"expression": "1/"}, id="toolu_bad")
+    deployment.api.enqueue(Reply([bad], stop_reason="tool_use"), Reply.text("Bad input, sorry."))
+    deployment.apply()
+    run = deployment.finished()
+
+    assert run["status"]["phase"] == "Succeeded"
+    result = deployment.api.bodies()[1]["messages"][-1]["content"][0]
+    assert result["tool_use_id"] == "toolu_bad"
+    assert result["is_error"] is True
+
+
+def test_thinking_blocks_replayed_with_tool_results(deployment: Deployment) -> None:
+    """With extended thinking, the next turn sends the thinking block back with its signature."""
+    first = Reply(
+        [
+            thinking("6*7 needs the calculator.", signature="EqQBsig=="),
+            tool_use("calculate", {"expression": "6*7"}, id="toolu_t"),
+        ],
+        stop_reason="tool_use",
+    )
+    deployment.api.enqueue(first, Reply.text("42"))
+    deployment.apply(maxTokens=4096, thinking={"enabled": True, "budgetTokens": 2048})
+    run = deployment.finished()
+
+    assert run["status"]["phase"] == "Succeeded"
+    first_body, second_body = deployment.api.bodies()
+    assert first_body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert second_body["messages"][-2] == {"role": "assistant", "content": first.content}
