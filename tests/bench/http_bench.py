@@ -5,7 +5,8 @@ Not collected by pytest (no time is asserted anywhere); ``bench.external`` calls
 
 Function: ``validate`` accepting fresh AgentRuns, the shape of every transition: parse the
 CloudEvent, check its data schema, read the run, write its status (SQLite, conditional on
-resourceVersion), answer the next event (``run.accepted``) in binary mode. Bare floor: a
+resourceVersion), answer the next event (``run.accepted``) in binary mode; then, as
+``function_stale``, the same events redelivered (read, drop, empty 202). Bare floor: a
 Flask app that parses the CloudEvent with the SDK and echoes it back in binary mode. Both
 under ``functions/serve/gunicorn_conf.py`` (gthread, 1 worker), loopback, keep-alive
 clients in ``clients`` threads. Cold start: exec of gunicorn -> first 2xx to an event
@@ -234,6 +235,8 @@ def bench_http(
         try:
             _load(port, warm[1:], clients)
             function = _load(port, measured, clients)
+            # The same events again: each run is Running now, so validate reads and drops it.
+            stale_load = _load(port, measured, clients)
         finally:
             _stop(process)
         echo = "tests.bench.http_bench:echo_app()"
@@ -262,6 +265,7 @@ def bench_http(
         "function_name": "validate",
         "function": function,
         "bare": bare,
+        "function_stale": stale_load,
         "interpreter": {
             "python_pass_ms": statistics.median(exec_to_exit("pass") for _ in range(starts)),
             "import_flask_ms": statistics.median(
