@@ -22,6 +22,7 @@ from events.errors import PermanentError, TransientError
 from functions.models.keys import SecretResolver
 from functions.ports import NotFound, Store, ToolCall, ToolResult, ToolSpec
 from functions.tools.mcp_config import ServerConfig, server_config
+from functions.tools.mcp_content import to_tool_result
 from functions.tools.mcp_loop import LoopThread
 
 if TYPE_CHECKING:
@@ -81,8 +82,6 @@ class MCPTools:
         self, namespace: str, server_name: str, call: ToolCall, idempotency_key: str
     ) -> ToolResult:
         """Run one tool call; server-side tool errors come back as ``is_error`` results."""
-        from functions.tools.mcp_content import to_tool_result
-
         config = self._entry(namespace, server_name).config
         if not config.offers(call.name):
             return ToolResult(f"tool {call.name} is not offered by {config.label}", is_error=True)
