@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 
 import pytest
@@ -119,3 +120,18 @@ def test_reconnects_after_the_server_restarts(store, state_dir, tools):
             == "4"
         )
     assert [c["idempotencyKey"] for c in calls(state_dir)] == ["k1", "k3"]
+
+
+def test_a_secret_header_never_reaches_errors_or_logs(store, make_tools, caplog):
+    """Unreachable server with a Secret header: the error and every log line omit the value."""
+    caplog.set_level(logging.DEBUG)
+    header = {"name": "Authorization", "valueFrom": {"secretKeyRef": {"name": "web", "key": "t"}}}
+    url = f"http://127.0.0.1:{_unused_port()}/mcp"
+    mcp_server(store, "gone", {"transport": "http", "url": url, "headers": [header]})
+    tools = make_tools(secrets=lambda namespace, name, key: SECRET)
+    with pytest.raises(TransientError) as caught:
+        tools.call("default", "gone", ToolCall("t", "add", {"a": 1, "b": 1}), "k")
+    assert SECRET not in str(caught.value)
+    assert SECRET not in repr(caught.value.__cause__)
+    assert caplog.records  # the client did log, just never the value
+    assert SECRET not in caplog.text

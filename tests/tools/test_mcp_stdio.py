@@ -190,7 +190,9 @@ def test_close_during_a_call_fails_it_as_transient(store, state_dir, make_tools)
         pending = pool.submit(
             tools.call, "default", "closing", ToolCall("t", "slow", {"seconds": 120}), "k"
         )
-        while not calls(state_dir):  # the server has the call
+        deadline = time.monotonic() + 90
+        while not calls(state_dir):  # wait until the server has the call
+            assert time.monotonic() < deadline, "the slow call never reached the server"
             time.sleep(0.02)
         tools.close()
         with pytest.raises(TransientError) as caught:
