@@ -211,3 +211,27 @@ def test_publishing_on_a_closed_bus_fails_instead_of_hanging(make_bus: MakeBus) 
     bus.close()
     with pytest.raises(RuntimeError, match="closed"):
         bus.publish(_event(RUN_REQUESTED, "late"))
+
+
+def test_a_filter_without_a_type_sees_every_event_of_its_run_but_no_dead_letters(
+    make_bus: MakeBus,
+) -> None:
+    """{"batonrun": ...} alone takes all of that run's events and never a dead-letter copy."""
+    watched, dead = Recorder(), Recorder()
+    bus = make_bus(concurrency=1)
+
+    def refuse(event: BaseCloudEvent) -> list[CloudEvent]:
+        raise PermanentError("no", reason="Refused")
+
+    bus.subscribe(
+        Subscription("watcher", {"batonrun": "default/r1"}, lambda e: watched.add(e) or [])
+    )
+    bus.subscribe(Subscription("call_llm", {"type": LLM_REQUESTED}, refuse))
+    bus.on_dead_letter(lambda e: dead.add(e) or [])
+
+    bus.publish(_event(LLM_REQUESTED, "r1-llm", batonrun="default/r1"))
+    dead.wait_for(1)  # its dead-letter copy is on the stream now
+    bus.publish(_event(RUN_ACCEPTED, "r2-accepted", batonrun="default/r2"))
+    bus.publish(_event(RUN_ACCEPTED, "r1-accepted", batonrun="default/r1"))
+
+    assert [e.get_id() for e in watched.wait_for(2)] == ["r1-llm", "r1-accepted"]
