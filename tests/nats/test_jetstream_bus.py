@@ -235,3 +235,24 @@ def test_a_filter_without_a_type_sees_every_event_of_its_run_but_no_dead_letters
     bus.publish(_event(RUN_ACCEPTED, "r1-accepted", batonrun="default/r1"))
 
     assert [e.get_id() for e in watched.wait_for(2)] == ["r1-llm", "r1-accepted"]
+
+
+def test_a_restarted_worker_with_more_types_updates_its_durable_consumer(
+    make_bus: MakeBus, nats_url: str
+) -> None:
+    """Stream and consumers are created idempotently; a changed filter set is applied."""
+    first = make_bus()
+    first.subscribe(Subscription("prepare", {"type": RUN_ACCEPTED}, lambda e: []))
+    first.close()
+
+    seen = Recorder()
+    second = make_bus()
+    for type_ in (RUN_ACCEPTED, LLM_REQUESTED):
+        second.subscribe(Subscription("prepare", {"type": type_}, lambda e: seen.add(e) or []))
+    second.publish(_event(LLM_REQUESTED, "new-type"))
+    assert [e.get_id() for e in seen.wait_for(1)] == ["new-type"]
+
+    async def filters(js: Any) -> list[str]:
+        return sorted((await js.consumer_info("BATON", "prepare")).config.filter_subjects)
+
+    assert with_jetstream(nats_url, filters) == ["baton.llm.requested", "baton.run.accepted"]
