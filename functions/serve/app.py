@@ -28,7 +28,7 @@ from events.bus import Handler, matches
 from events.codecs.http import from_http, to_binary
 from events.errors import BatonError, MalformedEvent
 from functions import chain
-from functions.ports import Deps, NotFound, Store
+from functions.ports import Deps, NotFound, Store, StoreError
 from functions.serve import replies
 from functions.serve.datacheck import check_data, prepare
 from functions.serve.replies import Reply
@@ -144,7 +144,7 @@ def _ready(store: Store) -> Reply:
         store.get(*_READY_PROBE)
     except NotFound:
         pass  # the store answered
-    except (BatonError, OSError) as exc:
+    except (BatonError, StoreError, OSError) as exc:
         return replies.unavailable(f"store not reachable: {exc}")
     return Reply(200, b'{"status":"ready"}', {"content-type": "application/json"})
 
