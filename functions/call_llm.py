@@ -17,39 +17,14 @@ from events.envelope import CloudEvent, RunRef, run_event, run_ref_of, step_of
 from events.errors import PermanentError, TransientError
 from functions.agentrun import Stage, get_run, parse_duration, parse_time, set_condition, transact
 from functions.ports import Deps, ModelReply, ModelRequest, Resource
+from functions.stop_reasons import classify_stop
 from functions.transcript import Transcript, load, reply_entry, reply_from_entry, reply_key
 
-__all__ = ["handle", "outcome_of"]
+__all__ = ["handle"]
 
 NAME = "call_llm"
-ANSWER: Final = frozenset({"end_turn", "stop_sequence"})
 # Stop reasons after which the next step continues the same answer (when not failed).
 CONTINUED: Final = frozenset({"pause_turn", "max_tokens"})
-FAIL_REASONS: Final = {
-    "refusal": ("ModelRefused", "the model declined to answer (stop_reason refusal)"),
-    "model_context_window_exceeded": (
-        "ContextWindowExceeded",
-        "the transcript no longer fits the model's context window",
-    ),
-}
-
-
-def outcome_of(reply: ModelReply, model: Resource) -> tuple[str, str, str]:
-    """``("tools"|"answer"|"continue"|"fail", reason, message)`` for a reply's stop reason."""
-    stop = reply.stop_reason
-    if stop == "tool_use" and reply.tool_calls:
-        return "tools", "", ""
-    if stop in ANSWER or (stop == "tool_use" and not reply.tool_calls):
-        return "answer", "", ""
-    if stop == "pause_turn":
-        return "continue", "", ""
-    if stop == "max_tokens":
-        if model["spec"].get("onMaxTokens") == "continue":
-            return "continue", "", ""
-        limit = model["spec"].get("maxTokens", 1024)
-        return "fail", "MaxTokens", f"the reply hit the Model's maxTokens ({limit}) unfinished"
-    reason, message = FAIL_REASONS.get(stop, ("UnknownStopReason", f"stop_reason {stop!r}"))
-    return "fail", reason, message
 
 
 def _limit_breach(run: Resource, transcript: Transcript, step: int, now: float) -> tuple[str, str]:
@@ -156,7 +131,9 @@ def _record(
     traceparent: Any,
     text: str,
 ) -> list[CloudEvent]:
-    outcome, reason, message = outcome_of(reply, model)
+    spec = model["spec"]
+    decision = classify_stop(reply, str(spec.get("onMaxTokens") or "fail"), spec.get("maxTokens"))
+    outcome, reason, message = decision.kind, decision.reason, decision.message
     calls = reply.tool_calls
     now = deps.clock.now()
 
@@ -176,7 +153,7 @@ def _record(
         st["costEstimate"] = deps.models.cost(model, usage)
         if any(c["type"] == "ModelAvailable" for c in st.get("conditions", [])):
             set_condition(st, "ModelAvailable", True, "Replied", "the model replied", now)
-        if outcome == "tools":
+        if outcome == "tool_calls":
             st.update(stage=Stage.TOOLS, pendingToolCalls=[c.id for c in calls])
         elif outcome == "continue":
             st.update(step=step + 1)
@@ -188,7 +165,7 @@ def _record(
 
     if transact(deps, ref, advance) is None:
         return []
-    if outcome == "tools":
+    if outcome == "tool_calls":
         return [
             run_event(
                 types.TOOL_REQUESTED,

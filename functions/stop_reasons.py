@@ -36,7 +36,9 @@ _FAILURES: Final = {
 }
 
 
-def classify_stop(reply: ModelReply, on_max_tokens: str = "fail") -> StopOutcome:
+def classify_stop(
+    reply: ModelReply, on_max_tokens: str = "fail", max_tokens: int | None = None
+) -> StopOutcome:
     """Map the reply's stop reason to what the run does next (``on_max_tokens``: continue|fail)."""
     stop = reply.stop_reason
     if stop == "tool_use" and reply.tool_calls:
@@ -53,7 +55,7 @@ def classify_stop(reply: ModelReply, on_max_tokens: str = "fail") -> StopOutcome
         return StopOutcome(
             "fail",
             "MaxTokens",
-            "the reply hit maxTokens"
+            f"the reply hit maxTokens{f' ({max_tokens})' if max_tokens else ''}"
             + (" inside a tool call" if truncated_tool else "")
             + "; raise the Model's maxTokens or set onMaxTokens: continue",
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.models.stop_reasons import classify_stop
+from functions.stop_reasons import classify_stop
 from functions.ports import ModelReply
 
 TEXT = {"type": "text", "text": "partial"}
