@@ -4,7 +4,8 @@
 - gthread workers: a function mostly waits on a model, a tool or the API server, so threads
   (not processes) carry the concurrency; Knative's ``containerConcurrency`` matches.
 - ``timeout`` above the model timeout: the default sync worker's 30 s kills model calls.
-  Knative's ``timeoutSeconds`` is at most 600, so 660 only ever fires on a stuck worker.
+  (A gthread worker's heartbeat comes from its main loop, so a long call in a thread does
+  not trip it; Knative's ``timeoutSeconds`` is at most 600, so 660 only fires when stuck.)
 - ``preload_app`` off: the app (store client, model clients) is built in each worker after
   fork, never shared across a fork.
 - ``bind`` on ``$PORT`` (Knative's container contract), all interfaces unless ``BATON_BIND_HOST``.
@@ -22,8 +23,9 @@ threads = int(os.environ.get("BATON_THREADS", "32"))
 timeout = int(os.environ.get("BATON_WORKER_TIMEOUT", "660"))
 # Knative sends SIGTERM and waits: in-flight events get this long to finish.
 graceful_timeout = int(os.environ.get("BATON_GRACEFUL_TIMEOUT", "30"))
-# Above Knative's queue-proxy idle timeouts, so it reuses connections instead of racing a close.
-keepalive = 75
+# Longer than Go's default idle-connection timeout (90 s; Knative's queue-proxy and broker
+# are Go): the client closes idle connections first, so no request races the server's close.
+keepalive = 95
 preload_app = False
 accesslog = os.environ.get("BATON_ACCESS_LOG") or None
 errorlog = "-"
