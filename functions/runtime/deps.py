@@ -8,6 +8,7 @@ from functions.models import ModelRegistry
 from functions.models.keys import SecretResolver
 from functions.ports import Deps, Store
 from functions.tools import AgentToolbox
+from functions.tools.mcp import MCPTools
 
 __all__ = ["SystemClock", "build_deps"]
 
@@ -27,6 +28,6 @@ def build_deps(
     return Deps(
         store=store,
         models=ModelRegistry(secrets, offline_fallback=offline_fallback),
-        tools=AgentToolbox(store),
+        tools=AgentToolbox(store, mcp=MCPTools(store, secrets=secrets)),
         clock=SystemClock(),
     )

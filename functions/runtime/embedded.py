@@ -83,6 +83,9 @@ class Embedded:
         for thread in self._threads:
             thread.join(timeout=5)
         self.bus.close()
+        close = getattr(self.deps.tools, "close", None)
+        if close is not None:
+            close()
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -69,6 +69,11 @@ class AgentToolbox:
                     return result
         return ToolResult(f"no tool named {call.name!r} is available to this agent", is_error=True)
 
+    def close(self) -> None:
+        """Stop MCP sessions (stdio server processes) this toolbox started."""
+        if self._mcp is not None:
+            self._mcp.close()
+
     def _mcp_tools(self) -> Any:
         if self._mcp is None:
             from functions.tools.mcp import MCPTools
