@@ -62,6 +62,17 @@ def _run_of(event: BaseCloudEvent) -> RunRef | None:
     return RunRef(str(run.get("namespace") or "default"), str(run["name"]), str(run.get("uid", "")))
 
 
+def _still_current(event: BaseCloudEvent, status: dict[str, Any]) -> bool:
+    """Whether the run still waits on what ``event`` was for (unknown step: assume so)."""
+    if event.get_type() in types.APISERVER_TYPES:
+        return status.get("phase", "") in ("", "Pending")
+    try:
+        step = data_of(event).get("step")
+    except MalformedEvent:
+        return True
+    return not isinstance(step, int) or step == status.get("step", 0)
+
+
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     """Record the failure on the run the event was about and ask finalize to end it."""
     reason, message = reason_of(event)
@@ -80,6 +91,8 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     def record(current: Resource, st: dict[str, Any]) -> bool:
         if st.get("phase") in TERMINAL_PHASES or st.get("stage") == Stage.FINALIZING:
             return False
+        if not _still_current(event, st):
+            return False  # an old step's event: the run moved on without it
         st.update(stage=Stage.FINALIZING, error=error)
         return True
 

@@ -10,8 +10,9 @@ from cloudevents.core.v1.event import CloudEvent
 from events import types
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON
 from events.envelope import data_of
-from functions import dead_letter
+from functions import call_llm, dead_letter
 from functions.agentrun import Stage
+from tests.fakes.model import tool_use
 
 
 def _dead(event, **extensions):
@@ -100,3 +101,16 @@ def test_events_without_a_run_are_dropped(h):
     assert (
         dead_letter.handle(_dead(garbage, **{DEAD_LETTER_REASON: "MalformedEvent"}), h.deps) == []
     )
+
+
+def test_a_dead_letter_for_a_step_left_behind_does_not_fail_the_run(h):
+    """An old step's event that could not be processed is history, not the run's fate."""
+    h.world()
+    h.models.script("m1", tool_use(("t1", "calculate", {"expression": "1+1"})))
+    (llm,) = h.prepared()
+    (req,) = call_llm.handle(llm, h.deps)
+    h.deliver(req)  # the run moves on to step 2
+    assert dead_letter.handle(_dead(llm, **{DEAD_LETTER_REASON: "StoreDown"}), h.deps) == []
+    assert dead_letter.handle(_dead(h.added(), **{DEAD_LETTER_REASON: "StoreDown"}), h.deps) == []
+    st = h.status()
+    assert (st["stage"], st["step"], st.get("error")) == (Stage.MODEL, 2, None)
