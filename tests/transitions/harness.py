@@ -28,6 +28,7 @@ class Harness:
         self.store = FakeStore(self.clock)
         self.models = FakeModels()
         self.deps = Deps(self.store, self.models, AgentToolbox(self.store), self.clock)
+        self.seen: list[CloudEvent] = []  # every event pump() handled, in order
 
     # -- resources --------------------------------------------------------
 
@@ -129,6 +130,7 @@ class Harness:
             if not queue:
                 return unrouted
             event = queue.pop(rng.randrange(len(queue)) if rng else 0)
+            self.seen.append(event)
             if event.get_type() in (types.RUN_FINISHED, types.TOOL_COMPLETED):
                 unrouted.append(event)
                 continue

@@ -7,6 +7,8 @@ import random
 import pytest
 
 from events import types
+from events.catalogue import validate_data
+from events.envelope import data_of
 from tests.fakes.model import answer, tool_use
 from tests.transitions.harness import Harness
 
@@ -72,3 +74,20 @@ def test_duplicated_and_reordered_delivery_ends_the_same(seed):
     assert _outcome(h) == _outcome(reference)
     assert [len(h.models[m].requests) for m in ("m1", "m2")] == [2, 1]
     assert len({e.get_id() for e in finished}) == 2, "one run.finished per run (by id)"
+
+
+def test_every_event_the_chain_emits_meets_the_catalogue():
+    """Each event of a run with tools, a sub-agent and an answer validates against its schema."""
+    h = _world()
+    _run(h)
+    assert {e.get_type() for e in h.seen} >= {
+        types.RESOURCE_ADD,
+        types.RUN_ACCEPTED,
+        types.LLM_REQUESTED,
+        types.TOOL_REQUESTED,
+        types.TOOL_COMPLETED,
+        types.RUN_COMPLETED,
+        types.RUN_FINISHED,
+    }
+    for event in h.seen:
+        validate_data(event.get_type(), data_of(event))
