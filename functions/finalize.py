@@ -62,7 +62,8 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
             current["metadata"].get("creationTimestamp")
         )
         st.update(phase=phase, stage=Stage.DONE, completedAt=rfc3339(now), pendingToolCalls=[])
-        st["durationMs"] = round((now - started) * 1000) if started else 0
+        # max: replicas' clocks differ, and the CRD refuses a negative duration
+        st["durationMs"] = max(round((now - started) * 1000), 0) if started else 0
         if phase == "Succeeded":
             st["result"] = str(data.get("result", st.get("result", "")))
             st.pop("error", None)

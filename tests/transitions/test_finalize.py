@@ -178,3 +178,13 @@ def test_a_duplicate_child_finish_closes_the_parents_call_once(h):
     assert len(finalize.handle(event, h.deps)) == 3
     assert finalize.handle(event, h.deps) == []
     assert h.status()["toolCalls"] == 1
+
+
+def test_a_clock_behind_the_one_that_started_the_run_gives_duration_zero(h):
+    """Replicas' clocks differ: a finalize clock behind startedAt never writes a negative
+    durationMs (the CRD refuses it, which would leave the run unfinished)."""
+    event = _completed(h)
+    h.clock.advance(-0.05)
+    finalize.handle(event, h.deps)
+    st = h.status()
+    assert (st["phase"], st["durationMs"]) == ("Succeeded", 0)
