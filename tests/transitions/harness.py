@@ -23,9 +23,9 @@ __all__ = ["Harness"]
 class Harness:
     """One fake world: store, models, clock, the real AgentToolbox, and resource builders."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Any = None) -> None:
         self.clock = FakeClock()
-        self.store = FakeStore(self.clock)
+        self.store = store if store is not None else FakeStore(self.clock)
         self.models = FakeModels()
         self.deps = Deps(self.store, self.models, AgentToolbox(self.store), self.clock)
         self.seen: list[CloudEvent] = []  # every event pump() handled, in order
