@@ -97,9 +97,9 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     try:
         context = _context(deps, run)
     except NotFound as exc:
-        # The agent vanished after validation. Retry (it may be being replaced), then the
-        # dead letter fails the run: a silent drop would leave it Running forever.
-        raise TransientError(f"run {ref.key}: {exc}", reason="AgentNotFound") from exc
+        # The Agent (or an MCPServer it names) vanished after validation. Retry (it may be
+        # being replaced), then the dead letter fails the run: a drop would leave it Running.
+        raise TransientError(f"run {ref.key}: {exc}", reason="ReferenceNotFound") from exc
     deps.store.append_journal(run, CONTEXT, context)  # a redelivery finds it and keeps the first
 
     def first_turn(current: Resource, st: dict[str, Any]) -> bool:

@@ -160,5 +160,5 @@ def test_a_run_whose_agent_vanished_after_validation_does_not_wait_forever(h):
     h.store.delete("Agent", "default", "a1")
     with pytest.raises(TransientError) as caught:
         prepare_context.handle(accepted, h.deps)
-    assert caught.value.reason == "AgentNotFound"
+    assert caught.value.reason == "ReferenceNotFound"
     assert "a1" in caught.value.message
