@@ -114,8 +114,6 @@ def test_list_resources_in_the_runs_namespace(store):
     failed = json.loads(call(store, "list_resources", phase="Failed").content)
     assert [i["name"] for i in failed["items"]] == ["r2"]
     assert failed["items"][0]["error"] == "it broke"
-    other = json.loads(call(store, "list_resources", namespace="other").content)
-    assert [i["name"] for i in other["items"]] == ["r3"]
     assert json.loads(call(store, "list_resources", kind="Agent").content)["items"] == [
         {"kind": "Agent", "name": "a1"}
     ]
