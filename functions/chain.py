@@ -47,6 +47,7 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("finalize", {"type": types.RUN_FAILED}),
     Route("finalize", {"type": types.RUN_CANCELLED}),
     Route("finalize", {"type": types.RUN_TIMEDOUT}),
+    Route("deliver", {"type": types.RUN_FINISHED}),
     Route("sweep", {"type": types.TICK}),
 )
 FUNCTIONS: Final = (*tuple(dict.fromkeys(r.function for r in ROUTES)), "dead_letter")

@@ -18,6 +18,7 @@ __all__ = [
     "API_VERSION",
     "GROUP",
     "VERSION",
+    "Channels",
     "Clock",
     "Conflict",
     "Deps",
@@ -244,6 +245,17 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
 
+class Channels(Protocol):
+    """Chat platforms an answer can be posted to (Slack, Discord, Telegram, a signed webhook).
+
+    ``routing`` is the run's ``spec.routing`` {channel, account, thread, replyTo}. Raises
+    ``TransientError`` (rate limited, platform down) or ``PermanentError`` (a reason a
+    person can act on: bad token, unknown channel, expired interaction).
+    """
+
+    def post(self, routing: Mapping[str, Any], text: str, idempotency_key: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Deps:
     """Everything a transition may touch; built once per process by a factory."""
@@ -252,3 +264,4 @@ class Deps:
     models: ModelFactory
     tools: Toolbox
     clock: Clock
+    channels: Channels | None = None

@@ -6,7 +6,7 @@ import time
 
 from functions.models import ModelRegistry
 from functions.models.keys import SecretResolver
-from functions.ports import Deps, Store
+from functions.ports import Channels, Deps, Store
 from functions.tools import AgentToolbox
 from functions.tools.mcp import MCPTools
 

@@ -1,0 +1,142 @@
+"""deliver: post a finished run's answer (or why there is none) into its chat thread.
+
+Runs without routing are not for a chat: nothing happens. The run's ``Delivered``
+condition records the delivery, written around the post:
+
+1. claim: ``Delivered=Unknown, reason Posting`` (a lease of ``LEASE`` seconds), written
+   with the resourceVersion read, so of two concurrent deliveries of the same event
+   only one posts; the other is retried after the lease (``TransientError``).
+2. post, with an idempotency key derived from the run (``<uid>/deliver``).
+3. ``Delivered=True, reason Posted`` (or ``False`` with the platform's reason when the
+   post can never succeed: a redelivery does not try again).
+
+The crash window is between 2 and 3: the platform took the answer but the record did
+not happen. A redelivery after the lease posts again (at least once, never lost).
+Platforms that honour the key (the generic webhook gets ``Idempotency-Key``) or whose
+delivery is an edit (Discord replaces the "thinking..." message) show it once; Slack
+and Telegram have no idempotency key and may show it twice in that window only.
+A transient failure frees the claim (``reason Retrying``) and is retried by the bus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+from cloudevents.core.base import BaseCloudEvent
+
+from events import types
+from events.envelope import CloudEvent, RunRef, data_of, run_ref_of
+from events.errors import PermanentError, TransientError
+from functions.agentrun import TERMINAL_PHASES, parse_time, rfc3339, set_condition, transact
+from functions.ports import Deps, Resource
+
+__all__ = ["CONDITION", "LEASE", "answer_text", "handle"]
+
+NAME = "deliver"
+CONDITION: Final = "Delivered"
+# Longer than one post may take (the adapters time out after 10 s), so a live claim
+# is never taken over; short enough that a crashed claim is retried within a minute.
+LEASE: Final = 15.0
+log = logging.getLogger(__name__)
+
+
+def answer_text(data: Mapping[str, Any], ref: RunRef) -> str:
+    """What the thread reads: the answer, or why there is none, in a sentence a person follows."""
+    phase = data.get("phase")
+    if phase == "Succeeded":
+        result = str(data.get("result") or "").strip()
+        return result or "(The agent finished without an answer.)"
+    if phase == "Cancelled":
+        return "This request was cancelled before an answer was ready."
+    error = data.get("error") or {}
+    message = str(error.get("message") or "the run failed").rstrip(".")
+    reason = error.get("reason")
+    detail = f" ({reason}, run {ref.namespace}/{ref.name})" if reason else ""
+    return f"Sorry, I could not answer this: {message}.{detail}"
+
+
+def _condition(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == CONDITION:
+            return dict(cond)
+    return {}
+
+
+def _claim(deps: Deps, ref: RunRef, channel: str) -> str:
+    """``post`` (the claim is ours), ``done`` (delivered or failed for good) or ``gone``."""
+    now = deps.clock.now()
+    outcome = "gone"
+
+    def decide(run: Resource, st: dict[str, Any]) -> bool:
+        nonlocal outcome
+        if st.get("phase") not in TERMINAL_PHASES:
+            outcome = "done"  # a reused name: this finished event is not about this run
+            return False
+        cond = _condition(st)
+        if cond.get("status") in ("True", "False") and cond.get("reason") != "Retrying":
+            outcome = "done"
+            return False
+        if cond.get("reason") == "Posting":
+            held = now - (parse_time(cond.get("lastTransitionTime")) or 0.0)
+            if held < LEASE:
+                raise TransientError(
+                    f"agentrun {ref.key}: another delivery is posting to {channel}",
+                    delay=LEASE - held,
+                    reason="DeliveryInProgress",
+                )
+        set_condition(st, CONDITION, False, "Posting", f"posting the answer to {channel}", now)
+        # The claim's time is the lease, whatever the condition's previous status was.
+        for item in st["conditions"]:
+            if item["type"] == CONDITION:
+                item.update(status="Unknown", lastTransitionTime=rfc3339(now))
+        outcome = "post"
+        return True
+
+    transact(deps, ref, decide)
+    return outcome
+
+
+def _settle(deps: Deps, ref: RunRef, ok: bool, reason: str, message: str) -> None:
+    now = deps.clock.now()
+
+    def decide(run: Resource, st: dict[str, Any]) -> bool:
+        set_condition(st, CONDITION, ok, reason, message, now)
+        return True
+
+    transact(deps, ref, decide)
+
+
+def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
+    """Post the answer of a finished run with routing into its thread, once as far as possible."""
+    if event.get_type() != types.RUN_FINISHED:
+        return []
+    data = data_of(event)
+    routing = data.get("routing")
+    if not isinstance(routing, dict) or not routing.get("channel"):
+        return []
+    ref = run_ref_of(event)
+    channel = str(routing["channel"])
+    if deps.channels is None:
+        log.warning("run %s has routing to %s but no channels are configured", ref.key, channel)
+        _settle(deps, ref, False, "NoChannels", "this deployment has no chat channels configured")
+        return []
+    claim = _claim(deps, ref, channel)
+    if claim == "done":
+        return []
+    key = f"{ref.uid or ref.key}/{NAME}"
+    try:
+        deps.channels.post(routing, answer_text(data, ref), key)
+    except TransientError as exc:
+        if claim == "post":
+            _settle(deps, ref, False, "Retrying", f"{channel}: {exc.message}")
+        raise
+    except PermanentError as exc:
+        log.warning("run %s: delivery to %s failed: %s", ref.key, channel, exc.message)
+        if claim == "post":
+            _settle(deps, ref, False, exc.reason, f"{channel}: {exc.message}")
+        return []
+    if claim == "post":
+        _settle(deps, ref, True, "Posted", f"the answer is in the {channel} thread")
+    return []
