@@ -111,7 +111,8 @@ def _load(directory: str) -> dict[str, KindInfo]:
     kinds: dict[str, KindInfo] = {}
     for path in sorted(Path(directory).glob("*.yaml")):
         with path.open(encoding="utf-8") as f:
-            for doc in yaml.safe_load_all(f):
+            # libyaml's loader when present: ~10x faster, and this is on a function's first event.
+            for doc in yaml.load_all(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
                 if doc and doc.get("kind") == "CustomResourceDefinition":
                     info = _compile_crd(doc, path.name)
                     if info is not None:
