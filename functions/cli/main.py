@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "functions.cli.runs",
     "functions.cli.workers",
     "functions.cli.serve",
+    "functions.cli.chat",
 )
 
 

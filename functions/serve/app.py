@@ -257,4 +257,8 @@ def _embedded(
 def from_env() -> Flask:
     """The app ``BATON_FUNCTION`` names (the embedded server when unset): gunicorn's entry."""
     settings = Settings.from_env()
+    if settings.function == "webhook":  # the chat webhook: not a transition, its own app
+        from functions.serve.webhook import create_webhook_app
+
+        return create_webhook_app(settings=settings)
     return create_app(settings.function, settings=settings)
