@@ -127,14 +127,16 @@ class Source:
         since: str | None = None
         while not self._stop.is_set():
             try:
-                for change in self._changes(since):
-                    since = change.object["metadata"].get("resourceVersion", since)
+                changes = self._changes(since)
+                for change in changes:
                     event = resource_event(change.type, change.object)
                     if change.type != "MODIFIED":
                         self.events.record(event)
                     self.bus.publish(event)
                     if self._stop.is_set():
                         return
+                # Resume exactly where this watch ended: no change falls between two watches.
+                since = str(getattr(changes, "resource_version", "") or since or "") or None
             except Expired:
                 log.warning("watch fell behind the change log; resuming from now")
                 since = None

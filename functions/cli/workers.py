@@ -1,0 +1,164 @@
+"""``baton worker|source|up`` and ``baton run --nats``: the NATS JetStream shape."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from functions.ports import Resource
+
+__all__ = ["register", "run_via_nats"]
+
+DEFAULT_URL = os.environ.get("BATON_NATS_URL", "")
+
+
+def _url(args: argparse.Namespace) -> str:
+    url = args.nats or DEFAULT_URL
+    if not url:
+        raise SystemExit(
+            "baton: no NATS server: pass --nats URL or set BATON_NATS_URL (or use baton up)"
+        )
+    return str(url)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Serve functions from JetStream until SIGTERM/SIGINT."""
+    from functions.runtime.workers import run_worker
+
+    run_worker(args.function or [], _url(args), args.db, offline_fallback=True)
+    return 0
+
+
+def cmd_source(args: argparse.Namespace) -> int:
+    """Publish the store's AgentRun changes and sweep ticks until SIGTERM/SIGINT."""
+    from functions.runtime.workers import run_source
+
+    run_source(_url(args), args.db, sweep_interval=args.sweep_interval)
+    return 0
+
+
+def _spawn(argv: list[str], log_dir: Path, name: str) -> subprocess.Popen[bytes]:
+    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child for its life
+    return subprocess.Popen(
+        [sys.executable, "-m", "functions.cli.main", *argv],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop_all(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for child in children.values():
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _supervise(url: str, args: argparse.Namespace) -> int:
+    from functions import chain
+
+    log_dir = Path(args.db).parent / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    common = ["--db", args.db]
+    groups = [[f] for f in chain.FUNCTIONS] if not args.single else [[]]
+    argvs: dict[str, list[str]] = {"source": [*common, "source", "--nats", url]}
+    for group in groups:
+        flags = [x for f in group for x in ("--function", f)]
+        argvs[f"worker-{group[0] if group else 'all'}"] = [*common, "worker", "--nats", url, *flags]
+    children = {name: _spawn(argv, log_dir, name) for name, argv in argvs.items()}
+    print(f"baton up: NATS {url}, store {args.db}, logs in {log_dir}/")
+    for name, child in children.items():
+        print(f"  {name:<24} pid {child.pid}")
+    print(
+        "Ctrl-C stops everything. In another shell: "
+        f"baton --db {args.db} run --nats {url} config/samples/tools.yaml",
+        flush=True,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            dead = [n for n, c in children.items() if c.poll() is not None]
+            # A crashed process is restarted: JetStream redelivers what it held.
+            for name in dead:
+                code = children[name].returncode
+                print(f"baton up: {name} exited ({code}); restarting", flush=True)
+                children[name] = _spawn(argvs[name], log_dir, name)
+    finally:
+        print("baton up: stopping", flush=True)
+        _stop_all(children)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """A local NATS deployment: nats-server (unless --nats), a worker per function, the source."""
+    if args.nats:
+        return _supervise(args.nats, args)
+    from functions.runtime.natsserver import local_nats_server
+
+    store_dir = Path(args.db).parent / "nats"
+    store_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with local_nats_server(store_dir, port=args.port, graceful=True) as server:
+            return _supervise(server.url, args)
+    except FileNotFoundError as exc:
+        print(f"baton: {exc}", file=sys.stderr)
+        return 2
+
+
+def run_via_nats(args: argparse.Namespace, docs: list[Resource]) -> int:
+    """Apply to the shared store and follow: the deployment's source turns it into events."""
+    import asyncio
+
+    import nats
+
+    from functions.cli import follow
+    from functions.cli.manifests import apply
+    from functions.resources.sqlite import SqliteStore
+    from functions.runtime.eventlog import EventLog
+
+    async def reachable() -> None:
+        client = await nats.connect(args.nats, connect_timeout=2, max_reconnect_attempts=0)
+        await client.close()
+
+    try:
+        asyncio.run(reachable())
+    except Exception as exc:  # any failure to connect is reported the same way
+        print(f"baton: cannot reach NATS at {args.nats}: {exc}", file=sys.stderr)
+        return 2
+    store = SqliteStore(args.db)
+    applied = apply(store, docs, rerun=True)
+    for item in applied:
+        print(item)
+    runs = [a.obj for a in applied if a.obj["kind"] == "AgentRun"]
+    return follow.follow(store, EventLog(args.db), runs, timeout=args.timeout)
+
+
+def register(sub: Any) -> None:
+    """Add the NATS commands to the CLI."""
+    p = sub.add_parser("worker", help="serve functions from NATS JetStream")
+    p.add_argument("--function", action="append", help="function to serve (repeat; default: all)")
+    p.add_argument("--nats", help="NATS URL (env BATON_NATS_URL)")
+    p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("source", help="publish AgentRun changes and sweep ticks to NATS")
+    p.add_argument("--nats", help="NATS URL (env BATON_NATS_URL)")
+    p.add_argument("--sweep-interval", type=float, default=1.0)
+    p.set_defaults(func=cmd_source)
+    p = sub.add_parser("up", help="run a local NATS deployment: nats-server, workers, source")
+    p.add_argument("--nats", help="use this NATS server instead of starting one")
+    p.add_argument("--port", type=int, help="port for the local nats-server (default: free)")
+    p.add_argument("--single", action="store_true", help="one worker process for all functions")
+    p.set_defaults(func=cmd_up)
