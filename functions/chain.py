@@ -18,6 +18,7 @@ from cloudevents.core.base import BaseCloudEvent
 from events import types
 from events.bus import Handler, Subscription
 from events.envelope import CloudEvent
+from functions import tracing
 from functions.ports import Deps
 
 __all__ = ["FUNCTIONS", "ROUTES", "Recorder", "Route", "subscriptions", "transition"]
@@ -94,6 +95,8 @@ def bind(function: str, deps: Deps, recorder: Recorder | None = None) -> Handler
             )
         return emitted
 
+    if tracing.enabled():
+        return tracing.traced(function, run)
     return run
 
 

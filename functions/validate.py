@@ -105,7 +105,8 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     except _Invalid as exc:
         return _reject(deps, ref, exc.reason, exc.message, now)
 
-    trace_id = uuid.uuid4().hex
+    # The run's uid is its trace id: every shape, traced or not, names the same trace.
+    trace_id = uuid.UUID(ref.uid).hex if ref.uid else uuid.uuid4().hex
 
     def accept(current: Resource, status: dict[str, Any]) -> bool:
         if status.get("phase", "") not in ("", "Pending"):

@@ -1,0 +1,49 @@
+"""Transitions leave one OpenTelemetry trace per run, each span the child of the last."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.e2e.conftest import run_docs, sample, wait_terminal
+
+EXPORTER = InMemorySpanExporter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def provider() -> None:
+    """A real SDK provider exporting to memory (set once: OTel allows one global provider)."""
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(EXPORTER))
+    trace.set_tracer_provider(tp)
+
+
+def test_tools_run_is_one_trace_of_chained_spans(embedded: Any, monkeypatch: Any) -> None:
+    """validate → prepare_context → call_llm → call_tool → call_llm → finalize → deliver."""
+    monkeypatch.setenv("BATON_TRACING", "1")
+    EXPORTER.clear()
+    rt = embedded()
+    run_docs(rt, sample("tools"))
+    run = wait_terminal(rt, "tools-demo")
+    spans = list(EXPORTER.get_finished_spans())
+    by_type = {(s.name, s.attributes["cloudevents.event_type"]): s for s in spans}
+    names = [s.name for s in sorted(spans, key=lambda s: s.start_time)]
+    assert names == [
+        "validate",
+        "prepare_context",
+        "call_llm",
+        "call_tool",
+        "call_llm",
+        "finalize",
+        "deliver",
+    ]
+    assert len({s.context.trace_id for s in spans}) == 1
+    assert format(spans[0].context.trace_id, "032x") == run["status"]["traceID"]
+    tool = by_type[("call_tool", "dev.baton.tool.requested")]
+    first_llm = next(s for s in spans if s.name == "call_llm" and s.attributes["baton.step"] == "1")
+    assert tool.parent.span_id == first_llm.context.span_id
