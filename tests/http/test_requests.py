@@ -166,3 +166,24 @@ def test_readyz_is_503_when_the_store_is_unreachable(world: World, serve: Serve,
     reply = request(url + "readyz")
     assert reply.status == 503
     assert "store not reachable" in reply.json()["message"]
+
+
+def test_oversized_chunked_body_is_400(world: World, serve: Serve) -> None:
+    """A body with no Content-Length (chunked) is cut off at the limit just the same."""
+    import http.client
+
+    world.setup([{"text": "5"}])
+    url = serve("route", env={"BATON_MAX_BODY": "4096"}).url
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    chunks = [
+        json.dumps({**REQUEST, "task": "x" * 5000}).encode()[i : i + 1000]
+        for i in range(0, 6000, 1000)
+    ]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", "/", body=iter(chunks), headers=BINARY, encode_chunked=True)
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    conn.close()
+    assert response.status == 400
+    assert "exceeds the limit of 4096" in body["message"]
+    assert world.runs() == []
