@@ -16,7 +16,7 @@ from events import types
 from events.envelope import CloudEvent, RunRef, run_event, run_ref_of, step_of
 from events.errors import PermanentError, TransientError
 from functions.agentrun import Stage, get_run, parse_duration, parse_time, set_condition, transact
-from functions.ports import Deps, ModelReply, ModelRequest, Resource
+from functions.ports import Deps, ModelReply, ModelRequest, NotFound, Resource
 from functions.stop_reasons import classify_stop
 from functions.transcript import Transcript, load, reply_entry, reply_from_entry, reply_key
 
@@ -25,6 +25,17 @@ __all__ = ["handle"]
 NAME = "call_llm"
 # Stop reasons after which the next step continues the same answer (when not failed).
 CONTINUED: Final = frozenset({"pause_turn", "max_tokens"})
+
+
+def _model(deps: Deps, ref: RunRef, name: str) -> Resource:
+    """The run's Model; gone mid-run is a reason a person can act on, not a crash."""
+    try:
+        return deps.store.get("Model", ref.namespace, name)
+    except NotFound:
+        raise TransientError(
+            f"Model {ref.namespace}/{name} was deleted while run {ref.name} needs it",
+            reason="ModelNotFound",
+        ) from None
 
 
 def _limit_breach(run: Resource, transcript: Transcript, step: int, now: float) -> tuple[str, str]:
@@ -101,13 +112,13 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         if reason:
             return _fail(deps, ref, step, reason, message)
         model_name = transcript.context.get("model", "")
-        model = deps.store.get("Model", ref.namespace, model_name)
+        model = _model(deps, ref, model_name)
         reply = _ask_model(deps, run, model, transcript, step, ref)
         if not deps.store.append_journal(run, reply_key(step), reply_entry(reply)):
             reply = reply_from_entry(load(deps.store, run).reply(step) or {})
     else:
         reply = reply_from_entry(entry)
-        model = deps.store.get("Model", ref.namespace, transcript.context.get("model", ""))
+        model = _model(deps, ref, str(transcript.context.get("model", "")))
     text = _answer_text(transcript, step, reply)
     return _record(deps, ref, step, reply, model, event.get_extension("traceparent"), text)
 

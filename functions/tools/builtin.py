@@ -103,11 +103,20 @@ def _summary(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _own_namespace(call: ToolCall, ctx: ToolContext) -> str:
+    """The run's namespace: an agent never reads another tenant's resources."""
+    own = str(ctx.run["metadata"].get("namespace", "default"))
+    asked = call.input.get("namespace")
+    if asked and asked != own:
+        raise ToolInputError(f"only namespace {own!r} is readable from this run, not {asked!r}")
+    return own
+
+
 def _list_resources(call: ToolCall, ctx: ToolContext) -> str:
     kind = str(call.input.get("kind") or "AgentRun")
     if kind not in _KINDS:
         raise ToolInputError(f"kind must be one of {sorted(_KINDS)}")
-    namespace = str(call.input.get("namespace") or ctx.run["metadata"].get("namespace", "default"))
+    namespace = _own_namespace(call, ctx)
     phase = call.input.get("phase")
     items = [_summary(o) for o in ctx.store.list(kind, namespace)]
     if phase:
@@ -123,7 +132,7 @@ def _get_resource(call: ToolCall, ctx: ToolContext) -> str:
     kind, name = str(call.input.get("kind") or "AgentRun"), str(call.input.get("name") or "")
     if kind not in _KINDS or not name:
         raise ToolInputError(f"need kind (one of {sorted(_KINDS)}) and name")
-    namespace = str(call.input.get("namespace") or ctx.run["metadata"].get("namespace", "default"))
+    namespace = _own_namespace(call, ctx)
     try:
         obj = ctx.store.get(kind, namespace, name)
     except NotFound:
@@ -158,7 +167,7 @@ BUILTINS: Final[dict[str, Builtin]] = {
             ToolSpec(
                 "list_resources",
                 "List baton resources (AgentRun, Agent, Model, MCPServer) "
-                "in a namespace with their phase and token use.",
+                "in the run's namespace with their phase and token use.",
                 _schema(
                     {
                         "kind": {"type": "string", "enum": sorted(_KINDS)},

@@ -159,3 +159,12 @@ def test_an_unknown_builtin_in_an_agent_is_a_permanent_error(store):
     agent = {"metadata": {"name": "a1"}, "spec": {"tools": [{"builtin": "calcualte"}]}}
     with pytest.raises(PermanentError, match=r"calcualte.*calculate"):
         AgentToolbox(store).specs(agent, "default")
+
+
+@pytest.mark.parametrize("tool", ["list_resources", "get_resource"])
+def test_another_namespace_is_not_readable(store, tool):
+    """An agent cannot read another tenant's runs by naming their namespace."""
+    result = call(store, tool, kind="AgentRun", name="r3", namespace="other")
+    assert result.is_error
+    assert "only namespace 'default'" in result.content
+    assert "Running" not in result.content  # nothing of r3 leaks
