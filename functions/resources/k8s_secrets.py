@@ -1,7 +1,8 @@
 """Reading one value of a Kubernetes Secret (a Model's API key) without ever showing it.
 
-Errors name the Secret and the key, never the value; the value is not logged here or by the
-callers (``functions.models.keys.ApiKey`` hides it from repr).
+The shape of ``functions.models.keys.SecretResolver``: a missing Secret or key is a
+``PermanentError`` naming the Secret and the key, never the value; the value is not logged
+here or by the callers (``functions.models.keys.ApiKey`` hides it from repr).
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ __all__ = ["read_secret"]
 
 
 def read_secret(api: KubeAPI, namespace: str, name: str, key: str) -> str:
-    """The text under ``key`` of Secret ``namespace/name``; NotFound naming what is missing."""
-    secret = api.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    """The text under ``key`` of Secret ``namespace/name``; PermanentError naming a gap."""
+    place = f'Secret {namespace}/{name} key "{key}"'
+    try:
+        secret = api.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    except NotFound as exc:
+        raise PermanentError(f"{place}: no such Secret", reason="SecretNotFound") from exc
     encoded = (secret.get("data") or {}).get(key)
     if encoded is None:
-        raise NotFound(f'Secret {namespace}/{name} has no key "{key}"')
+        raise PermanentError(f"{place}: the Secret has no such key", reason="SecretNotFound")
     try:
         return base64.b64decode(encoded, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
         # The message names the place only: a partly readable key must not reach a log.
-        raise PermanentError(
-            f'Secret {namespace}/{name} key "{key}" is not UTF-8 text', reason="InvalidSecret"
-        ) from exc
+        raise PermanentError(f"{place} is not UTF-8 text", reason="InvalidSecret") from exc

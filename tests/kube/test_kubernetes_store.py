@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from events.errors import PermanentError
 from functions.ports import Conflict, Invalid, NotFound
 from functions.resources.errors import Expired
 from functions.resources.k8s_journal import RUN_LABEL, RUN_UID_LABEL, journal_name
@@ -209,18 +210,35 @@ def test_oversized_journal_entry_is_invalid(kube_store: KubernetesStore, kube: C
 
 
 def test_read_secret(kube_store: KubernetesStore, kube: Cluster) -> None:
-    """A Model key reads back from its Secret; a missing key or Secret is NotFound."""
+    """A Model key reads back from its Secret; a missing key or Secret is a PermanentError."""
     value = "sk-test-" + uuid.uuid4().hex
     kube.kubectl(
         "create", "secret", "generic", "model-key", "-n", kube.namespace,
         f"--from-literal=api-key={value}",
     )  # fmt: skip
     assert kube_store.read_secret(kube.namespace, "model-key", "api-key") == value
-    with pytest.raises(NotFound) as caught:
+    with pytest.raises(PermanentError, match="model-key") as caught:
         kube_store.read_secret(kube.namespace, "model-key", "other")
     assert value not in str(caught.value)
-    with pytest.raises(NotFound):
+    with pytest.raises(PermanentError, match="absent"):
         kube_store.read_secret(kube.namespace, "absent", "api-key")
+
+
+def test_model_key_resolves_through_the_store(kube_store: KubernetesStore, kube: Cluster) -> None:
+    """The store is the SecretResolver a Model's apiKeySecretRef is read with."""
+    from functions.models.keys import resolve_api_key
+
+    kube.kubectl(
+        "create", "secret", "generic", "anthropic", "-n", kube.namespace,
+        "--from-literal=api-key=sk-ant-abc",
+    )  # fmt: skip
+    model = {
+        "metadata": {"name": "m", "namespace": kube.namespace},
+        "spec": {"apiKeySecretRef": {"name": "anthropic", "key": "api-key"}},
+    }
+    key = resolve_api_key(model, kube_store.read_secret)
+    assert key.value == "sk-ant-abc"
+    assert "sk-ant-abc" not in repr(key)
 
 
 def test_store_from_kubeconfig_env(
