@@ -4,7 +4,9 @@ Edge-triggered delivery can lose an event (a crash between write and emit, an
 ApiServerSource that started after the run was created, a dropped retry). Sweep
 compares every run's status with the clock and re-emits what is missing; the
 transitions' guards make a re-emit of something already handled a no-op. It
-also enforces timeouts, deletes runs with ``cleanup: delete`` and keeps each
+also turns a person's annotations into events (``baton.dev/cancel``,
+``baton.dev/approve``/``reject``: what ``baton cancel``/``approve`` or ``kubectl
+annotate`` set), enforces timeouts, deletes runs with ``cleanup: delete`` and keeps each
 agent's finished runs within ``runHistoryLimit`` (here rather than in finalize,
 so finalize's cost never grows with history).
 """
@@ -28,6 +30,11 @@ __all__ = ["Settings", "handle"]
 
 NAME = "sweep"
 DEFAULT_HISTORY_LIMIT: Final = 50
+# Annotations a person (baton cancel/approve, or kubectl annotate) sets on an AgentRun.
+CANCEL: Final = "baton.dev/cancel"
+APPROVE: Final = "baton.dev/approve"
+REJECT: Final = "baton.dev/reject"
+APPROVED_BY: Final = "baton.dev/decided-by"
 
 
 class Settings:
@@ -95,6 +102,45 @@ def _timed_out(ref: RunRef, step: int, timeout: float) -> CloudEvent:
     return run_event(types.RUN_TIMEDOUT, NAME, ref, step, {"reason": "Timeout", "message": message})
 
 
+def _ids(value: str | None) -> set[str]:
+    return {part.strip() for part in (value or "").split(",") if part.strip()}
+
+
+def _requests(deps: Deps, run: Resource) -> list[CloudEvent]:
+    """What a person asked for with annotations (``baton cancel``/``approve`` or kubectl)."""
+    notes = run["metadata"].get("annotations") or {}
+    st = run.get("status") or {}
+    ref, step = RunRef.of(run), int(st.get("step", 0))
+    if notes.get(CANCEL) and st.get("stage") != Stage.FINALIZING:
+        by = notes[CANCEL] if notes[CANCEL] not in ("true", "yes") else "a user"
+        data = {"reason": "Cancelled", "message": f"cancelled by {by}"}
+        return [run_event(types.RUN_CANCELLED, NAME, ref, step, data)]
+    waiting = set(st.get("awaitingApproval") or [])
+    decided = {
+        **{c: True for c in _ids(notes.get(APPROVE))},
+        **{c: False for c in _ids(notes.get(REJECT))},
+    }
+    if not waiting or not decided.keys() & waiting:
+        return []
+    by = notes.get(APPROVED_BY) or "a reviewer"
+    return [
+        run_event(
+            types.TOOL_APPROVED,
+            NAME,
+            ref,
+            step,
+            {
+                "toolCall": {"id": c.id, "name": c.name, "input": dict(c.input)},
+                "approved": decided[c.id],
+                "by": by,
+            },
+            tool_call_id=f"{c.id}-approval",
+        )
+        for c in load(deps.store, run).tool_calls(step)
+        if c.id in waiting and c.id in decided
+    ]
+
+
 def _check(
     deps: Deps,
     run: Resource,
@@ -106,6 +152,9 @@ def _check(
     phase = st.get("phase", "")
     created = parse_time(run["metadata"].get("creationTimestamp")) or now
     timeout = _timeout(run, agents)
+    requested = _requests(deps, run)
+    if requested:
+        return requested
     if phase in ("", "Pending"):
         if st.get("stage") == Stage.FINALIZING:
             return _redrive(deps, run, now)

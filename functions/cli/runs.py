@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -169,6 +170,62 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return 1
 
 
+def _annotate(args: argparse.Namespace, notes: dict[str, str]) -> Resource | None:
+    """Merge annotations into the run (retrying conflicts); sweep acts on them."""
+    from functions.ports import Conflict
+
+    for _ in range(10):
+        found = _run(args)
+        if found is None:
+            return None
+        store, run = found
+        meta = dict(run["metadata"])
+        meta["annotations"] = {**(meta.get("annotations") or {}), **notes}
+        try:
+            updated: Resource = store.update({**run, "metadata": meta})
+            return updated
+        except Conflict:
+            continue
+    print("baton: the run kept changing; try again", file=sys.stderr)
+    return None
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """Ask for a run to be cancelled (taken up by the next sweep)."""
+    from functions.sweep import CANCEL
+
+    if _annotate(args, {CANCEL: args.by}) is None:
+        return 1
+    print(f"agentrun/{args.name} cancellation requested")
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    """Approve (or --reject) tool calls a run waits on; all of them when none are named."""
+    from functions.sweep import APPROVE, APPROVED_BY, REJECT
+
+    found = _run(args)
+    if found is None:
+        return 1
+    waiting = list((found[1].get("status") or {}).get("awaitingApproval") or [])
+    calls = args.calls or waiting
+    unknown = sorted(set(calls) - set(waiting))
+    if not calls or unknown:
+        print(
+            f"baton: {args.name} waits on {waiting or 'no tool calls'}"
+            + (f", not {unknown}" if unknown else ""),
+            file=sys.stderr,
+        )
+        return 1
+    key = REJECT if args.reject else APPROVE
+    current = (found[1]["metadata"].get("annotations") or {}).get(key, "")
+    ids = ",".join(sorted({*filter(None, current.split(",")), *calls}))
+    if _annotate(args, {key: ids, APPROVED_BY: args.by}) is None:
+        return 1
+    print(f"agentrun/{args.name}: {'rejected' if args.reject else 'approved'} {', '.join(calls)}")
+    return 0
+
+
 def register(sub: Any) -> None:
     """Add the run commands to the CLI."""
 
@@ -202,6 +259,18 @@ def register(sub: Any) -> None:
     p.add_argument("name")
     ns(p)
     p.set_defaults(func=cmd_delete)
+    p = sub.add_parser("cancel", help="cancel a run")
+    p.add_argument("name")
+    p.add_argument("--by", default=os.environ.get("USER", "a user"), help="who cancels (recorded)")
+    ns(p)
+    p.set_defaults(func=cmd_cancel)
+    p = sub.add_parser("approve", help="approve tool calls a run waits on (toolPolicy ask)")
+    p.add_argument("name")
+    p.add_argument("calls", nargs="*", help="tool call ids (default: every call it waits on)")
+    p.add_argument("--reject", action="store_true", help="reject instead: the model is told")
+    p.add_argument("--by", default=os.environ.get("USER", "a reviewer"), help="who decides")
+    ns(p)
+    p.set_defaults(func=cmd_approve)
     p = sub.add_parser("wait", help="wait for a run to finish")
     p.add_argument("name")
     p.add_argument("--timeout", type=float, default=300.0)

@@ -46,6 +46,7 @@ class Embedded:
         dedupe_window: int = 10_000,
     ) -> None:
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        self.db_path = db_path
         if store is None:
             from functions.resources.sqlite import SqliteStore
 
