@@ -22,12 +22,22 @@ class SystemClock:
 
 
 def build_deps(
-    store: Store, *, secrets: SecretResolver | None = None, offline_fallback: bool = False
+    store: Store,
+    *,
+    secrets: SecretResolver | None = None,
+    offline_fallback: bool = False,
+    channels: Channels | None = None,
 ) -> Deps:
-    """Deps over ``store`` with the default model registry, toolbox and clock."""
+    """Deps over ``store`` with the default model registry, toolbox, clock and chat channels."""
+    if channels is None:
+        from functions.channels import ChatChannels
+
+        # Tokens and base URLs from the environment, read now (when the process starts).
+        channels = ChatChannels.from_env()
     return Deps(
         store=store,
         models=ModelRegistry(secrets, offline_fallback=offline_fallback),
         tools=AgentToolbox(store, mcp=MCPTools(store, secrets=secrets)),
         clock=SystemClock(),
+        channels=channels,
     )
