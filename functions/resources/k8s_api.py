@@ -31,17 +31,17 @@ POOL_SIZE: Final = 64
 
 
 def connect(kubeconfig: str | os.PathLike[str] | None = None, context: str | None = None) -> Any:
-    """An ApiClient from ``kubeconfig``, else in-cluster config, else ``KUBECONFIG``/~/.kube."""
+    """An ApiClient: ``kubeconfig``, else ``$KUBECONFIG``, else in-cluster, else ~/.kube/config."""
     from kubernetes import config  # heavy (~0.25 s): only when a Kubernetes store is built
     from kubernetes.client.api_client import ApiClient
     from kubernetes.client.configuration import Configuration
 
     configuration = Configuration()
-    if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
+    # KUBECONFIG read here, at build time: the library reads it once, at its own import.
+    path = os.fspath(kubeconfig) if kubeconfig is not None else os.environ.get("KUBECONFIG")
+    if path is None and "KUBERNETES_SERVICE_HOST" in os.environ:
         config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     else:
-        # KUBECONFIG read here, at build time: the library reads it once, at its import.
-        path = os.fspath(kubeconfig) if kubeconfig is not None else os.environ.get("KUBECONFIG")
         # persist_config off: a refreshed token is never written back into the file.
         config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=path, context=context, client_configuration=configuration,

@@ -8,7 +8,7 @@ with the field path). Writes are also checked first against the same CRDs
 subresource (everything else ignored): one write per call.
 The journal lives in ConfigMaps owned by the run (``k8s_journal``).
 
-    store = kubernetes_store()            # in-cluster, else $KUBECONFIG / ~/.kube/config
+    store = kubernetes_store()            # $KUBECONFIG, else in-cluster, else ~/.kube/config
     store = kubernetes_store("/path/to/kubeconfig")
 """
 
@@ -55,7 +55,7 @@ _WATCH_TYPES: Final = frozenset({"ADDED", "MODIFIED", "DELETED"})
 def kubernetes_store(
     kubeconfig: str | os.PathLike[str] | None = None, *, context: str | None = None
 ) -> KubernetesStore:
-    """A store on the cluster of ``kubeconfig``, else in-cluster, else ``KUBECONFIG``."""
+    """A store on the cluster of ``kubeconfig``, else ``$KUBECONFIG``, else in-cluster."""
     return KubernetesStore(KubeAPI(connect(kubeconfig, context)))
 
 
