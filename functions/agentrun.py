@@ -125,15 +125,19 @@ def set_condition(
 Decision = Callable[[Resource, dict[str, Any]], bool]
 
 
-def transact(deps: Deps, ref: RunRef, decide: Decision) -> Resource | None:
+def transact(
+    deps: Deps, ref: RunRef, decide: Decision, *, read: Resource | None = None
+) -> Resource | None:
     """Read the run, let ``decide`` edit a copy of its status, write it; retry on conflict.
 
     ``decide(run, status)`` returns False when the event is stale for this run
     (nothing is written and None is returned). Side effects belong before the
     call, recorded in the journal, so a retried write never repeats them.
+    ``read`` is the run as the caller just read it: the first attempt writes on
+    top of it (a stale copy only costs a conflict and a re-read).
     """
-    for _ in range(_MAX_CONFLICT_RETRIES):
-        run = get_run(deps, ref)
+    for attempt in range(_MAX_CONFLICT_RETRIES):
+        run = read if attempt == 0 and read is not None else get_run(deps, ref)
         if run is None:
             return None
         status = copy.deepcopy(run.get("status") or {})

@@ -120,7 +120,8 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         reply = reply_from_entry(entry)
         model = _model(deps, ref, str(transcript.context.get("model", "")))
     text = _answer_text(transcript, step, reply)
-    return _record(deps, ref, step, reply, model, event.get_extension("traceparent"), text)
+    traceparent = event.get_extension("traceparent")
+    return _record(deps, ref, step, reply, model, traceparent, text, run)
 
 
 def _answer_text(transcript: Transcript, step: int, reply: ModelReply) -> str:
@@ -141,6 +142,7 @@ def _record(
     model: Resource,
     traceparent: Any,
     text: str,
+    read: Resource | None = None,
 ) -> list[CloudEvent]:
     spec = model["spec"]
     decision = classify_stop(reply, str(spec.get("onMaxTokens") or "fail"), spec.get("maxTokens"))
@@ -174,7 +176,7 @@ def _record(
             st.update(stage=Stage.FINALIZING, error={"reason": reason, "message": message})
         return True
 
-    if transact(deps, ref, advance) is None:
+    if transact(deps, ref, advance, read=read) is None:
         return []
     if outcome == "tool_calls":
         return [

@@ -103,4 +103,5 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         if result.pending:
             return []  # a sub-agent run will close this call when it finishes
         record_result(deps, run, step, call.id, call.name, result)
-    return close_call(deps, ref, step, call.id, NAME, event.get_extension("traceparent"))
+    traceparent = event.get_extension("traceparent")
+    return close_call(deps, ref, step, call.id, NAME, traceparent, read=run)

@@ -108,7 +108,7 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         st.update(step=1, stage=Stage.MODEL)
         return True
 
-    if transact(deps, ref, first_turn) is None:
+    if transact(deps, ref, first_turn, read=run) is None:
         return []
     traceparent = event.get_extension("traceparent")
     return [run_event(types.LLM_REQUESTED, NAME, ref, 1, traceparent=traceparent)]

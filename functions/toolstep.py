@@ -34,7 +34,14 @@ def record_result(
 
 
 def close_call(
-    deps: Deps, ref: RunRef, step: int, call_id: str, transition: str, traceparent: Any = None
+    deps: Deps,
+    ref: RunRef,
+    step: int,
+    call_id: str,
+    transition: str,
+    traceparent: Any = None,
+    *,
+    read: Resource | None = None,
 ) -> list[CloudEvent]:
     """Mark ``call_id`` done; emit ``tool.completed`` and, for the last call, ``llm.requested``."""
     last = False
@@ -60,7 +67,7 @@ def close_call(
             st.update(step=step + 1, stage=Stage.MODEL)
         return True
 
-    if transact(deps, ref, close) is None:
+    if transact(deps, ref, close, read=read) is None:
         return []
     events = [
         run_event(

@@ -126,7 +126,7 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         set_condition(status, "Accepted", True, "Validated", "spec and references are valid", now)
         return True
 
-    written = transact(deps, ref, accept)
+    written = transact(deps, ref, accept, read=run)
     if written is None:
         return []
     traceparent = f"00-{written['status']['traceID']}-{uuid.uuid4().hex[:16]}-01"

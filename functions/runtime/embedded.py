@@ -19,6 +19,7 @@ from events.buses.inprocess import InProcessBus, RetryPolicy
 from events.envelope import make_event
 from functions import chain
 from functions.ports import Deps, Store
+from functions.resources.errors import Expired
 from functions.runtime.deps import build_deps
 from functions.runtime.eventlog import EventLog
 
@@ -97,17 +98,26 @@ class Embedded:
         """AgentRun changes -> ApiServerSource events (the embedded ApiServerSource)."""
         since: str | None = None
         while not self._stop.is_set():
-            stream = self.store.watch("AgentRun", since=since, timeout=0.5)
-            self._watch_ready.set()
-            for change in stream:
-                event = resource_event(change.type, change.object)
-                if self.events is not None and change.type != "MODIFIED":
-                    self.events.record(event)
-                self.bus.publish(event)
-                if self._stop.is_set():
-                    return
-            # Resume exactly where this watch ended, so no change falls between two watches.
-            since = str(getattr(stream, "resource_version", "") or since or "") or None
+            try:
+                since = self._watch_once(since)
+            except Expired:
+                # Fell behind the change log: carry on from now; sweep finds what was missed.
+                log.warning("store watch fell behind its change log; resuming from now")
+                since = None
+
+    def _watch_once(self, since: str | None) -> str | None:
+        """Publish the changes after ``since``; return where the next watch resumes."""
+        stream = self.store.watch("AgentRun", since=since, timeout=0.5)
+        self._watch_ready.set()
+        for change in stream:
+            event = resource_event(change.type, change.object)
+            if self.events is not None and change.type != "MODIFIED":
+                self.events.record(event)
+            self.bus.publish(event)
+            if self._stop.is_set():
+                break
+        # Resume exactly where this watch ended, so no change falls between two watches.
+        return str(getattr(stream, "resource_version", "") or since or "") or None
 
     def _tick(self) -> None:
         while not self._stop.wait(self._sweep_interval):
