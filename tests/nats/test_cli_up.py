@@ -31,8 +31,13 @@ def test_up_runs_the_sample_across_processes_and_stops_cleanly(tmp_path: Path) -
     """Both samples Succeed through `baton up`; Ctrl-C stops every process it started."""
     require_nats_server()
     db = str(tmp_path / "state.db")
-    up = subprocess.Popen(_baton("--db", db, "up"), cwd=REPO, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+    up = subprocess.Popen(
+        _baton("--db", db, "up"),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lines: list[str] = []
         deadline = time.monotonic() + 30
@@ -48,9 +53,21 @@ def test_up_runs_the_sample_across_processes_and_stops_cleanly(tmp_path: Path) -
         pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
         assert len(pids) >= 9  # a worker per function plus the source
         run = subprocess.run(
-            _baton("--db", db, "run", "--nats", url.group(1), "--timeout", "60",
-                   "config/samples/tools.yaml", "config/samples/hello.yaml"),
-            cwd=REPO, capture_output=True, text=True, timeout=90,
+            _baton(
+                "--db",
+                db,
+                "run",
+                "--nats",
+                url.group(1),
+                "--timeout",
+                "60",
+                "config/samples/tools.yaml",
+                "config/samples/hello.yaml",
+            ),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=90,
         )
         assert run.returncode == 0, run.stdout + run.stderr
         assert "tools-demo: Succeeded" in run.stdout
