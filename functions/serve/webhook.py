@@ -49,7 +49,7 @@ def _json(status: int, doc: Mapping[str, Any]) -> Reply:
     return Reply(status, json.dumps(doc).encode(), dict(_JSON))
 
 
-class Intake:
+class PlatformEndpoint:
     """One platform's endpoint: verify and parse, publish, answer."""
 
     def __init__(
@@ -100,6 +100,7 @@ def _default_publish(settings: Settings) -> tuple[Publish, Callable[[], None]]:
     if settings.sink:
         from events.buses.http import HTTPSink
 
+        # Slack and Discord wait 3 s for the ack: give up on the broker before they do.
         sink = HTTPSink(settings.sink, timeout=min(settings.sink_timeout, 2.0))
         return sink.publish, sink.close
     from functions.runtime.embedded import DEFAULT_DB, Embedded
@@ -130,7 +131,7 @@ def create_webhook_app(
     close: Callable[[], None] = lambda: None  # noqa: E731
     if publish is None:
         publish, close = _default_publish(settings)
-    intakes = {p: Intake(p, config, publish, clock) for p in PARSERS}
+    endpoints = {p: PlatformEndpoint(p, config, publish, clock) for p in PARSERS}
     max_body = settings.max_body
 
     app = Flask("baton.webhook")
@@ -145,7 +146,7 @@ def create_webhook_app(
             return answer(replies.json_error(413, "TooLarge", f"body over {max_body} bytes"))
         body = request.get_data(cache=False)
         headers = cast(Mapping[str, str], request.headers)  # case-insensitive, as HTTP is
-        return answer(intakes[platform](headers, body))
+        return answer(endpoints[platform](headers, body))
 
     for platform in PARSERS:
         app.add_url_rule(
