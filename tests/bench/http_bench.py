@@ -8,11 +8,13 @@ CloudEvent, check its data schema, read the run, write its status (SQLite, condi
 resourceVersion), answer the next event (``run.accepted``) in binary mode; then, as
 ``function_stale``, the same events redelivered (read, drop, empty 202). Bare floor: a
 Flask app that parses the CloudEvent with the SDK and echoes it back in binary mode. Both
-under ``functions/serve/gunicorn_conf.py`` (gthread, 1 worker), loopback, keep-alive
-clients in ``clients`` threads. Cold start: exec of gunicorn -> first 2xx to an event
-(validate given a stale event), beside the echo app, ``python -c pass`` and
-``python -c "import flask"`` (exec -> exit); each the median of ``starts``, with baton's
-modules byte-compiled first, as in the image.
+under ``functions/serve/gunicorn_conf.py`` (gthread, 1 worker), loopback. req/s comes from
+``clients`` keep-alive client threads; p50/p99 from one client sending one event at a time
+(per-transition latency without queueing; ``*_concurrent_ms`` are the loaded ones).
+
+Cold start: exec of gunicorn -> first 2xx to an event (validate given a stale event),
+beside the echo app, ``python -c pass`` and ``python -c "import flask"`` (exec -> exit);
+each the median of ``starts``, with baton's modules byte-compiled first, as in the image.
 """
 
 from __future__ import annotations
@@ -189,6 +191,18 @@ def _load(
     }
 
 
+def _with_serial(concurrent: dict[str, float], serial: dict[str, float]) -> dict[str, float]:
+    """req/s under load; p50/p99 from one client, one event at a time (no queueing in it)."""
+    return {
+        **concurrent,
+        "p50_concurrent_ms": concurrent["p50_ms"],
+        "p99_concurrent_ms": concurrent["p99_ms"],
+        "p50_ms": serial["p50_ms"],
+        "p99_ms": serial["p99_ms"],
+        "serial_rps": serial["rps"],
+    }
+
+
 def _serve(
     app: str, extra: dict[str, str], cwd: str, probe: Callable[[int], None]
 ) -> tuple[int, subprocess.Popen[bytes]]:
@@ -216,7 +230,8 @@ def bench_http(
         store = SqliteStore(f"{tmp}/state.db")
         apply(store, list(yaml.safe_load_all(SETUP)))
         requests = []
-        for i in range(n + 50):
+        serial_n = max(50, n // 3)
+        for i in range(n + serial_n + 50):
             run = store.create(
                 {
                     "apiVersion": "baton.dev/v1alpha1",
@@ -228,7 +243,7 @@ def bench_http(
             message = to_binary(resource_event("ADDED", run))
             requests.append((message.body, dict(message.headers)))
         fn_env = {"BATON_FUNCTION": "validate", "BATON_STORE": f"sqlite:///{tmp}/state.db"}
-        warm, measured = requests[:50], requests[50:]
+        warm, measured, serial = requests[:50], requests[50 : 50 + n], requests[50 + n :]
 
         def probe(port: int) -> None:
             _first_2xx(port, *warm[0])
@@ -236,7 +251,7 @@ def bench_http(
         port, process = _serve("functions.serve.app:from_env()", fn_env, tmp, probe)
         try:
             _load(port, warm[1:], clients)
-            function = _load(port, measured, clients)
+            function = _with_serial(_load(port, measured, clients), _load(port, serial, 1))
             # The same events again: each run is Running now, so validate reads and drops it.
             stale_load = _load(port, measured, clients)
         finally:
@@ -245,7 +260,7 @@ def bench_http(
         port, process = _serve(echo, {}, tmp, probe)
         try:
             _load(port, warm, clients)
-            bare = _load(port, measured, clients)
+            bare = _with_serial(_load(port, measured, clients), _load(port, serial, 1))
         finally:
             _stop(process)
 
