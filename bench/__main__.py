@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bench.harness import machine, table, write_json
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    load_before = [round(x, 2) for x in os.getloadavg()]
     results = []
     for name in names:
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
@@ -30,9 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
     meta = machine()
     meta["quick"] = args.quick
+    meta["loadavg_before"] = load_before
     path = write_json(args.out, results, meta)
     print(table(results, markdown=args.markdown))
-    print(f"\n{meta['nproc']} cores, {meta['cpu']}, Python {meta['python']}; wrote {path}")
+    print(
+        f"\n{meta['nproc']} cores, {meta['cpu']}, Python {meta['python']}, load average "
+        f"{load_before[0]} before / {meta['loadavg'][0]} after; wrote {path}"
+    )
     return 1 if any(r.reason.startswith("failed") for r in results) else 0
 
 

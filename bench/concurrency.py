@@ -92,33 +92,33 @@ def run(
         )
         for w in sweep
     ]
-    best = min(points, key=lambda p: p["wall"])
+    for p in points:  # every worker count: threads block in the model call, so it matters
+        at = f"{runs} runs, {p['workers']} workers"
+        res.add(
+            Figure(
+                f"wall / ideal, {at}",
+                p["wall"] / ideal,
+                "x",
+                Baseline("bare threads / ideal", bare["wall"] / ideal),
+                target="<= 1.3",
+                note=f"ideal {ideal:g} s, wall {p['wall']:.2f} s, CPU {p['cpu']:.2f} s",
+            ),
+            Figure(
+                f"peak RSS, {at}",
+                p["peak_rss_mb"],
+                "MiB",
+                Baseline("bare threads", bare["peak_rss_mb"]),
+                target="<= 500",
+            ),
+        )
     res.add(
         Figure(
-            f"wall / ideal, {runs} runs",
-            best["wall"] / ideal,
-            "x",
-            Baseline("bare threads / ideal", bare["wall"] / ideal),
-            target="<= 1.3",
-            note=f"workers={best['workers']}, ideal {ideal:g} s",
-        ),
-        Figure(
-            f"wall time, {runs} runs", best["wall"], "s", Baseline("bare threads", bare["wall"])
-        ),
-        Figure(
-            f"peak RSS, {runs} runs",
-            best["peak_rss_mb"],
-            "MiB",
-            Baseline("bare threads", bare["peak_rss_mb"]),
-            target="<= 500",
-        ),
-        Figure(
-            "runs Succeeded",
-            best["succeeded"],
+            "runs Succeeded (fewest of the sweep)",
+            min(p["succeeded"] for p in points),
             "runs",
             Baseline("runs started", runs),
             target=f">= {runs}",
-        ),
+        )
     )
     res.details = {
         "ideal_s": ideal,

@@ -221,6 +221,7 @@ def machine() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "os": f"{platform.system()} {platform.release()}",
         "commit": _git_commit(),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],  # a shared machine says so here
         "command": " ".join(["python -m bench", *sys.argv[1:]]),
     }
 

@@ -45,6 +45,11 @@ def markdown(machine: dict[str, Any], results: list[Result]) -> str:
         f"{machine['python']}, {machine['os']}, commit {machine['commit']}, with "
         f"`make bench` (`{machine['command']}`)."
     )
+    if machine.get("loadavg_before") and machine.get("loadavg"):
+        head += (
+            f" Load average {machine['loadavg_before'][0]} before and {machine['loadavg'][0]}"
+            " after (a shared machine: read the ratios, not only the values)."
+        )
     return f"{head}\n\n{table(results, markdown=True)}\n"
 
 
