@@ -57,9 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         def load(self) -> Any:
             # Runs in the worker after fork (preload off): the store is built there.
-            from functions.serve.app import create_app
+            from functions.serve.app import app_for
 
-            return create_app(settings.function, settings=settings)
+            return app_for(settings)
 
     what = settings.function or "every function (embedded)"
     print(f"baton: serving {what} on http://{options['bind']}/ (store {store})", file=sys.stderr)

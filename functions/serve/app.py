@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from events.buses.http import HTTPSink
 
-__all__ = ["accepted_filters", "create_app", "from_env"]
+__all__ = ["accepted_filters", "app_for", "create_app", "from_env"]
 
 log = logging.getLogger("baton.serve")
 
@@ -256,7 +256,11 @@ def _embedded(
 
 def from_env() -> Flask:
     """The app ``BATON_FUNCTION`` names (the embedded server when unset): gunicorn's entry."""
-    settings = Settings.from_env()
+    return app_for(Settings.from_env())
+
+
+def app_for(settings: Settings) -> Flask:
+    """The app ``settings.function`` names: a transition, the chat webhook, or every function."""
     if settings.function == "webhook":  # the chat webhook: not a transition, its own app
         from functions.serve.webhook import create_webhook_app
 
