@@ -6,10 +6,11 @@ message that names what is wrong but never the secret or the expected signature.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 from events.errors import PermanentError
 
@@ -114,6 +115,14 @@ def verify_token(secret: str, offered: str | None, header: str) -> None:
         raise SignatureError(f"{header} does not match")
 
 
+@functools.lru_cache(maxsize=8)
+def _ed25519_key(public_key_hex: str) -> Any:
+    """The public key object, loaded once per key (one per deployment)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
+
+
 def verify_discord(
     public_key_hex: str,
     signature: str | None,
@@ -124,13 +133,12 @@ def verify_discord(
 ) -> None:
     """Discord's ``X-Signature-Ed25519`` over ``timestamp + body`` with the app's public key."""
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     if not signature:
         raise SignatureError("X-Signature-Ed25519 is missing")
     check_fresh(timestamp, now, max_skew)
     try:
-        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
+        key = _ed25519_key(public_key_hex)
     except ValueError as exc:
         # A deployment error, not the caller's: say so without echoing the key.
         raise SignatureError(
