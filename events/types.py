@@ -27,6 +27,8 @@ RUN_CANCELLED: Final = "dev.baton.run.cancelled"
 RUN_TIMEDOUT: Final = "dev.baton.run.timedout"
 RUN_FINISHED: Final = "dev.baton.run.finished"
 TICK: Final = "dev.baton.tick"
+# A Knative PingSource cannot choose its type: its ticks arrive as this one.
+PING: Final = "dev.knative.sources.ping"
 
 APISERVER_TYPES: Final = frozenset(
     {RESOURCE_ADD, RESOURCE_UPDATE, RESOURCE_DELETE, REF_ADD, REF_UPDATE, REF_DELETE}
@@ -49,7 +51,7 @@ BATON_TYPES: Final = frozenset(
         TICK,
     }
 )
-ALL_TYPES: Final = APISERVER_TYPES | BATON_TYPES
+ALL_TYPES: Final = APISERVER_TYPES | BATON_TYPES | {PING}
 
 # Terminal requests that finalize reacts to.
 TERMINAL_REQUESTS: Final = frozenset({RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED, RUN_TIMEDOUT})

@@ -50,6 +50,7 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("finalize", {"type": types.RUN_TIMEDOUT}),
     Route("deliver", {"type": types.RUN_FINISHED}),
     Route("sweep", {"type": types.TICK}),
+    Route("sweep", {"type": types.PING}),
 )
 FUNCTIONS: Final = (*tuple(dict.fromkeys(r.function for r in ROUTES)), "dead_letter")
 

@@ -8,7 +8,6 @@ from functions.models import ModelRegistry
 from functions.models.keys import SecretResolver
 from functions.ports import Channels, Deps, Store
 from functions.tools import AgentToolbox
-from functions.tools.mcp import MCPTools
 
 __all__ = ["SystemClock", "build_deps"]
 
@@ -37,7 +36,7 @@ def build_deps(
     return Deps(
         store=store,
         models=ModelRegistry(secrets, offline_fallback=offline_fallback),
-        tools=AgentToolbox(store, mcp=MCPTools(store, secrets=secrets)),
+        tools=AgentToolbox(store, secrets=secrets),
         clock=SystemClock(),
         channels=channels,
     )

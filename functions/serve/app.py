@@ -43,17 +43,12 @@ __all__ = ["accepted_filters", "app_for", "create_app", "from_env"]
 
 log = logging.getLogger("baton.serve")
 
-PING: Final = "dev.knative.sources.ping"
-# A PingSource cannot set its event type, so sweep's Trigger also takes PingSource's own
-# (knative/base/triggers.yaml); chain.ROUTES knows only dev.baton.tick.
-_EXTRA_FILTERS: Final[Mapping[str, tuple[Mapping[str, str], ...]]] = {"sweep": ({"type": PING},)}
 _READY_PROBE: Final = ("AgentRun", "default", "baton-readyz-probe")
 
 
 def accepted_filters(function: str | None) -> tuple[Mapping[str, str], ...]:
     """The Trigger filters of ``function``'s events (every routed event for the embedded server)."""
-    routes = tuple(r.filter for r in chain.ROUTES if function is None or r.function == function)
-    return routes + _EXTRA_FILTERS.get(function or "", ())
+    return tuple(r.filter for r in chain.ROUTES if function is None or r.function == function)
 
 
 def _describe(filters: tuple[Mapping[str, str], ...]) -> str:

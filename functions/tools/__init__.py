@@ -22,9 +22,10 @@ _AGENT_INPUT = {
 class AgentToolbox:
     """The ``Toolbox`` for an Agent's ``spec.tools`` list."""
 
-    def __init__(self, store: Store, mcp: Any | None = None) -> None:
+    def __init__(self, store: Store, mcp: Any | None = None, *, secrets: Any | None = None) -> None:
         self._store = store
-        self._mcp = mcp  # functions.tools.mcp.MCPTools, built lazily by the runtime
+        self._secrets = secrets  # (namespace, name, key) -> value, for MCPServer Secret refs
+        self._mcp = mcp  # functions.tools.mcp.MCPTools, built on first use (mcp imports asyncio)
 
     def specs(self, agent: Resource, namespace: str) -> list[ToolSpec]:
         """Tool definitions for the model, in the order the Agent lists them."""
@@ -78,7 +79,7 @@ class AgentToolbox:
         if self._mcp is None:
             from functions.tools.mcp import MCPTools
 
-            self._mcp = MCPTools(self._store)
+            self._mcp = MCPTools(self._store, secrets=self._secrets)
         return self._mcp
 
     def _spawn(self, agent_name: str, call: ToolCall, ctx: ToolContext) -> ToolResult:

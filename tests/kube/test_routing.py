@@ -11,7 +11,7 @@ from tests.fixtures.knative import (
     triggers_routing,
 )
 
-PING = "dev.knative.sources.ping"
+PING = types.PING
 
 # The chain of DESIGN.md ("The chain"), function by function.
 EXPECTED = {
@@ -96,6 +96,7 @@ def test_model_and_tool_calls_get_long_timeouts_and_scale_to_zero() -> None:
 def test_every_route_of_the_code_has_a_trigger() -> None:
     """Each (function, filter) the chain serves in-process is a Trigger on Knative too.
 
+    A Trigger may be narrower (sweep's PingSource filter also names the source).
     Reference-mode ApiServerSource events are the exception: the install uses Resource mode.
     """
     from functions import chain
@@ -105,6 +106,9 @@ def test_every_route_of_the_code_has_a_trigger() -> None:
         (route.function, dict(route.filter))
         for route in chain.ROUTES
         if route.filter.get("type") not in types.APISERVER_TYPES - {types.RESOURCE_ADD}
-        and dict(route.filter) not in routing.get(route.function.replace("_", "-"), [])
+        and not any(
+            route.filter.items() <= f.items()
+            for f in routing.get(route.function.replace("_", "-"), [])
+        )
     ]
     assert missing == []
