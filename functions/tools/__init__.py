@@ -6,12 +6,15 @@ import contextlib
 import hashlib
 from typing import Any
 
-from events.errors import PermanentError
+from events.errors import PermanentError, TransientError
+from functions.agentrun import is_terminal
 from functions.ports import Conflict, Resource, Store, ToolCall, ToolContext, ToolResult, ToolSpec
 from functions.tools.builtin import BUILTINS, run_builtin
+from functions.transcript import load
 
 __all__ = ["AgentToolbox"]
 
+PARENT_LABEL = "baton.dev/parent"
 _AGENT_INPUT = {
     "type": "object",
     "properties": {"task": {"type": "string", "description": "What the sub-agent should do"}},
@@ -75,6 +78,13 @@ class AgentToolbox:
         if self._mcp is not None:
             self._mcp.close()
 
+    @staticmethod
+    def _is_agent(ctx: ToolContext, name: str) -> bool:
+        return any(
+            e.get("agent") and (e.get("name") or e["agent"]) == name
+            for e in ctx.agent["spec"].get("tools") or []
+        )
+
     def _mcp_tools(self) -> Any:
         if self._mcp is None:
             from functions.tools.mcp import MCPTools
@@ -83,18 +93,66 @@ class AgentToolbox:
         return self._mcp
 
     def _spawn(self, agent_name: str, call: ToolCall, ctx: ToolContext) -> ToolResult:
-        """Start a child AgentRun; its finalize closes this call with the child's answer."""
+        """Start a child AgentRun; its finalize closes this call with the child's answer.
+
+        The parent Agent's ``subagents`` limits hold here: past maxChildrenPerAgent the
+        model is told no; at maxConcurrent running children the call waits (retried).
+        """
         parent = ctx.run
         meta = parent["metadata"]
-        depth = int((parent["spec"].get("parent") or {}).get("spawnDepth", 0)) + 1
-        suffix = hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:10]
+        namespace = meta.get("namespace", "default")
+        digest = hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:10]
+        name = f"{meta['name'][:40]}-sub-{digest}"
+        limits = ctx.agent["spec"].get("subagents") or {}
+        children = self._store.list("AgentRun", namespace, {PARENT_LABEL: meta["name"]})
+        children = [
+            c for c in children if (c["spec"].get("parent") or {}).get("uid") == meta["uid"]
+        ]
+        if any(c["metadata"]["name"] == name for c in children):
+            return ToolResult("", pending=True)  # created by an earlier delivery of this call
+        # Parallel calls of one step decide by their order in the model's reply, not by a
+        # count-then-create race: call i starts only as the i-th child of this step.
+        step = int((parent.get("status") or {}).get("step", 0))
+        delegations = [
+            c.id for c in load(self._store, parent).tool_calls(step) if self._is_agent(ctx, c.name)
+        ]
+        index = delegations.index(call.id) if call.id in delegations else 0
+        by_call = {(c["spec"].get("parent") or {}).get("toolCallId"): c for c in children}
+        earlier = [c for c in children if c["spec"]["parent"].get("toolCallId") not in delegations]
+        if len(earlier) + index >= int(limits.get("maxChildrenPerAgent", 8)):
+            return ToolResult(
+                f"cannot start sub-agent {agent_name}: this run may start "
+                f"{limits.get('maxChildrenPerAgent', 8)} (subagents.maxChildrenPerAgent)",
+                is_error=True,
+            )
+        unfinished = [
+            cid
+            for cid in delegations[:index]
+            if cid not in by_call or not is_terminal(by_call[cid])
+        ]
+        if len(unfinished) >= int(limits.get("maxConcurrent", 4)):
+            raise TransientError(
+                f"{len(unfinished)} earlier sub-agents of {meta['name']} still running "
+                "(subagents.maxConcurrent)",
+                delay=1.0,
+                reason="SubagentsBusy",
+            )
         child = {
             "apiVersion": parent["apiVersion"],
             "kind": "AgentRun",
             "metadata": {
-                "name": f"{meta['name'][:40]}-sub-{suffix}",
-                "namespace": meta.get("namespace", "default"),
-                "labels": {"baton.dev/parent": meta["name"]},
+                "name": name,
+                "namespace": namespace,
+                "labels": {PARENT_LABEL: meta["name"]},
+                # Kubernetes deletes the children with their parent.
+                "ownerReferences": [
+                    {
+                        "apiVersion": parent["apiVersion"],
+                        "kind": "AgentRun",
+                        "name": meta["name"],
+                        "uid": meta["uid"],
+                    }
+                ],
             },
             "spec": {
                 "agentRef": {"name": agent_name},
@@ -102,12 +160,13 @@ class AgentToolbox:
                 "parent": {
                     "runName": meta["name"],
                     "uid": meta["uid"],
-                    "spawnDepth": depth,
+                    "spawnDepth": int((parent["spec"].get("parent") or {}).get("spawnDepth", 0))
+                    + 1,
                     "toolCallId": call.id,
                 },
                 "cleanup": parent["spec"].get("cleanup", "keep"),
             },
         }
-        with contextlib.suppress(Conflict):  # created by an earlier delivery of this call
+        with contextlib.suppress(Conflict):  # created by a concurrent delivery of this call
             self._store.create(child)
         return ToolResult("", pending=True)
