@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from bench.harness import machine, table, write_json
+from bench.harness import table, write_json
+from bench.machine import machine
 from bench.registry import BENCHMARKS, run_benchmark
 
 

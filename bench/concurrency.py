@@ -19,7 +19,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.harness import Baseline, Figure, Result, Timer, peak_rss_mb, rss_mb, run_child
+from bench.harness import Baseline, Figure, Result, Timer, run_child
+from bench.machine import peak_rss_mb, rss_mb
 from bench.scenario import bare_runs, scenario
 from bench.workload import complete, embedded, succeeded
 

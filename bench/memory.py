@@ -14,7 +14,8 @@ import gc
 import json
 from typing import Any
 
-from bench.harness import Baseline, Figure, Result, peak_rss_mb, rss_mb, run_child
+from bench.harness import Baseline, Figure, Result, run_child
+from bench.machine import peak_rss_mb, rss_mb
 
 __all__ = ["run"]
 
