@@ -7,10 +7,11 @@ current, writes the new status with the resourceVersion it read, then emits.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
+
+import orjson
 
 from events.envelope import RunRef
 from events.errors import TransientError
@@ -42,6 +43,7 @@ class Stage:
     TOOLS: Final = "Tools"  # waiting for ``status.pendingToolCalls``
     FINALIZING: Final = "Finalizing"  # outcome recorded (result or error), phase not yet terminal
     DONE: Final = "Done"
+    INPUT: Final = "Input"  # server mode (phase Serving): waiting for the next input
 
 
 def rfc3339(ts: float) -> str:
@@ -140,7 +142,8 @@ def transact(
         run = read if attempt == 0 and read is not None else get_run(deps, ref)
         if run is None:
             return None
-        status = copy.deepcopy(run.get("status") or {})
+        # A private copy to edit (JSON round trip: several times faster than deepcopy).
+        status = orjson.loads(orjson.dumps(run.get("status") or {}))
         if not decide(run, status):
             return None
         status["lastEventTime"] = rfc3339(deps.clock.now())

@@ -59,6 +59,9 @@ class InProcessBus:
         self, *, workers: int = 32, retry: RetryPolicy | None = None, dedupe_window: int = 10_000
     ) -> None:
         self._subs: list[Subscription] = []
+        # Subscriptions by the type they filter on (None: no type in the filter), so a
+        # publish looks at the few that can match instead of every Trigger.
+        self._by_type: dict[str | None, list[Subscription]] = {}
         self._dead_letter: Handler | None = None
         self._taps: list[Callable[[BaseCloudEvent], None]] = []
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="baton-bus")
@@ -81,6 +84,7 @@ class InProcessBus:
     def subscribe(self, subscription: Subscription) -> None:
         """Deliver matching events to the subscription's handler."""
         self._subs.append(subscription)
+        self._by_type.setdefault(subscription.filter.get("type"), []).append(subscription)
 
     def on_dead_letter(self, handler: Handler) -> None:
         """Deliver dead-lettered events to ``handler``."""
@@ -101,9 +105,14 @@ class InProcessBus:
                     self._seen.popitem(last=False)
         for listener in self._taps:
             listener(event)
-        for sub in self._subs:
-            if matches(event, sub.filter):
-                self._submit(sub.function, sub.handler, event, 1)
+        for group in (self._by_type.get(event.get_type(), ()), self._by_type.get(None, ())):
+            for sub in group:
+                if matches(event, sub.filter):
+                    self._submit(sub.function, sub.handler, event, 1)
+
+    def takes(self, type_: str) -> bool:
+        """True when some subscription may take events of ``type_``."""
+        return bool(self._by_type.get(type_) or self._by_type.get(None))
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until nothing is running or waiting to retry; False on timeout."""

@@ -106,16 +106,17 @@ class Database:
         self.path = os.path.realpath(os.fspath(path))
         if os.path.dirname(self.path):
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self._local = threading.local()
+        self._pool: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
         self._signal = _signal_for(self.path)
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         # The one connection that writes, used only under the write lock. It does
         # not wait in SQLite's busy handler (which sleeps 1, 2, 5, 10... ms between
         # tries): _begin retries sooner when another process holds the lock.
-        with self._signal.lock:
+        with self._signal.lock, self.conn() as conn:
             # Through a patient connection: another process may be writing right now.
-            self.conn().executescript(SCHEMA)
+            conn.executescript(SCHEMA)
         self._writer = self._connect(busy_timeout_ms=0)
 
     def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -134,13 +135,24 @@ class Database:
             self._connections.append(conn)
         return conn
 
-    def conn(self) -> sqlite3.Connection:
-        """This thread's connection for reads (opened on first use)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+    @contextmanager
+    def conn(self) -> Iterator[sqlite3.Connection]:
+        """A reading connection from the pool, returned after use.
+
+        Pooled, not per thread: a runtime with a thousand threads blocked in model
+        calls would otherwise hold a thousand connections and their page caches.
+        """
+        with self._pool_lock:
+            conn = self._pool.pop() if self._pool else None
         if conn is None:
             conn = self._connect(busy_timeout_ms=_BUSY_TIMEOUT_MS)
-            self._local.conn = conn
-        return conn
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            with self._pool_lock:
+                self._pool.append(conn)
 
     def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work(conn)`` in a write transaction and return its result once committed.
@@ -226,17 +238,18 @@ class Database:
             finally:
                 lock.release()
         else:
-            yield self.conn()
+            with self.conn() as conn:
+                yield conn
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: every query inside sees the same committed state."""
-        conn = self.conn()
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
+        with self.conn() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
 
     def notify(self) -> None:
         """Wake this process's watches."""
@@ -262,4 +275,5 @@ class Database:
             connections, self._connections = self._connections, []
         for conn in connections:
             conn.close()
-        self._local = threading.local()
+        with self._pool_lock:
+            self._pool = []

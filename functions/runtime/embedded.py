@@ -85,6 +85,8 @@ class Embedded:
         for thread in self._threads:
             thread.join(timeout=5)
         self.bus.close()
+        if self.events is not None:
+            self.events.close()
         close = getattr(self.deps.tools, "close", None)
         if close is not None:
             close()
@@ -107,9 +109,12 @@ class Embedded:
 
     def _watch_once(self, since: str | None) -> str | None:
         """Publish the changes after ``since``; return where the next watch resumes."""
-        stream = self.store.watch("AgentRun", since=since, timeout=0.5)
+        # A short timeout: stop() waits for the watch to notice, and `baton run` with it.
+        stream = self.store.watch("AgentRun", since=since, timeout=0.1)
         self._watch_ready.set()
         for change in stream:
+            if change.type == "MODIFIED" and not self.bus.takes(types.RESOURCE_UPDATE):
+                continue  # every status write is one: do not build events nobody takes
             event = resource_event(change.type, change.object)
             if self.events is not None and change.type != "MODIFIED":
                 self.events.record(event)

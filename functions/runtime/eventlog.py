@@ -6,10 +6,13 @@ it (each emitted event once, whoever emits it).
 
 from __future__ import annotations
 
+import atexit
 import json
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 
@@ -72,21 +75,29 @@ def run_key_of(event: BaseCloudEvent) -> str | None:
 
 
 class EventLog:
-    """Append-only log of run events in a SQLite file (WAL, shared by processes)."""
+    """Append-only log of run events in a SQLite file (WAL, shared by processes).
+
+    Rows are written in batches by one background thread, a few milliseconds after
+    ``record``: a commit per event would cost more than the transition that emitted
+    it. ``read`` in the same process flushes first, so it always sees its own events.
+    """
+
+    FLUSH_SECONDS = 0.005
 
     def __init__(self, path: str) -> None:
-        self._path = path
-        self._local = threading.local()
-        self._conn().executescript(_SCHEMA)
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
+        self._conn = sqlite3.connect(
+            path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._db_lock = threading.Lock()
+        self._pending: list[tuple[Any, ...]] = []
+        self._wake = threading.Condition()
+        self._closed = False
+        self._writer = threading.Thread(target=self._write_loop, name="baton-eventlog", daemon=True)
+        self._writer.start()
+        atexit.register(self.close)
 
     def record(self, event: BaseCloudEvent) -> None:
         """Keep ``event`` if it is about a run (a repeated id is kept once)."""
@@ -94,32 +105,65 @@ class EventLog:
         if run is None:
             return
         step = event.get_extension("batonstep")
-        self._conn().execute(
-            "INSERT OR IGNORE INTO event_log(run, type, id, step, source, detail)"
-            " VALUES (?,?,?,?,?,?)",
-            (
-                run,
-                event.get_type(),
-                event.get_id(),
-                int(step) if step is not None else None,
-                event.get_source(),
-                detail_of(event),
-            ),
+        row = (
+            run,
+            event.get_type(),
+            event.get_id(),
+            int(step) if step is not None else None,
+            event.get_source(),
+            detail_of(event),
         )
+        with self._wake:
+            self._pending.append(row)
+            self._wake.notify()
+
+    def flush(self) -> None:
+        """Write what was recorded so far."""
+        with self._wake:
+            rows, self._pending = self._pending, []
+        if not rows:
+            return
+        with self._db_lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO event_log(run, type, id, step, source, detail)"
+                " VALUES (?,?,?,?,?,?)",
+                rows,
+            )
+            self._conn.execute("COMMIT")
+
+    def _write_loop(self) -> None:
+        while not self._closed:
+            with self._wake:
+                if not self._pending:
+                    self._wake.wait(1.0)
+            time.sleep(self.FLUSH_SECONDS)  # let a burst of events share one commit
+            self.flush()
+
+    def close(self) -> None:
+        """Flush and stop the writer (safe to call twice)."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        with self._wake:
+            self._wake.notify()
+        self._writer.join(timeout=2)
+        self.flush()
 
     def read(self, run: str, after: int = 0) -> list[LoggedEvent]:
         """Events of ``run`` (``namespace/name``) after sequence number ``after``."""
-        rows = (
-            self._conn()
-            .execute(
+        self.flush()
+        with self._db_lock:
+            rows = self._conn.execute(
                 "SELECT seq, run, type, id, step, source, detail FROM event_log"
                 " WHERE run=? AND seq>? ORDER BY seq",
                 (run, after),
-            )
-            .fetchall()
-        )
+            ).fetchall()
         return [LoggedEvent(*row) for row in rows]
 
     def forget(self, run: str) -> None:
         """Drop the log of a deleted run."""
-        self._conn().execute("DELETE FROM event_log WHERE run=?", (run,))
+        self.flush()
+        with self._db_lock:
+            self._conn.execute("DELETE FROM event_log WHERE run=?", (run,))

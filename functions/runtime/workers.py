@@ -73,6 +73,7 @@ class Worker:
     def close(self) -> None:
         """Stop taking events; in-flight transitions finish and are acked first."""
         self.bus.close()
+        self.events.close()
 
 
 class Source:
@@ -120,6 +121,7 @@ class Source:
         for thread in self._threads:
             thread.join(timeout=5)
         self.bus.close()
+        self.events.close()
 
     def _watch(self) -> None:
         # Changes made while no source ran are not replayed: sweep finds runs nobody saw
