@@ -27,6 +27,8 @@ from events.errors import PermanentError, TransientError
 
 __all__ = ["InProcessBus", "RetryPolicy"]
 
+_Delivery = tuple[str, Handler, BaseCloudEvent, int]
+
 log = logging.getLogger("baton.bus")
 
 
@@ -96,19 +98,31 @@ class InProcessBus:
 
     def publish(self, event: CloudEvent) -> None:
         """Deliver ``event`` to every matching subscription; repeats of an id are dropped."""
+        self._route(event, keep=False)
+
+    def _route(self, event: BaseCloudEvent, *, keep: bool) -> _Delivery | None:
+        """Submit ``event``'s deliveries; with ``keep``, hand the first back to run here."""
         if self._window:
             with self._lock:
                 if event.get_id() in self._seen:
-                    return
+                    return None
                 self._seen[event.get_id()] = None
                 if len(self._seen) > self._window:
                     self._seen.popitem(last=False)
         for listener in self._taps:
             listener(event)
+        kept: _Delivery | None = None
         for group in (self._by_type.get(event.get_type(), ()), self._by_type.get(None, ())):
             for sub in group:
-                if matches(event, sub.filter):
+                if not matches(event, sub.filter):
+                    continue
+                if keep and kept is None and not self._closed:
+                    with self._lock:
+                        self._inflight += 1
+                    kept = (sub.function, sub.handler, event, 1)
+                else:
                     self._submit(sub.function, sub.handler, event, 1)
+        return kept
 
     def takes(self, type_: str) -> bool:
         """True when some subscription may take events of ``type_``."""
@@ -149,6 +163,17 @@ class InProcessBus:
                 self._idle.notify_all()
 
     def _deliver(self, name: str, handler: Handler, event: BaseCloudEvent, attempt: int) -> None:
+        # A run's chain continues on this thread (one delivery of what the handler emitted
+        # is kept here, the rest go to the pool): a thread handoff per transition costs
+        # more than most transitions do, and other runs still have the other threads.
+        delivery: _Delivery | None = (name, handler, event, attempt)
+        while delivery is not None:
+            delivery = self._deliver_one(*delivery)
+
+    def _deliver_one(
+        self, name: str, handler: Handler, event: BaseCloudEvent, attempt: int
+    ) -> _Delivery | None:
+        kept: _Delivery | None = None
         try:
             emitted = handler(event)
         except TransientError as exc:
@@ -167,9 +192,13 @@ class InProcessBus:
             )
         else:
             for out in emitted:
-                self.publish(out)
+                if kept is None:
+                    kept = self._route(out, keep=True)
+                else:
+                    self._route(out, keep=False)
         finally:
             self._done()
+        return kept
 
     def _retry_later(
         self,
