@@ -8,7 +8,7 @@ Resources are plain Kubernetes-shaped dicts, the same YAML in every shape.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -119,7 +119,10 @@ class Store(Protocol):
         *,
         since: str | None = None,
         timeout: float | None = None,
-    ) -> Iterator[WatchEvent]: ...
+        changes: Collection[str] | None = None,
+    ) -> Iterator[WatchEvent]:
+        """Changes after ``since``; ``changes`` keeps only those types (ADDED, ...)."""
+        ...
 
     def append_journal(self, run: Resource, key: str, entry: Mapping[str, Any]) -> bool:
         """Record ``entry`` under ``key`` for the run once; False if the key was taken."""

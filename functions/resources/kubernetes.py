@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Final
 
 from functions.ports import (
@@ -173,8 +173,11 @@ class KubernetesStore:
         *,
         since: str | None = None,
         timeout: float | None = None,
+        changes: Collection[str] | None = None,
     ) -> Iterator[WatchEvent]:
         """Changes after ``since`` (None: after this call) until ``timeout`` seconds pass.
+
+        ``changes`` keeps only those types (the API server sends all; they are dropped here).
 
         Raises ``Expired`` when ``since`` is older than the API server's change log.
         """
@@ -184,7 +187,11 @@ class KubernetesStore:
             # first next(): a write between the call and the first read must be seen.
             page = self.api.request("GET", self._path(kind, namespace), query={"limit": "1"})
             since = str(page["metadata"]["resourceVersion"])
-        return self._changes(kind, namespace, since, deadline)
+        stream = self._changes(kind, namespace, since, deadline)
+        if changes:
+            wanted = frozenset(changes)
+            return (event for event in stream if event.type in wanted)
+        return stream
 
     def _changes(
         self, kind: str, namespace: str | None, version: str, deadline: float | None

@@ -17,7 +17,7 @@ import random
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from functions.ports import Conflict, Invalid, NotFound, Resource
@@ -240,6 +240,7 @@ class SqliteStore:
         *,
         since: str | None = None,
         timeout: float | None = None,
+        changes: Collection[str] | None = None,
     ) -> Watch:
         """Changes after resourceVersion ``since`` (None: from now; "0": current objects first).
 
@@ -266,6 +267,7 @@ class SqliteStore:
             initial=initial,
             timeout=timeout,
             poll_interval=self.poll_interval,
+            changes=changes,
         )
 
     # -- internals --------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from functions.ports import Resource, WatchEvent
 from functions.resources.errors import Expired
@@ -56,8 +56,10 @@ class Watch(Iterator[WatchEvent]):
         initial: list[Resource],
         timeout: float | None,
         poll_interval: float,
+        changes: Collection[str] | None = None,
     ) -> None:
         self.resource_version = str(cursor)
+        self._changes = tuple(changes) if changes else ()
         self._events = self._follow(db, kind, namespace, cursor, initial, timeout, poll_interval)
 
     def __iter__(self) -> Watch:
@@ -81,11 +83,15 @@ class Watch(Iterator[WatchEvent]):
         sql = "SELECT rv, type, body FROM changes WHERE rv > ? AND kind = ?"
         if namespace:
             sql += " AND namespace = ?"
+        if self._changes:
+            # Filtered in SQL: skipped changes are never decoded.
+            sql += f" AND type IN ({','.join('?' * len(self._changes))})"
         sql += f" ORDER BY rv LIMIT {_BATCH}"
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             seen = db.writes_seen()
-            args = (cursor, kind, namespace) if namespace else (cursor, kind)
+            args: tuple[int | str, ...] = (cursor, kind, namespace) if namespace else (cursor, kind)
+            args += self._changes
             with db.snapshot() as conn:
                 if compacted(conn) > cursor:
                     raise Expired(f"too old resource version: {cursor}")

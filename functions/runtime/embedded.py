@@ -110,11 +110,10 @@ class Embedded:
     def _watch_once(self, since: str | None) -> str | None:
         """Publish the changes after ``since``; return where the next watch resumes."""
         # A short timeout: stop() waits for the watch to notice, and `baton run` with it.
-        stream = self.store.watch("AgentRun", since=since, timeout=0.1)
+        wanted = None if self.bus.takes(types.RESOURCE_UPDATE) else ("ADDED", "DELETED")
+        stream = self.store.watch("AgentRun", since=since, timeout=0.1, changes=wanted)
         self._watch_ready.set()
         for change in stream:
-            if change.type == "MODIFIED" and not self.bus.takes(types.RESOURCE_UPDATE):
-                continue  # every status write is one: do not build events nobody takes
             event = resource_event(change.type, change.object)
             if self.events is not None and change.type != "MODIFIED":
                 self.events.record(event)

@@ -13,7 +13,7 @@ import copy
 import itertools
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from functions.agentrun import rfc3339
@@ -154,6 +154,7 @@ class FakeStore:
         *,
         since: str | None = None,
         timeout: float | None = None,
+        changes: Collection[str] | None = None,
     ) -> Iterator[WatchEvent]:
         """Changes after ``since`` ("0": current objects first); ends when caught up."""
         cursor = int(since) if since not in (None, "", "0") else len(self.changes)
@@ -169,6 +170,7 @@ class FakeStore:
                     rv > cursor
                     and obj["kind"] == kind
                     and namespace in (None, obj["metadata"]["namespace"])
+                    and (not changes or change.type in changes)
                 ):
                     yield WatchEvent(change.type, copy.deepcopy(obj))
 

@@ -304,3 +304,23 @@ def test_journal_is_per_run_incarnation(store: Store, namespace: str, tag: str) 
     assert new["metadata"]["uid"] != old["metadata"]["uid"]
     assert store.read_journal(new) == []
     assert store.append_journal(new, "context", {"system": "new"}) is True
+
+
+
+def test_watch_can_keep_only_some_change_types(store: Store, namespace: str, tag: str) -> None:
+    """A watch asked for ADDED and DELETED does not report the status writes between."""
+    start = store.create(agent_run(unique(), namespace, tag))
+    since = start["metadata"]["resourceVersion"]
+    watch = store.watch(
+        "AgentRun", namespace, since=since, timeout=IDLE, changes=("ADDED", "DELETED")
+    )
+    name = unique()
+    created = store.create(agent_run(name, namespace, tag))
+    store.update_status({**created, "status": {"phase": "Running"}})
+    store.delete("AgentRun", namespace, name)
+
+    seen = take(watch, 2)
+    assert [(e.type, e.object["metadata"]["name"]) for e in seen] == [
+        ("ADDED", name),
+        ("DELETED", name),
+    ]
