@@ -113,7 +113,13 @@ def register(sub: Any) -> None:
         help="the function to serve, e.g. call-llm (env BATON_FUNCTION); none: the embedded server",
     )
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
-    p.add_argument("--host", default=os.environ.get("BATON_BIND_HOST", "0.0.0.0"))
+    # Loopback unless asked: a laptop's `baton serve` is not for the network. The image's
+    # gunicorn config (functions/serve/gunicorn_conf.py) binds 0.0.0.0:$PORT in a container.
+    p.add_argument(
+        "--host",
+        default=os.environ.get("BATON_BIND_HOST", "127.0.0.1"),
+        help="address to listen on (default 127.0.0.1; env BATON_BIND_HOST)",
+    )
     p.add_argument("--workers", type=int, default=int(os.environ.get("BATON_WORKERS", "1")))
     p.add_argument("--threads", type=int, default=int(os.environ.get("BATON_THREADS", "32")))
     p.add_argument("--store", help="sqlite:///path or kubernetes (env BATON_STORE; default --db)")
