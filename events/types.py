@@ -26,6 +26,8 @@ RUN_FAILED: Final = "dev.baton.run.failed"
 RUN_CANCELLED: Final = "dev.baton.run.cancelled"
 RUN_TIMEDOUT: Final = "dev.baton.run.timedout"
 RUN_FINISHED: Final = "dev.baton.run.finished"
+# Server mode: one input answered, the run is Serving again (deliver posts the answer).
+RUN_REPLIED: Final = "dev.baton.run.replied"
 TICK: Final = "dev.baton.tick"
 # A Knative PingSource cannot choose its type: its ticks arrive as this one.
 PING: Final = "dev.knative.sources.ping"
@@ -48,6 +50,7 @@ BATON_TYPES: Final = frozenset(
         RUN_CANCELLED,
         RUN_TIMEDOUT,
         RUN_FINISHED,
+        RUN_REPLIED,
         TICK,
     }
 )

@@ -15,8 +15,10 @@ from cloudevents.core.base import BaseCloudEvent
 from events import types
 from events.envelope import CloudEvent, RunRef, run_event, run_ref_of, step_of
 from events.errors import PermanentError, TransientError
+from functions import session
 from functions.agentrun import Stage, get_run, parse_duration, parse_time, set_condition, transact
 from functions.ports import Deps, ModelReply, ModelRequest, NotFound, Resource
+from functions.session import is_server
 from functions.stop_reasons import classify_stop
 from functions.transcript import Transcript, load, reply_entry, reply_from_entry, reply_key
 
@@ -41,10 +43,12 @@ def _model(deps: Deps, ref: RunRef, name: str) -> Resource:
 def _limit_breach(run: Resource, transcript: Transcript, step: int, now: float) -> tuple[str, str]:
     limits = transcript.context.get("limits") or {}
     max_turns = int(limits.get("maxTurns", 10))
-    if step > max_turns:
+    # Turns and time count per exchange: a server-mode session answers input after input.
+    if step - transcript.exchange_start(step) + 1 > max_turns:
         return "MaxTurnsExceeded", f"no final answer within maxTurns ({max_turns})"
     timeout = parse_duration(run["spec"].get("timeout") or limits.get("timeout"))
-    started = parse_time(run.get("status", {}).get("startedAt"))
+    st = run.get("status", {})
+    started = parse_time(st.get("exchangeStartedAt") or st.get("startedAt"))
     if timeout and started and now - started > timeout:
         return "Timeout", f"the run exceeded its timeout ({timeout:g}s)"
     max_tokens = limits.get("maxTokens")
@@ -103,6 +107,8 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     ref, step = run_ref_of(event), step_of(event)
     run = get_run(deps, ref)
     status = (run or {}).get("status") or {}
+    if run is not None and status.get("stage") == Stage.INPUT and status.get("step") == step:
+        return _replay_reply(event, deps, run, step)
     if run is None or status.get("stage") != Stage.MODEL or status.get("step") != step:
         return []
     transcript = load(deps.store, run)
@@ -121,17 +127,79 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         model = _model(deps, ref, str(transcript.context.get("model", "")))
     text = _answer_text(transcript, step, reply)
     traceparent = event.get_extension("traceparent")
+    if is_server(run):
+        return _record_server(deps, ref, step, reply, model, traceparent, text, run, transcript)
     return _record(deps, ref, step, reply, model, traceparent, text, run)
+
+
+def _replay_reply(event: BaseCloudEvent, deps: Deps, run: Resource, step: int) -> list[CloudEvent]:
+    """A redelivery after a server-mode answer was recorded: emit its events again (same ids).
+
+    Nothing else would: a Serving run waits for input, so sweep sees nothing stalled.
+    """
+    transcript = load(deps.store, run)
+    entry = transcript.reply(step)
+    if entry is None or not is_server(run):
+        return []
+    text = _answer_text(transcript, step, reply_from_entry(entry))
+    traceparent = event.get_extension("traceparent")
+    return session.reply_events(deps, RunRef.of(run), step, text, run, transcript, traceparent)
 
 
 def _answer_text(transcript: Transcript, step: int, reply: ModelReply) -> str:
     """The reply's text, after the text of the turns it continues (pause_turn, max_tokens)."""
     parts = [reply.text]
-    k = step - 1
-    while k >= 1 and (entry := transcript.reply(k)) and entry.get("stop_reason") in CONTINUED:
+    k, start = step - 1, transcript.exchange_start(step)
+    while k >= start and (entry := transcript.reply(k)) and entry.get("stop_reason") in CONTINUED:
         parts.insert(0, reply_from_entry(entry).text)
         k -= 1
     return "".join(parts)
+
+
+def _count(deps: Deps, st: dict[str, Any], reply: ModelReply, model: Resource, now: float) -> None:
+    """Add the reply's tokens and cost to the status (in the write that leaves the Model stage)."""
+    usage = dict(st.get("tokenUsage") or {})
+    u = reply.usage
+    usage["input"] = usage.get("input", 0) + u.input
+    usage["output"] = usage.get("output", 0) + u.output
+    usage["cacheRead"] = usage.get("cacheRead", 0) + u.cache_read
+    usage["cacheCreation"] = usage.get("cacheCreation", 0) + u.cache_creation
+    usage["total"] = usage["input"] + usage["output"] + usage["cacheRead"] + usage["cacheCreation"]
+    st["tokenUsage"] = usage
+    st["costEstimate"] = deps.models.cost(model, usage)
+    if any(c["type"] == "ModelAvailable" for c in st.get("conditions", [])):
+        set_condition(st, "ModelAvailable", True, "Replied", "the model replied", now)
+
+
+def _record_server(
+    deps: Deps,
+    ref: RunRef,
+    step: int,
+    reply: ModelReply,
+    model: Resource,
+    traceparent: Any,
+    text: str,
+    run: Resource,
+    transcript: Transcript,
+) -> list[CloudEvent]:
+    """Server mode: a final answer is a reply and the run serves again; the rest as in task mode."""
+    spec = model["spec"]
+    decision = classify_stop(reply, str(spec.get("onMaxTokens") or "fail"), spec.get("maxTokens"))
+    if decision.kind != "answer":
+        return _record(deps, ref, step, reply, model, traceparent, text, run)
+    now = deps.clock.now()
+
+    def serve(current: Resource, st: dict[str, Any]) -> bool:
+        if st.get("stage") != Stage.MODEL or st.get("step") != step:
+            return False
+        _count(deps, st, reply, model, now)
+        st.update(phase="Serving", stage=Stage.INPUT, result=text)
+        return True
+
+    written = transact(deps, ref, serve, read=run)
+    if written is None:
+        return []
+    return session.reply_events(deps, ref, step, text, written, transcript, traceparent)
 
 
 def _record(
@@ -153,19 +221,7 @@ def _record(
     def advance(current: Resource, st: dict[str, Any]) -> bool:
         if st.get("stage") != Stage.MODEL or st.get("step") != step:
             return False
-        usage = dict(st.get("tokenUsage") or {})
-        u = reply.usage
-        usage["input"] = usage.get("input", 0) + u.input
-        usage["output"] = usage.get("output", 0) + u.output
-        usage["cacheRead"] = usage.get("cacheRead", 0) + u.cache_read
-        usage["cacheCreation"] = usage.get("cacheCreation", 0) + u.cache_creation
-        usage["total"] = (
-            usage["input"] + usage["output"] + usage["cacheRead"] + usage["cacheCreation"]
-        )
-        st["tokenUsage"] = usage
-        st["costEstimate"] = deps.models.cost(model, usage)
-        if any(c["type"] == "ModelAvailable" for c in st.get("conditions", [])):
-            set_condition(st, "ModelAvailable", True, "Replied", "the model replied", now)
+        _count(deps, st, reply, model, now)
         if outcome == "tool_calls":
             st.update(stage=Stage.TOOLS, pendingToolCalls=[c.id for c in calls])
         elif outcome == "continue":

@@ -49,6 +49,7 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("finalize", {"type": types.RUN_CANCELLED}),
     Route("finalize", {"type": types.RUN_TIMEDOUT}),
     Route("deliver", {"type": types.RUN_FINISHED}),
+    Route("deliver", {"type": types.RUN_REPLIED}),
     Route("sweep", {"type": types.TICK}),
     Route("sweep", {"type": types.PING}),
 )

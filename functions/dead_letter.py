@@ -78,7 +78,12 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     reason, message = reason_of(event)
     ref = _run_of(event)
     log.warning("dead letter %s (%s): %s: %s", event.get_id(), event.get_type(), reason, message)
-    if ref is None or event.get_type() in (types.RUN_FINISHED, types.TOOL_COMPLETED):
+    # A reply that could not be posted is deliver's failure, not the session's.
+    if ref is None or event.get_type() in (
+        types.RUN_FINISHED,
+        types.RUN_REPLIED,
+        types.TOOL_COMPLETED,
+    ):
         return []
     if event.get_type() in types.TERMINAL_REQUESTS:
         return []  # finalize itself failed for good: nothing further to ask of it

@@ -16,10 +16,17 @@ Platforms that honour the key (the generic webhook gets ``Idempotency-Key``) or 
 delivery is an edit (Discord replaces the "thinking..." message) show it once; Slack
 and Telegram have no idempotency key and may show it twice in that window only.
 A transient failure frees the claim (``reason Retrying``) and is retried by the bus.
+
+Server mode: each answer of a session arrives as ``run.replied`` and is posted with the
+key ``<uid>/<step>/deliver``; a journal entry ``delivered/<step>`` written after the post
+makes a redelivery a no-op (at least once, as above, without a claim: replies of one
+session are never posted concurrently by design, one exchange follows the other). The
+session's ``run.finished`` posts nothing when it Succeeded: its answers are out already.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any, Final
@@ -27,10 +34,17 @@ from typing import Any, Final
 from cloudevents.core.base import BaseCloudEvent
 
 from events import types
-from events.envelope import CloudEvent, RunRef, data_of, run_ref_of
+from events.envelope import CloudEvent, RunRef, data_of, run_ref_of, step_of
 from events.errors import PermanentError, TransientError
-from functions.agentrun import TERMINAL_PHASES, parse_time, rfc3339, set_condition, transact
-from functions.ports import Deps, Resource
+from functions.agentrun import (
+    TERMINAL_PHASES,
+    get_run,
+    parse_time,
+    rfc3339,
+    set_condition,
+    transact,
+)
+from functions.ports import Deps, NotFound, Resource
 
 __all__ = ["CONDITION", "LEASE", "answer_text", "handle"]
 
@@ -110,12 +124,16 @@ def _settle(deps: Deps, ref: RunRef, ok: bool, reason: str, message: str) -> Non
 
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     """Post the answer of a finished run with routing into its thread, once as far as possible."""
+    if event.get_type() == types.RUN_REPLIED:
+        return _post_reply(event, deps)
     if event.get_type() != types.RUN_FINISHED:
         return []
     data = data_of(event)
     routing = data.get("routing")
     if not isinstance(routing, dict) or not routing.get("channel"):
         return []
+    if data.get("mode") == "server" and data.get("phase") == "Succeeded":
+        return []  # a session that ended (idle): every answer went out as run.replied
     ref = run_ref_of(event)
     channel = str(routing["channel"])
     if deps.channels is None:
@@ -139,4 +157,32 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         return []
     if claim == "post":
         _settle(deps, ref, True, "Posted", f"the answer is in the {channel} thread")
+    return []
+
+
+def _post_reply(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
+    """Post one answer of a Serving run into its thread, once per step as far as possible."""
+    data = data_of(event)
+    routing = data.get("routing")
+    if not isinstance(routing, dict) or not routing.get("channel"):
+        return []
+    ref, step = run_ref_of(event), step_of(event)
+    channel = str(routing["channel"])
+    if deps.channels is None:
+        log.warning("run %s has routing to %s but no channels are configured", ref.key, channel)
+        return []
+    run = get_run(deps, ref)
+    marker = f"delivered/{step}"
+    if run is not None and any(key == marker for key, _ in deps.store.read_journal(run)):
+        return []
+    try:
+        deps.channels.post(
+            routing, str(data.get("result") or ""), f"{ref.uid or ref.key}/{step}/{NAME}"
+        )
+    except PermanentError as exc:
+        log.warning("run %s: reply to %s failed: %s", ref.key, channel, exc.message)
+        return []
+    if run is not None:
+        with contextlib.suppress(NotFound):  # the session was deleted meanwhile
+            deps.store.append_journal(run, marker, {"channel": channel})
     return []

@@ -1,7 +1,8 @@
 """finalize: write the run's terminal phase and announce it with ``run.finished``.
 
 A sub-agent run's answer (or failure) becomes its parent's tool result here, and
-the parent resumes when it was the last call of its step.
+the parent resumes when it was the last call of its step. A server-mode run
+completes only while it is still idle (sweep's IdleTimeout races new input).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from functions.agentrun import (
     transact,
 )
 from functions.ports import Deps, NotFound, Resource, ToolResult
+from functions.session import is_server, next_input
 from functions.toolstep import close_call, record_result
 
 __all__ = ["handle"]
@@ -55,9 +57,15 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     reason = str(data.get("reason") or reason)
     message = str(data.get("message") or message)
 
+    server = False
+
     def terminate(current: Resource, st: dict[str, Any]) -> bool:
+        nonlocal server
         if st.get("phase") in TERMINAL_PHASES:
             return False
+        server = is_server(current)
+        if server and event.get_type() == types.RUN_COMPLETED and not _idle(st, data):
+            return False  # input came after sweep saw the session idle: it serves on
         started = parse_time(st.get("startedAt")) or parse_time(
             current["metadata"].get("creationTimestamp")
         )
@@ -99,10 +107,21 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
             "error": st.get("error"),
             "tokenUsage": st.get("tokenUsage"),
             "routing": written["spec"].get("routing"),
+            **({"mode": "server"} if server else {}),
         },
         traceparent=event.get_extension("traceparent"),
     )
     return [finished, *_resume_parent(deps, written)]
+
+
+def _idle(st: dict[str, Any], data: dict[str, Any]) -> bool:
+    """A server-mode run may complete only while it still waits, at the step sweep saw."""
+    return (
+        st.get("phase") == "Serving"
+        and st.get("stage") == Stage.INPUT
+        and not next_input(st)
+        and st.get("step") == data.get("step")
+    )
 
 
 def _resume_parent(deps: Deps, child: Resource) -> list[CloudEvent]:

@@ -3,6 +3,11 @@
 The system prompt, the session's earlier exchanges, the task and the tool
 definitions are written once to the journal (``context``), trimmed to the
 agent's token budget, so later steps never re-read the Agent or list MCP tools.
+
+Server mode: a run without a task goes Serving (no model call) once its context
+is written; ``run.input.received`` then takes the next queued input (journaled by
+route or ``baton send``, see functions.session) into the transcript as the user
+message that opens the next step, and asks for that model turn.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from typing import Any, Final
 from cloudevents.core.base import BaseCloudEvent
 
 from events import types
-from events.envelope import CloudEvent, run_event, run_ref_of, step_of
+from events.envelope import CloudEvent, RunRef, run_event, run_ref_of, step_of
 from events.errors import TransientError
-from functions.agentrun import KIND, Stage, get_run, transact
+from functions import session
+from functions.agentrun import KIND, Stage, get_run, rfc3339, transact
 from functions.ports import Deps, NotFound, Resource
-from functions.transcript import CONTEXT
+from functions.transcript import CONTEXT, user_key
 
 __all__ = ["estimate_tokens", "handle", "session_history"]
 
@@ -71,7 +77,8 @@ def _context(deps: Deps, run: Resource) -> dict[str, Any]:
     budget = int(agent["spec"].get("contextTokenBudget") or DEFAULT_BUDGET)
     budget -= estimate_tokens(system) + estimate_tokens(spec.get("task", ""))
     messages = session_history(deps, run, max(budget, 0))
-    messages.append({"role": "user", "content": spec.get("task", "")})
+    if spec.get("task") or not session.is_server(run):
+        messages.append({"role": "user", "content": spec.get("task", "")})
     model = overrides.get("modelRef", {}).get("name") or agent["spec"]["modelRef"]["name"]
     return {
         "system": system,
@@ -86,13 +93,19 @@ def _context(deps: Deps, run: Resource) -> dict[str, Any]:
 
 
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
-    """Write the context once and emit ``llm.requested`` for step 1."""
+    """Write the context once and emit ``llm.requested`` for step 1 (or take an input)."""
     ref = run_ref_of(event)
+    if event.get_type() == types.RUN_INPUT_RECEIVED:
+        return _take_input(event, deps, ref)
     if step_of(event) != 0:
         return []
     run = get_run(deps, ref)
     status = (run or {}).get("status") or {}
-    if run is None or status.get("phase") != "Running" or status.get("stage") != Stage.ACCEPTED:
+    if (
+        run is None
+        or status.get("phase") not in ("Running", "Serving")
+        or status.get("stage") != Stage.ACCEPTED
+    ):
         return []
     try:
         context = _context(deps, run)
@@ -102,13 +115,77 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         raise TransientError(f"run {ref.key}: {exc}", reason="ReferenceNotFound") from exc
     deps.store.append_journal(run, CONTEXT, context)  # a redelivery finds it and keeps the first
 
+    serve = status.get("phase") == "Serving"  # server mode, no task: wait for input
+
     def first_turn(current: Resource, st: dict[str, Any]) -> bool:
-        if st.get("phase") != "Running" or st.get("stage") != Stage.ACCEPTED:
+        if st.get("phase") not in ("Running", "Serving") or st.get("stage") != Stage.ACCEPTED:
             return False
-        st.update(step=1, stage=Stage.MODEL)
+        if serve:
+            st.update(stage=Stage.INPUT)
+        else:
+            st.update(step=1, stage=Stage.MODEL)
         return True
 
-    if transact(deps, ref, first_turn, read=run) is None:
+    written = transact(deps, ref, first_turn, read=run)
+    if written is None:
         return []
     traceparent = event.get_extension("traceparent")
+    if serve:
+        return _wake(deps, written)
     return [run_event(types.LLM_REQUESTED, NAME, ref, 1, traceparent=traceparent)]
+
+
+def _wake(deps: Deps, run: Resource) -> list[CloudEvent]:
+    """``run.input.received`` for an input that queued while the context was prepared."""
+    index = session.next_input(run["status"])
+    if not index:
+        return []
+    entry = dict(deps.store.read_journal(run)).get(session.input_key(index)) or {}
+    step = int(run["status"].get("step", 0))
+    text = str(entry.get("content", ""))
+    return [session.input_event(RunRef.of(run), step, index, text, NAME)]
+
+
+def _take_input(event: BaseCloudEvent, deps: Deps, ref: RunRef) -> list[CloudEvent]:
+    """Open the next step with the next queued input (a Serving run only; else a no-op)."""
+    run = get_run(deps, ref)
+    status = (run or {}).get("status") or {}
+    if run is None or status.get("phase") != "Serving" or status.get("stage") != Stage.INPUT:
+        return []  # busy (the input waits in the queue) or over
+    index = session.next_input(status)
+    if not index:
+        return []  # already taken: a duplicate or late wake-up
+    entry = dict(deps.store.read_journal(run)).get(session.input_key(index))
+    if entry is None:
+        raise TransientError(
+            f"run {ref.key}: input {index} is counted but not yet readable",
+            reason="InputNotFound",
+        )
+    step = int(status.get("step", 0)) + 1
+    now = deps.clock.now()
+    # Journal first: a redelivery finds the same (input, step) pair, as status only moves here.
+    deps.store.append_journal(
+        run, user_key(step), {"role": "user", "content": entry["content"], "input": index}
+    )
+
+    def take(current: Resource, st: dict[str, Any]) -> bool:
+        if (
+            st.get("phase") != "Serving"
+            or st.get("stage") != Stage.INPUT
+            or session.next_input(st) != index
+            or int(st.get("step", 0)) != step - 1
+        ):
+            return False
+        st.update(
+            phase="Running",
+            stage=Stage.MODEL,
+            step=step,
+            inputsTaken=index,
+            exchangeStartedAt=rfc3339(now),
+        )
+        return True
+
+    if transact(deps, ref, take, read=run) is None:
+        return []
+    traceparent = event.get_extension("traceparent")
+    return [run_event(types.LLM_REQUESTED, NAME, ref, step, traceparent=traceparent)]

@@ -6,9 +6,10 @@ compares every run's status with the clock and re-emits what is missing; the
 transitions' guards make a re-emit of something already handled a no-op. It
 also turns a person's annotations into events (``baton.dev/cancel``,
 ``baton.dev/approve``/``reject``: what ``baton cancel``/``approve`` or ``kubectl
-annotate`` set), enforces timeouts, deletes runs with ``cleanup: delete`` and keeps each
-agent's finished runs within ``runHistoryLimit`` (here rather than in finalize,
-so finalize's cost never grows with history).
+annotate`` set), enforces timeouts, wakes Serving runs for queued input (what
+``baton send`` journals) and ends them idle past their idleTTL, deletes runs with
+``cleanup: delete`` and keeps each agent's finished runs within ``runHistoryLimit``
+(here rather than in finalize, so finalize's cost never grows with history).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from events.apiserver import resource_event
 from events.envelope import CloudEvent, RunRef, data_of, run_event
 from functions.agentrun import KIND, Stage, is_terminal, parse_duration, parse_time
 from functions.ports import Deps, NotFound, Resource
+from functions.session import idle_ttl, input_event, input_key, next_input
 from functions.transcript import load
 
 __all__ = ["Settings", "handle"]
@@ -163,14 +165,40 @@ def _check(
         if phase == "Pending" or now - created > settings.unseen_after:
             return [resource_event("ADDED", run)]
         return []
+    if phase == "Serving" and st.get("stage") == Stage.INPUT:
+        return _serving(deps, run, now)
     ref, step = RunRef.of(run), int(st.get("step", 0))
-    started = parse_time(st.get("startedAt")) or created
+    # Server mode: the timeout bounds each exchange, not the whole session.
+    started = parse_time(st.get("exchangeStartedAt") or st.get("startedAt")) or created
     if timeout and now - started > timeout and st.get("stage") != Stage.FINALIZING:
         return [_timed_out(ref, step, timeout)]
     last = parse_time(st.get("lastEventTime")) or started
     if phase != "AwaitingApproval" and now - last > settings.stall_after:
         return _redrive(deps, run, now)
     return []
+
+
+def _serving(deps: Deps, run: Resource, now: float) -> list[CloudEvent]:
+    """A Serving run: wake it for queued input (``baton send`` only writes the store), or end
+    it once it has been idle longer than its idleTTL."""
+    st = run["status"]
+    ref, step = RunRef.of(run), int(st.get("step", 0))
+    marker = st.get("lastEventTime", "")
+    index = next_input(st)
+    if index:
+        entry = dict(deps.store.read_journal(run)).get(input_key(index)) or {}
+        text = str(entry.get("content", ""))
+        return [input_event(ref, step, index, text, NAME, redrive=marker)]
+    ttl = idle_ttl(run)
+    idle = now - (parse_time(st.get("lastEventTime")) or now)
+    if idle <= ttl:
+        return []
+    data = {
+        "result": st.get("result", ""),
+        "reason": "IdleTimeout",
+        "message": f"no input for {ttl:g}s (idleTTL): the session ended",
+    }
+    return [run_event(types.RUN_COMPLETED, NAME, ref, step, data, tool_call_id="idle")]
 
 
 def _housekeep(

@@ -2,7 +2,9 @@
 
 Journal keys: ``context`` (system prompt, tool specs, opening messages, limits,
 written once by prepare_context), ``reply/<n>`` (the model's reply of step n),
-``tool/<n>/<call id>`` (one tool result). Status keeps only counters; the
+``tool/<n>/<call id>`` (one tool result). Server mode adds ``input/<k>`` (the k-th
+input as received, see functions.session) and ``user/<n>`` (the input that opens
+step n, written when prepare_context takes it). Status keeps only counters; the
 messages live here, so an AgentRun stays small however long the run.
 """
 
@@ -20,6 +22,7 @@ __all__ = [
     "reply_from_entry",
     "reply_key",
     "tool_key",
+    "user_key",
 ]
 
 CONTEXT: Final = "context"
@@ -33,6 +36,11 @@ def reply_key(step: int) -> str:
 def tool_key(step: int, call_id: str) -> str:
     """Journal key of one tool result."""
     return f"tool/{step}/{call_id}"
+
+
+def user_key(step: int) -> str:
+    """Journal key of the user message (a server-mode input) that opens ``step``."""
+    return f"user/{step}"
 
 
 def reply_entry(reply: ModelReply) -> dict[str, Any]:
@@ -106,10 +114,26 @@ class Transcript:
         entry = self.reply(step)
         return reply_from_entry(entry).tool_calls if entry else []
 
+    def user(self, step: int) -> dict[str, Any] | None:
+        """The input that opens ``step`` (server mode), if any."""
+        return self.entries.get(user_key(step))
+
+    def exchange_start(self, step: int) -> int:
+        """The step the exchange containing ``step`` began at (1 unless an input opened one)."""
+        for k in range(step, 1, -1):
+            if user_key(k) in self.entries:
+                return k
+        return 1
+
     def messages(self, step: int) -> list[dict[str, Any]]:
         """The messages to send for ``step``: opening messages, then each earlier turn."""
         messages: list[dict[str, Any]] = [dict(m) for m in self.context.get("messages", [])]
-        for k in range(1, step):
+        for k in range(1, step + 1):
+            opening = self.user(k)
+            if opening is not None:
+                messages.append({"role": "user", "content": opening["content"]})
+            if k == step:
+                break
             entry = self.reply(k)
             if entry is None:
                 break

@@ -2,7 +2,8 @@
 
 Unknown references leave the run Pending with a reason (sweep re-drives it, so
 it proceeds once the reference appears); an invalid run is sent to finalize as
-failed; a valid one goes Running and ``run.accepted`` starts the chain.
+failed; a valid one goes Running (Serving: a server-mode run with no task) and
+``run.accepted`` starts the chain.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from events.envelope import CloudEvent, RunRef, run_event
 from events.errors import MalformedEvent
 from functions.agentrun import KIND, Stage, get_run, rfc3339, set_condition, transact
 from functions.ports import Deps, NotFound, Resource
+from functions.session import is_server
 
 __all__ = ["check_references", "handle"]
 
@@ -107,12 +109,15 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
 
     # The run's uid is its trace id: every shape, traced or not, names the same trace.
     trace_id = uuid.UUID(ref.uid).hex if ref.uid else uuid.uuid4().hex
+    # A server-mode run without a task serves at once; with one it works on the task first.
+    serve = is_server(run) and not (run["spec"].get("task") or "").strip()
+    phase = "Serving" if serve else "Running"
 
     def accept(current: Resource, status: dict[str, Any]) -> bool:
         if status.get("phase", "") not in ("", "Pending"):
             return False
         status.update(
-            phase="Running",
+            phase=phase,
             stage=Stage.ACCEPTED,
             step=0,
             startedAt=rfc3339(now),

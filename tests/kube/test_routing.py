@@ -21,7 +21,7 @@ EXPECTED = {
     "call-llm": [{"type": types.LLM_REQUESTED}],
     "call-tool": [{"type": types.TOOL_REQUESTED}, {"type": types.TOOL_APPROVED}],
     "finalize": [{"type": t} for t in sorted(types.TERMINAL_REQUESTS)],
-    "deliver": [{"type": types.RUN_FINISHED}],
+    "deliver": [{"type": types.RUN_FINISHED}, {"type": types.RUN_REPLIED}],
     "sweep": [
         {"type": types.TICK},
         {"type": PING, "source": "/apis/v1/namespaces/baton-system/pingsources/baton-tick"},
