@@ -156,6 +156,8 @@ def print_transcript(entries: list[tuple[str, dict[str, Any]]]) -> None:
             print(f"tools: {tools or '(none)'}")
             for message in entry.get("messages", []):
                 print(f"{message['role']}: {' '.join(_blocks(message['content']))}")
+        elif key.startswith("user/"):
+            print(f"user ({key}, input {entry.get('input')}): {entry.get('content', '')}")
         elif key.startswith("reply/"):
             usage = entry.get("usage") or {}
             print(

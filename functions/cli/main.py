@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "functions.cli.workers",
     "functions.cli.serve",
     "functions.cli.chat",
+    "functions.cli.session",
 )
 
 
