@@ -1,0 +1,127 @@
+"""Server mode end to end on the embedded shape: a Serving run answers `baton send` inputs
+in order, once each, and ends Succeeded when idle past its idleTTL."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from functions.cli.main import main
+from functions.runtime.embedded import Embedded
+from tests.e2e.conftest import docs_of, run_docs, wait_terminal
+
+SESSION = """
+apiVersion: baton.dev/v1alpha1
+kind: Model
+metadata: {name: echo-model}
+spec:
+  provider: scripted
+  script:
+    - text: "You said: {{task}}"
+      usage: {input: 10, output: 5}
+---
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: echo}
+spec:
+  modelRef: {name: echo-model}
+---
+apiVersion: baton.dev/v1alpha1
+kind: AgentRun
+metadata: {name: chat}
+spec:
+  agentRef: {name: echo}
+  mode: server
+  idleTTL: IDLE
+"""
+
+
+def _serving(rt: Embedded, taken: int = 0, timeout: float = 20) -> dict[str, Any]:
+    """The run once it is Serving with ``taken`` inputs taken and the bus idle."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = rt.store.get("AgentRun", "default", "chat")
+        st = run.get("status") or {}
+        if (st.get("phase"), st.get("stage"), st.get("inputsTaken", 0)) == (
+            "Serving",
+            "Input",
+            taken,
+        ):
+            rt.bus.wait_idle(5)
+            return rt.store.get("AgentRun", "default", "chat")
+        time.sleep(0.02)
+    raise AssertionError(f"chat not Serving with {taken} inputs: {run.get('status')}")
+
+
+def test_inputs_sent_with_baton_send_are_answered_in_order(embedded: Any, capsys: Any) -> None:
+    """Two `baton send`s: each answered (printed with --wait), the transcript holds both."""
+    rt = embedded()
+    run_docs(rt, docs_of(SESSION.replace("IDLE", "30m")))
+    assert _serving(rt)["status"]["step"] == 0
+    db = ["--db", rt.db_path]
+    assert main([*db, "send", "chat", "I am Ada.", "--wait", "--timeout", "20"]) == 0
+    assert main([*db, "send", "chat", "Who am I?", "--wait", "--timeout", "20"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "agentrun/chat: input 1 sent",
+        "You said: I am Ada.",
+        "agentrun/chat: input 2 sent",
+        "You said: Who am I?",
+    ]
+    run = _serving(rt, taken=2)
+    assert (run["status"]["step"], run["status"]["result"]) == (2, "You said: Who am I?")
+    assert run["status"]["tokenUsage"]["total"] == 30
+    keys = [k for k, _ in rt.store.read_journal(run) if k.startswith(("user/", "reply/"))]
+    assert keys == ["user/1", "reply/1", "user/2", "reply/2"]
+    assert main([*db, "logs", "chat"]) == 0
+    logs = capsys.readouterr().out
+    assert logs.index("I am Ada.") < logs.index("You said: I am Ada.") < logs.index("Who am I?")
+    types = [e.type for e in rt.events.read("default/chat")]
+    assert types.count("dev.baton.run.replied") == 2
+    assert "dev.baton.run.completed" not in types
+
+
+def test_a_duplicated_input_is_answered_once(embedded: Any, capsys: Any) -> None:
+    """The same send twice (same --id) and every event delivered twice: one answer."""
+    rt = embedded(dedupe_window=0)
+    seen: set[str] = set()
+
+    def redeliver(event: Any) -> None:
+        if event.get_id() not in seen:
+            seen.add(event.get_id())
+            rt.bus.publish(event)
+
+    rt.bus.tap(redeliver)
+    run_docs(rt, docs_of(SESSION.replace("IDLE", "30m")))
+    _serving(rt)
+    db = ["--db", rt.db_path]
+    assert main([*db, "send", "chat", "hello", "--id", "m-1"]) == 0
+    assert main([*db, "send", "chat", "hello", "--id", "m-1"]) == 0
+    run = _serving(rt, taken=1)
+    assert run["status"]["inputs"] == 1
+    assert run["status"]["tokenUsage"]["total"] == 15
+    replies = [k for k, _ in rt.store.read_journal(run) if k.startswith("reply/")]
+    assert replies == ["reply/1"]
+    assert capsys.readouterr().out.count("input 1 sent") == 2
+
+
+def test_an_idle_session_ends_succeeded(embedded: Any) -> None:
+    """No input for idleTTL: the run ends Succeeded, reason IdleTimeout, last answer kept."""
+    rt = embedded()
+    run_docs(rt, docs_of(SESSION.replace("IDLE", "1s")))
+    _serving(rt)
+    assert main(["--db", rt.db_path, "send", "chat", "bye", "--wait", "--timeout", "20"]) == 0
+    run = wait_terminal(rt, "chat")
+    assert (run["status"]["phase"], run["status"]["result"]) == ("Succeeded", "You said: bye")
+    ready = next(c for c in run["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "IdleTimeout"
+
+
+def test_send_to_a_task_run_is_refused(embedded: Any, capsys: Any) -> None:
+    """`baton send` names what is wrong when the run is not a session."""
+    rt = embedded()
+    task_run = SESSION.replace("  mode: server\n", "  task: hi\n").replace("IDLE", "30m")
+    run_docs(rt, docs_of(task_run))
+    wait_terminal(rt, "chat")
+    assert main(["--db", rt.db_path, "send", "chat", "more?"]) == 1
+    assert "not a server-mode run" in capsys.readouterr().err
