@@ -7,6 +7,10 @@ Secrets come from the variable itself or, Kubernetes-style, from a file named by
 ``BATON_<PLATFORM>_AGENT``       the default for one platform (SLACK, DISCORD, TELEGRAM, WEBHOOK)
 ``BATON_CHAT_AGENTS``            comma-separated Agents a message may pick with a ``/name`` prefix
 ``BATON_CHAT_NAMESPACE``         where the runs are created (default: ``default``)
+``BATON_CHAT_MODE``              ``server``: a thread is one session (a Serving run answers every
+                                 message in it); ``task`` (default): one run per message
+``BATON_CHAT_IDLE_TTL``          server mode: a thread's session ends after this long without
+                                 a message (a duration, default 30m)
 ``BATON_SLACK_SIGNING_SECRET``   Slack app's signing secret
 ``BATON_DISCORD_PUBLIC_KEY``     Discord application's public key (hex)
 ``BATON_TELEGRAM_SECRET_TOKEN``  the ``secret_token`` given to Telegram's setWebhook
@@ -49,6 +53,8 @@ class ChatConfig:
     platform_agents: Mapping[str, str] = field(default_factory=dict)
     selectable: frozenset[str] = frozenset()
     namespace: str | None = None
+    mode: str = "task"
+    idle_ttl: str = ""
     slack_signing_secret: str = field(default="", repr=False)
     discord_public_key: str = field(default="", repr=False)
     telegram_secret_token: str = field(default="", repr=False)
@@ -68,6 +74,8 @@ class ChatConfig:
             },
             selectable=frozenset(selectable),
             namespace=env.get("BATON_CHAT_NAMESPACE") or None,
+            mode=env.get("BATON_CHAT_MODE", "").strip() or "task",
+            idle_ttl=env.get("BATON_CHAT_IDLE_TTL", "").strip(),
             slack_signing_secret=read_secret(env, "BATON_SLACK_SIGNING_SECRET"),
             discord_public_key=read_secret(env, "BATON_DISCORD_PUBLIC_KEY"),
             telegram_secret_token=read_secret(env, "BATON_TELEGRAM_SECRET_TOKEN"),

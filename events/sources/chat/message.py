@@ -78,6 +78,10 @@ def channel_message(
     }
     if config.namespace:
         data["namespace"] = config.namespace
+    if config.mode == "server":  # the thread is a session: route hands later messages to it
+        data["mode"] = "server"
+        if config.idle_ttl:
+            data["idleTTL"] = config.idle_ttl
     validate_data(types.CHANNEL_MESSAGE, data)
     source = SOURCE_PREFIX + platform + (f"/{account}" if account else "")
     return make_event(
