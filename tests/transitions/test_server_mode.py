@@ -325,3 +325,28 @@ def test_route_redelivery_of_the_creating_message_is_not_input(h: Harness) -> No
     assert route.handle(_message("one", "E1"), h.deps) == []
     (run,) = h.store.list("AgentRun")
     assert run["status"].get("inputs", 0) == 0
+
+
+def test_a_deleted_session_is_over_and_the_thread_starts_anew(h: Harness) -> None:
+    """Deleting a Serving run ends it: the next message in its thread starts a new run."""
+    h.models.script("m1", answer("first"), answer("fresh"))
+    h.model()
+    h.agent()
+    h.pump([_message("one", "E1")])
+    (old,) = h.store.list("AgentRun")
+    h.store.delete("AgentRun", "default", old["metadata"]["name"])
+    h.pump([_message("two", "E2")])
+    (new,) = h.store.list("AgentRun")
+    assert new["metadata"]["uid"] != old["metadata"]["uid"]
+    assert (new["status"]["phase"], new["status"]["result"]) == ("Serving", "fresh")
+
+
+def test_cancel_ends_a_serving_run_cancelled(h: Harness) -> None:
+    """`baton cancel` (the annotation) works on a session as on any run."""
+    serving(h)
+    run = h.get()
+    run["metadata"]["annotations"] = {sweep.CANCEL: "carol"}
+    h.store.update(run)
+    h.pump(sweep.handle(make_event(types.TICK, "test", {}), h.deps))
+    assert h.status()["phase"] == "Cancelled"
+    assert h.status()["error"]["message"] == "cancelled by carol"
