@@ -50,17 +50,23 @@ def session_history(deps: Deps, run: Resource, budget: int) -> list[dict[str, An
         and r.get("status", {}).get("result")
     ]
     earlier.sort(key=lambda r: r.get("status", {}).get("completedAt", ""))
+    pairs: list[tuple[str, str]] = []
+    for prior in earlier:
+        if session.is_server(prior):  # a session: every exchange, from its journal
+            task = str(prior["spec"].get("task") or "")
+            pairs.extend(session.exchanges(task, deps.store.read_journal(prior)))
+        else:
+            pairs.append((prior["spec"].get("task", ""), prior["status"]["result"]))
     kept: list[dict[str, Any]] = []
-    for prior in reversed(earlier):
-        pair = [
-            {"role": "user", "content": prior["spec"].get("task", "")},
-            {"role": "assistant", "content": prior["status"]["result"]},
-        ]
-        cost = sum(estimate_tokens(m["content"]) for m in pair)
+    for question, answer in reversed(pairs):
+        cost = estimate_tokens(question) + estimate_tokens(answer)
         if cost > budget:
             break
         budget -= cost
-        kept[:0] = pair
+        kept[:0] = [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer},
+        ]
     return kept
 
 

@@ -30,6 +30,7 @@ from functions.transcript import Transcript
 __all__ = [
     "DEFAULT_IDLE_TTL",
     "INPUT_PREFIX",
+    "exchanges",
     "idle_ttl",
     "input_event",
     "input_key",
@@ -180,3 +181,22 @@ def reply_events(
     # Inputs that arrived during this exchange: wake prepare_context for the next one.
     entry = dict(deps.store.read_journal(run)).get(input_key(queued)) or {}
     return [replied, input_event(ref, step, queued, str(entry.get("content", "")), transition)]
+
+
+def exchanges(task: str, entries: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str]]:
+    """(question, final answer) of each answered exchange in a server-mode run's journal."""
+    pairs: list[tuple[str, str]] = []
+    question: str | None = task or None
+    answer: str | None = None
+    for key, entry in entries:
+        if key.startswith("user/"):
+            if question is not None and answer is not None:
+                pairs.append((question, answer))
+            question, answer = str(entry.get("content", "")), None
+        elif key.startswith("reply/"):
+            blocks = entry.get("content") or []
+            if not any(b.get("type") == "tool_use" for b in blocks):
+                answer = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+    if question is not None and answer is not None:
+        pairs.append((question, answer))
+    return pairs

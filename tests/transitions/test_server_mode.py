@@ -266,16 +266,24 @@ def test_route_gives_a_thread_message_to_its_serving_run(h: Harness) -> None:
 
 
 def test_route_starts_a_new_run_when_the_session_ended(h: Harness) -> None:
-    """A message to a thread whose session ended creates a new run."""
-    h.models.script("m1", answer("first"), answer("again"))
+    """A message to a thread whose session ended creates a new run, with the old one's history."""
+    model = h.models.script("m1", answer("first"), answer("second"), answer("again"))
     h.model()
     h.agent()
     h.pump([_message("one", "E1")])
+    h.pump([_message("two", "E2")])
     h.clock.advance(3600)
     h.pump(sweep.handle(make_event(types.TICK, "test", {}), h.deps))
-    h.pump([_message("two", "E2")])
+    h.pump([_message("three", "E3")])
     phases = sorted(r["status"]["phase"] for r in h.store.list("AgentRun"))
     assert phases == ["Serving", "Succeeded"]
+    assert model.requests[-1].messages == [
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "first"},
+        {"role": "user", "content": "two"},
+        {"role": "assistant", "content": "second"},
+        {"role": "user", "content": "three"},
+    ]
 
 
 class Posts:
