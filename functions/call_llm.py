@@ -20,6 +20,7 @@ from functions.agentrun import Stage, get_run, parse_duration, parse_time, set_c
 from functions.ports import Deps, ModelReply, ModelRequest, NotFound, Resource
 from functions.session import is_server
 from functions.stop_reasons import classify_stop
+from functions.toolstep import tool_requested
 from functions.transcript import Transcript, load, reply_entry, reply_from_entry, reply_key
 
 __all__ = ["handle"]
@@ -235,18 +236,7 @@ def _record(
     if transact(deps, ref, advance, read=read) is None:
         return []
     if outcome == "tool_calls":
-        return [
-            run_event(
-                types.TOOL_REQUESTED,
-                NAME,
-                ref,
-                step,
-                {"toolCall": {"id": c.id, "name": c.name, "input": dict(c.input)}},
-                tool_call_id=c.id,
-                traceparent=traceparent,
-            )
-            for c in calls
-        ]
+        return [tool_requested(NAME, ref, step, c, traceparent=traceparent) for c in calls]
     if outcome == "continue":
         return [run_event(types.LLM_REQUESTED, NAME, ref, step + 1, traceparent=traceparent)]
     if outcome == "answer":

@@ -26,6 +26,7 @@ from events.envelope import CloudEvent, RunRef, data_of, run_event
 from functions.agentrun import KIND, Stage, is_terminal, parse_duration, parse_time
 from functions.ports import Deps, NotFound, Resource
 from functions.session import idle_ttl, input_event, input_key, next_input
+from functions.toolstep import call_data, tool_requested
 from functions.transcript import load
 
 __all__ = ["Settings", "handle"]
@@ -67,14 +68,7 @@ def _redrive(deps: Deps, run: Resource, now: float) -> list[CloudEvent]:
     if stage == Stage.TOOLS:
         pending = set(st.get("pendingToolCalls") or [])
         return [
-            run_event(
-                types.TOOL_REQUESTED,
-                NAME,
-                ref,
-                step,
-                {"toolCall": {"id": c.id, "name": c.name, "input": dict(c.input)}},
-                tool_call_id=f"{c.id}-redrive-{marker}",
-            )
+            tool_requested(NAME, ref, step, c, suffix=f"-redrive-{marker}")
             for c in load(deps.store, run).tool_calls(step)
             if c.id in pending and c.id not in (st.get("awaitingApproval") or [])
         ]
@@ -132,7 +126,7 @@ def _requests(deps: Deps, run: Resource) -> list[CloudEvent]:
             ref,
             step,
             {
-                "toolCall": {"id": c.id, "name": c.name, "input": dict(c.input)},
+                "toolCall": call_data(c),
                 "approved": decided[c.id],
                 "by": by,
             },

@@ -11,10 +11,36 @@ from typing import Any
 from events import types
 from events.envelope import CloudEvent, RunRef, run_event
 from functions.agentrun import Stage, set_condition, transact
-from functions.ports import Deps, Resource, ToolResult
+from functions.ports import Deps, Resource, ToolCall, ToolResult
 from functions.transcript import tool_key
 
-__all__ = ["close_call", "record_result"]
+__all__ = ["call_data", "close_call", "record_result", "tool_requested"]
+
+
+def call_data(call: ToolCall) -> dict[str, Any]:
+    """A tool call as the ``toolCall`` member of event data."""
+    return {"id": call.id, "name": call.name, "input": dict(call.input)}
+
+
+def tool_requested(
+    transition: str,
+    ref: RunRef,
+    step: int,
+    call: ToolCall,
+    *,
+    suffix: str = "",
+    traceparent: Any = None,
+) -> CloudEvent:
+    """``tool.requested`` for one call (``suffix`` tells a re-drive's id from the first)."""
+    return run_event(
+        types.TOOL_REQUESTED,
+        transition,
+        ref,
+        step,
+        {"toolCall": call_data(call)},
+        tool_call_id=f"{call.id}{suffix}",
+        traceparent=traceparent,
+    )
 
 
 def record_result(
