@@ -21,11 +21,12 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from functions.ports import Conflict, Invalid, NotFound, Resource
+from functions.resources import sqlite_journal as journal
 from functions.resources.jsontext import dumps as _dumps
 from functions.resources.jsontext import loads as _loads
 from functions.resources.schema import kind_info, validate_and_default
 from functions.resources.sqlite_db import Database
-from functions.resources.sqlite_watch import Watch, head, materialize
+from functions.resources.sqlite_watch import Watch, head, log_change, materialize, parse_rv
 
 __all__ = ["SqliteStore"]
 
@@ -204,32 +205,11 @@ class SqliteStore:
 
     def append_journal(self, run: Resource, key: str, entry: Mapping[str, Any]) -> bool:
         """Record ``entry`` under ``key`` for the run once; False if the key was taken."""
-        uid = run["metadata"]["uid"]
-        body = _dumps(entry)
-
-        def insert(conn: sqlite3.Connection) -> bool:
-            added = conn.execute(
-                "INSERT OR IGNORE INTO journal (run_uid, key, entry) "
-                "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM objects WHERE uid = ?)",
-                (uid, key, body, uid),
-            ).rowcount
-            if added:
-                return True
-            if conn.execute("SELECT 1 FROM objects WHERE uid = ?", (uid,)).fetchone() is None:
-                # An orphan entry would never be collected: the run is gone (or never was).
-                raise NotFound(f'agentruns.baton.dev with uid "{uid}" not found')
-            return False
-
-        return self.db.write(insert)
+        return journal.append(self.db, run, key, entry)
 
     def read_journal(self, run: Resource) -> builtins.list[tuple[str, dict[str, Any]]]:
         """The run's journal in write order as (key, entry) pairs."""
-        with self.db.reading() as conn:
-            rows = conn.execute(
-                "SELECT key, entry FROM journal WHERE run_uid = ? ORDER BY id",
-                (run["metadata"]["uid"],),
-            ).fetchall()
-        return [(key, _loads(entry)) for key, entry in rows]
+        return journal.read(self.db, run)
 
     # -- watch ------------------------------------------------------------
 
@@ -258,7 +238,7 @@ class SqliteStore:
                 if since is not None:
                     initial = self._list(conn, kind, namespace, None)
         else:
-            cursor = _parse_rv(since)
+            cursor = parse_rv(since)
         return Watch(
             self.db,
             kind,
@@ -300,24 +280,7 @@ class SqliteStore:
 
     def _append(self, conn: sqlite3.Connection, change: str, obj: Resource) -> int:
         """Log ``obj`` as a change; set and return its new resourceVersion."""
-        meta = obj["metadata"]
-        meta.pop("resourceVersion", None)  # the row id is the resourceVersion
-        rv = conn.execute(
-            "INSERT INTO changes (kind, namespace, type, body) VALUES (?, ?, ?, ?)",
-            (obj["kind"], meta["namespace"], change, _dumps(obj)),
-        ).lastrowid
-        assert rv is not None
-        meta["resourceVersion"] = str(rv)
-        if rv % self._trim_every == 0 and rv > self.keep_changes:
-            floor = rv - self.keep_changes
-            conn.execute(
-                "DELETE FROM changes WHERE rv <= ? AND rv NOT IN (SELECT rv FROM objects)",
-                (floor,),
-            )
-            conn.execute(
-                "UPDATE counters SET value = max(value, ?) WHERE name = 'compacted'", (floor,)
-            )
-        return rv
+        return log_change(conn, change, obj, keep=self.keep_changes, trim_every=self._trim_every)
 
 
 def _json_copy(value: Any) -> Any:
@@ -338,10 +301,3 @@ def _identity(obj: Resource) -> tuple[str, str, str, str]:
             field="metadata.resourceVersion",
         )
     return obj["kind"], meta.get("namespace") or "default", meta["name"], str(rv)
-
-
-def _parse_rv(since: str) -> int:
-    try:
-        return int(since)
-    except ValueError:
-        raise Invalid(f'invalid resource version "{since}"', field="resourceVersion") from None

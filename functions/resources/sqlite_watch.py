@@ -10,12 +10,13 @@ import sqlite3
 import time
 from collections.abc import Collection, Iterator
 
-from functions.ports import Resource, WatchEvent
+from functions.ports import Invalid, Resource, WatchEvent
 from functions.resources.errors import Expired
+from functions.resources.jsontext import dumps
 from functions.resources.jsontext import loads as _loads
 from functions.resources.sqlite_db import Database
 
-__all__ = ["Watch", "compacted", "head", "materialize"]
+__all__ = ["Watch", "compacted", "head", "log_change", "materialize", "parse_rv"]
 
 _BATCH = 256
 
@@ -115,3 +116,36 @@ class Watch(Iterator[WatchEvent]):
                     return
                 wait = min(wait, left)
             db.wait_for_write(seen, wait)
+
+
+def log_change(
+    conn: sqlite3.Connection, change: str, obj: Resource, *, keep: int, trim_every: int
+) -> int:
+    """Append ``obj`` to the change log; set and return its new resourceVersion.
+
+    Every ``trim_every`` writes the log is cut to the last ``keep`` changes (each live
+    object's newest stays), and a watch from before the cut gets ``Expired``.
+    """
+    meta = obj["metadata"]
+    meta.pop("resourceVersion", None)  # the row id is the resourceVersion
+    rv = conn.execute(
+        "INSERT INTO changes (kind, namespace, type, body) VALUES (?, ?, ?, ?)",
+        (obj["kind"], meta["namespace"], change, dumps(obj)),
+    ).lastrowid
+    assert rv is not None
+    meta["resourceVersion"] = str(rv)
+    if rv % trim_every == 0 and rv > keep:
+        floor = rv - keep
+        conn.execute(
+            "DELETE FROM changes WHERE rv <= ? AND rv NOT IN (SELECT rv FROM objects)", (floor,)
+        )
+        conn.execute("UPDATE counters SET value = max(value, ?) WHERE name = 'compacted'", (floor,))
+    return rv
+
+
+def parse_rv(since: str) -> int:
+    """A resourceVersion a watch starts after, as the API server would refuse a bad one."""
+    try:
+        return int(since)
+    except ValueError:
+        raise Invalid(f'invalid resource version "{since}"', field="resourceVersion") from None
