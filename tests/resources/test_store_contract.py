@@ -306,7 +306,6 @@ def test_journal_is_per_run_incarnation(store: Store, namespace: str, tag: str) 
     assert store.append_journal(new, "context", {"system": "new"}) is True
 
 
-
 def test_watch_can_keep_only_some_change_types(store: Store, namespace: str, tag: str) -> None:
     """A watch asked for ADDED and DELETED does not report the status writes between."""
     start = store.create(agent_run(unique(), namespace, tag))
