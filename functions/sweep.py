@@ -44,8 +44,15 @@ class Settings:
     """Thresholds, overridable per tick in the event's data."""
 
     def __init__(self, data: dict[str, Any]) -> None:
+        # A model or tool call may be in flight for minutes: wait that long before re-driving.
         self.stall_after = float(data.get("stallAfterSeconds", 300))
+        # Accepted and Finalizing stages wait on no outside call: a lost event shows sooner.
+        self.quick_after = min(float(data.get("quickStallAfterSeconds", 30)), self.stall_after)
         self.unseen_after = float(data.get("unseenAfterSeconds", 10))
+
+    def stalled_after(self, stage: str | None) -> float:
+        """How long a run may sit in ``stage`` before sweep re-emits what it waits for."""
+        return self.quick_after if stage in (Stage.ACCEPTED, Stage.FINALIZING) else self.stall_after
 
 
 def _timeout(run: Resource, agents: dict[tuple[str, str], Resource | None]) -> float | None:
@@ -167,7 +174,7 @@ def _check(
     if timeout and now - started > timeout and st.get("stage") != Stage.FINALIZING:
         return [_timed_out(ref, step, timeout)]
     last = parse_time(st.get("lastEventTime")) or started
-    if phase != "AwaitingApproval" and now - last > settings.stall_after:
+    if phase != "AwaitingApproval" and now - last > settings.stalled_after(st.get("stage")):
         return _redrive(deps, run, now)
     return []
 

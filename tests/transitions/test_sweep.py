@@ -215,3 +215,17 @@ def test_terminal_runs_are_never_redriven(h):
     h.clock.advance(10_000)
     assert tick(h) == []
     assert h.status()["phase"] == "Succeeded"
+
+
+def test_stages_with_no_call_in_flight_are_redriven_sooner(h):
+    """Accepted waits on no model or tool: re-driven after 30 s; a Model stage is not."""
+    h.world()
+    validate.handle(h.added(), h.deps)
+    h.clock.advance(31)
+    assert kinds(tick(h)) == [(types.RUN_ACCEPTED, 0)]
+    h.deliver(tick(h)[0])  # now in the Model stage: a model call may be in flight
+    h.clock.advance(31)
+    assert tick(h) == []
+    assert kinds(tick(h, quickStallAfterSeconds=5, stallAfterSeconds=20)) == [
+        (types.LLM_REQUESTED, 1)
+    ]
