@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cloudevents.core.base import BaseCloudEvent
 
 from events.bus import Handler, Subscription
+from events.buses.jetstream_config import JetStreamConfig, dead_letter_subject, subject_for
 from events.buses.jetstream_delivery import Delivery, Settings
 from events.buses.jetstream_pull import PullLoop
 from events.codecs.nats import to_binary
 from events.envelope import CloudEvent
-from events.errors import MalformedEvent
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -41,54 +39,6 @@ __all__ = ["JetStreamBus", "JetStreamConfig", "dead_letter_subject", "subject_fo
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-_BATON: Final = "dev.baton."
-_APISERVER: Final = "dev.knative.apiserver."
-_DEAD_LETTER: Final = "deadletter"
-_TOKEN: Final = re.compile(r"^[^\s.*>]+$")
-
-
-@dataclass(frozen=True)
-class JetStreamConfig:
-    """Where the bus connects and how its stream and consumers are set up (seconds)."""
-
-    url: str = "nats://127.0.0.1:4222"
-    stream: str = "BATON"
-    prefix: str = "baton"
-    storage: str = "file"  # or "memory"
-    replicas: int = 1
-    max_age: float = 7 * 24 * 3600.0
-    duplicate_window: float = 120.0
-    ack_wait: float = 30.0
-    max_deliver: int = 5
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    concurrency: int = 4
-    pull_expires: float = 30.0
-    pull_heartbeat: float = 5.0
-    dead_letter_consumer: str = "deadletter"
-    request_timeout: float = 10.0
-    connect_options: dict[str, Any] = field(default_factory=dict)
-
-
-def subject_for(event_type: str, prefix: str = "baton") -> str:
-    """The subject an event type travels on: ``dev.baton.llm.requested`` -> ``baton.llm.requested``,
-    ``dev.knative.apiserver.resource.add`` -> ``baton.apiserver.resource.add``, others
-    ``baton.ext.<type>``."""
-    if event_type.startswith(_BATON) and not event_type.startswith(_BATON + _DEAD_LETTER + "."):
-        rest = event_type[len(_BATON) :]
-    elif event_type.startswith(_APISERVER):
-        rest = "apiserver." + event_type[len(_APISERVER) :]
-    else:
-        rest = "ext." + event_type
-    if not all(_TOKEN.match(token) for token in rest.split(".")):
-        raise MalformedEvent(f"event type {event_type!r} cannot be a NATS subject")
-    return f"{prefix}.{rest}"
-
-
-def dead_letter_subject(function: str, prefix: str = "baton") -> str:
-    """Where ``function``'s dead letters go."""
-    return f"{prefix}.{_DEAD_LETTER}.{function}"
 
 
 class JetStreamBus:
@@ -207,7 +157,7 @@ class JetStreamBus:
     def _filter_subjects(self, name: str, dead_letter: bool) -> list[str]:
         prefix = self.config.prefix
         if dead_letter:
-            return [f"{prefix}.{_DEAD_LETTER}.>"]
+            return [dead_letter_subject(">", prefix)]
         types = [s.filter.get("type") for s in self._subscriptions[name]]
         if any(t is None for t in types):
             return [f"{prefix}.>"]  # dead letters are skipped in-process (skip_prefix)
@@ -251,7 +201,7 @@ class JetStreamBus:
             self._publish_raw,
             None if dead_letter else dead_letter_subject(name, cfg.prefix),
             transport_errors=(TimeoutError, OSError, NATSError),
-            skip_prefix=None if dead_letter else f"{cfg.prefix}.{_DEAD_LETTER}.",
+            skip_prefix=None if dead_letter else dead_letter_subject("", cfg.prefix),
         )
         pull = PullLoop(
             self._nc,

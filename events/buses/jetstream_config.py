@@ -1,0 +1,59 @@
+"""JetStream settings and the subject scheme: which subject an event type travels on."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from events.errors import MalformedEvent
+
+__all__ = ["JetStreamConfig", "dead_letter_subject", "subject_for"]
+
+_BATON: Final = "dev.baton."
+_APISERVER: Final = "dev.knative.apiserver."
+_DEAD_LETTER: Final = "deadletter"
+_TOKEN: Final = re.compile(r"^[^\s.*>]+$")
+
+
+@dataclass(frozen=True)
+class JetStreamConfig:
+    """Where the bus connects and how its stream and consumers are set up (seconds)."""
+
+    url: str = "nats://127.0.0.1:4222"
+    stream: str = "BATON"
+    prefix: str = "baton"
+    storage: str = "file"  # or "memory"
+    replicas: int = 1
+    max_age: float = 7 * 24 * 3600.0
+    duplicate_window: float = 120.0
+    ack_wait: float = 30.0
+    max_deliver: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    concurrency: int = 4
+    pull_expires: float = 30.0
+    pull_heartbeat: float = 5.0
+    dead_letter_consumer: str = "deadletter"
+    request_timeout: float = 10.0
+    connect_options: dict[str, Any] = field(default_factory=dict)
+
+
+def subject_for(event_type: str, prefix: str = "baton") -> str:
+    """The subject an event type travels on: ``dev.baton.llm.requested`` -> ``baton.llm.requested``,
+    ``dev.knative.apiserver.resource.add`` -> ``baton.apiserver.resource.add``, others
+    ``baton.ext.<type>``."""
+    if event_type.startswith(_BATON) and not event_type.startswith(_BATON + _DEAD_LETTER + "."):
+        rest = event_type[len(_BATON) :]
+    elif event_type.startswith(_APISERVER):
+        rest = "apiserver." + event_type[len(_APISERVER) :]
+    else:
+        rest = "ext." + event_type
+    if not all(_TOKEN.match(token) for token in rest.split(".")):
+        raise MalformedEvent(f"event type {event_type!r} cannot be a NATS subject")
+    return f"{prefix}.{rest}"
+
+
+def dead_letter_subject(function: str, prefix: str = "baton") -> str:
+    """Where ``function``'s dead letters go."""
+    return f"{prefix}.{_DEAD_LETTER}.{function}"
