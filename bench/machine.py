@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["machine", "peak_rss_mb", "rss_mb"]
+__all__ = ["cpu_seconds", "machine", "peak_rss_mb", "rss_mb"]
 
 
 def _proc_status(pid: int | str, field_name: str) -> float:
@@ -28,6 +28,14 @@ def rss_mb(pid: int | str = "self") -> float:
 def peak_rss_mb(pid: int | str = "self") -> float:
     """Peak resident set size (VmHWM) of a process in MiB."""
     return _proc_status(pid, "VmHWM")
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_model() -> str:

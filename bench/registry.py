@@ -24,7 +24,9 @@ BENCHMARKS: Final[dict[str, str]] = {
     "concurrency": "bench.concurrency",
     "coldstart": "bench.coldstart",
     "memory": "bench.memory",
+    "process-memory": "bench.process_memory",
     "nats": "external:nats",
+    "nats-runs": "bench.nats_runs",
     "http": "external:http",
     "anthropic-adapter": "external:anthropic-adapter",
 }

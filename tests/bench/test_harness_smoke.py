@@ -12,11 +12,21 @@ import os
 
 import pytest
 
-from bench import coldstart, concurrency, embedded, growth, memory, report
+from bench import (
+    coldstart,
+    concurrency,
+    embedded,
+    growth,
+    memory,
+    nats_runs,
+    process_memory,
+    report,
+)
 from bench.__main__ import main
 from bench.external import EXTERNAL, run_external
 from bench.harness import Baseline, Figure, Result, percentile, table, write_json
 from bench.registry import BENCHMARKS, run_benchmark
+from tests.fixtures.nats import require_nats_server
 
 TRANSITIONS = {"validate", "prepare_context", "call_llm", "call_tool", "finalize"}
 
@@ -107,6 +117,30 @@ def test_memory_reports_idle_and_after_runs() -> None:
     _assert_figures(result)
     assert result.details["embedded"]["succeeded"] == 5
     assert result.details["embedded"]["after_mb"] > 0
+
+
+def test_nats_runs_go_through_worker_processes() -> None:
+    """Runs through 1 and 2 NATS worker processes all Succeed, beside the embedded shape."""
+    require_nats_server()
+    result = nats_runs.run(runs=3, workers=(1, 2))
+    _assert_figures(result)
+    assert [p["workers"] for p in result.details["nats"]] == [1, 2]
+    assert result.details["succeeded"] == "6/6"
+    assert result.details["embedded"]["succeeded"] == 3
+    assert {f.baseline.name for f in result.figures if f.baseline} >= {"embedded runs/s"}
+
+
+def test_process_memory_reads_worker_and_gunicorn_rss() -> None:
+    """RSS of a NATS worker and a gunicorn function, idle and after, each beside a bare process."""
+    require_nats_server()
+    result = process_memory.run(runs=4)
+    _assert_figures(result)
+    assert len(result.figures) == 4
+    assert result.details["nats_worker"]["succeeded"] == 4
+    assert result.details["gunicorn_validate"]["answered_2xx"] == 4
+    assert result.details["gunicorn_echo"]["answered_2xx"] == 4
+    for side in ("nats_worker", "gunicorn_validate", "gunicorn_echo", "bare_loop"):
+        assert result.details[side]["idle_mb"] > 0 and result.details[side]["after_mb"] > 0
 
 
 @pytest.mark.parametrize("name", sorted(EXTERNAL))
