@@ -280,6 +280,7 @@ class SqliteStore:
 
     def _append(self, conn: sqlite3.Connection, change: str, obj: Resource) -> int:
         """Log ``obj`` as a change; set and return its new resourceVersion."""
+        self.db.note_change(obj["kind"], change)
         return log_change(conn, change, obj, keep=self.keep_changes, trim_every=self._trim_every)
 
 

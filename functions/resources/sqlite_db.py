@@ -87,6 +87,10 @@ class _Signal:
     queue_lock: threading.Lock = field(default_factory=threading.Lock)
     changed: threading.Condition = field(default_factory=threading.Condition)
     writes: int = 0
+    # Commits per (kind, change type), so a watch wakes only for what it follows: an
+    # AgentRun ADDED watch sleeps through status writes, journal entries, other kinds.
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    noted: set[tuple[str, str]] = field(default_factory=set)  # in the open transaction
 
 
 _SIGNALS: dict[str, _Signal] = {}
@@ -251,23 +255,40 @@ class Database:
             finally:
                 conn.execute("COMMIT")
 
+    def note_change(self, kind: str, change: str) -> None:
+        """Inside a write: it changes a ``kind`` object (``ADDED``/``MODIFIED``/``DELETED``)."""
+        self._signal.noted.add((kind, change))
+
     def notify(self) -> None:
-        """Wake this process's watches."""
+        """Wake the watches of this process that follow what was just committed."""
         signal = self._signal
         with signal.changed:
             signal.writes += 1
-            signal.changed.notify_all()
+            woken = bool(signal.noted)
+            for key in signal.noted:
+                signal.counts[key] = signal.counts.get(key, 0) + 1
+            signal.noted.clear()
+            if woken:
+                signal.changed.notify_all()
 
-    def writes_seen(self) -> int:
-        """A counter of this process's writes, to wait for the next one without missing it."""
-        return self._signal.writes
-
-    def wait_for_write(self, seen: int, timeout: float) -> None:
-        """Sleep until a write after ``seen`` in this process, or ``timeout`` seconds."""
+    def writes_seen(self, interest: frozenset[tuple[str, str]] | None = None) -> int:
+        """A counter of this process's commits (of ``interest`` only), to wait for the next."""
         signal = self._signal
-        with signal.changed:
-            if signal.writes == seen:
-                signal.changed.wait(timeout)
+        if interest is None:
+            return signal.writes
+        return sum(signal.counts.get(key, 0) for key in interest)
+
+    def wait_for_write(
+        self, seen: int, timeout: float, interest: frozenset[tuple[str, str]] | None = None
+    ) -> None:
+        """Sleep until a commit after ``seen`` (of ``interest``) in this process, or ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._signal.changed:
+            while self.writes_seen(interest) == seen:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._signal.changed.wait(left)
 
     def close(self) -> None:
         """Close every connection this Database opened."""

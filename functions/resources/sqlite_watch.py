@@ -81,6 +81,7 @@ class Watch(Iterator[WatchEvent]):
     ) -> Iterator[WatchEvent]:
         for obj in initial:
             yield WatchEvent("ADDED", obj)
+        interest = frozenset((kind, t) for t in (self._changes or ("ADDED", "MODIFIED", "DELETED")))
         sql = "SELECT rv, type, body FROM changes WHERE rv > ? AND kind = ?"
         if namespace:
             sql += " AND namespace = ?"
@@ -90,7 +91,7 @@ class Watch(Iterator[WatchEvent]):
         sql += f" ORDER BY rv LIMIT {_BATCH}"
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            seen = db.writes_seen()
+            seen = db.writes_seen(interest)
             args: tuple[int | str, ...] = (cursor, kind, namespace) if namespace else (cursor, kind)
             args += self._changes
             with db.snapshot() as conn:
@@ -115,7 +116,7 @@ class Watch(Iterator[WatchEvent]):
                 if left <= 0:
                     return
                 wait = min(wait, left)
-            db.wait_for_write(seen, wait)
+            db.wait_for_write(seen, wait, interest)
 
 
 def log_change(
