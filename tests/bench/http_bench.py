@@ -71,7 +71,7 @@ def echo_app() -> Any:
     return app
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -85,8 +85,10 @@ def _env(port: int, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _post(conn: http.client.HTTPConnection, body: bytes, headers: dict[str, str]) -> int:
-    conn.request("POST", "/", body=body, headers=headers)
+def _post(
+    conn: http.client.HTTPConnection, body: bytes, headers: dict[str, str], path: str = "/"
+) -> int:
+    conn.request("POST", path, body=body, headers=headers)
     response = conn.getresponse()
     response.read()
     return response.status
@@ -102,7 +104,7 @@ def _start(app: str, env: dict[str, str], cwd: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=15)
@@ -130,7 +132,7 @@ def cold_start(
     app: str, extra: dict[str, str], body: bytes, headers: dict[str, str], cwd: str
 ) -> float:
     """Milliseconds from exec of gunicorn to the first 2xx answer to an event."""
-    port = _free_port()
+    port = free_port()
     env = _env(port, extra)
     started = time.perf_counter()
     process = _start(app, env, cwd)
@@ -138,7 +140,7 @@ def cold_start(
         _first_2xx(port, body, headers)
         return (time.perf_counter() - started) * 1000
     finally:
-        _stop(process)
+        stop(process)
 
 
 def exec_to_exit(code: str) -> float:
@@ -148,10 +150,10 @@ def exec_to_exit(code: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _load(
-    port: int, requests: list[tuple[bytes, dict[str, str]]], clients: int
+def load(
+    port: int, requests: list[tuple[bytes, dict[str, str]]], clients: int, path: str = "/"
 ) -> dict[str, float]:
-    """Send ``requests`` from ``clients`` keep-alive threads; req/s and latency percentiles."""
+    """POST ``requests`` to ``path`` from ``clients`` keep-alive threads: req/s and percentiles."""
     latencies: list[float] = []
     errors: list[int] = []
     lock = threading.Lock()
@@ -162,7 +164,7 @@ def _load(
         mine = []
         for body, headers in chunk:
             t0 = time.perf_counter()
-            status = _post(conn, body, headers)
+            status = _post(conn, body, headers, path)
             mine.append((time.perf_counter() - t0) * 1000)
             if status >= 300:
                 errors.append(status)
@@ -206,7 +208,7 @@ def _with_serial(concurrent: dict[str, float], serial: dict[str, float]) -> dict
 def _serve(
     app: str, extra: dict[str, str], cwd: str, probe: Callable[[int], None]
 ) -> tuple[int, subprocess.Popen[bytes]]:
-    port = _free_port()
+    port = free_port()
     process = _start(app, _env(port, extra), cwd)
     probe(port)
     return port, process
@@ -250,19 +252,19 @@ def bench_http(
 
         port, process = _serve("functions.serve.app:from_env()", fn_env, tmp, probe)
         try:
-            _load(port, warm[1:], clients)
-            function = _with_serial(_load(port, measured, clients), _load(port, serial, 1))
+            load(port, warm[1:], clients)
+            function = _with_serial(load(port, measured, clients), load(port, serial, 1))
             # The same events again: each run is Running now, so validate reads and drops it.
-            stale_load = _load(port, measured, clients)
+            stale_load = load(port, measured, clients)
         finally:
-            _stop(process)
+            stop(process)
         echo = "tests.bench.http_bench:echo_app()"
         port, process = _serve(echo, {}, tmp, probe)
         try:
-            _load(port, warm, clients)
-            bare = _with_serial(_load(port, measured, clients), _load(port, serial, 1))
+            load(port, warm, clients)
+            bare = _with_serial(load(port, measured, clients), load(port, serial, 1))
         finally:
-            _stop(process)
+            stop(process)
 
         # The image's pip install leaves bytecode beside the code; here PYTHONDONTWRITEBYTECODE
         # may be set, and compiling baton's modules on every start is not what a pod does.

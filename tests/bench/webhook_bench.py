@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import math
 import os
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.bench.http_bench import free_port, load, stop
 
 __all__ = ["bench_webhook", "echo_app"]
 
@@ -84,16 +85,8 @@ class _Sink:
         self.server.server_close()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(app: str, extra: dict[str, str], cwd: str) -> tuple[int, subprocess.Popen[bytes]]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("K_SINK", "BATON_FUNCTION")}
     env.update(PORT=str(port), BATON_BIND_HOST="127.0.0.1", PYTHONPATH=str(ROOT), **extra)
     process = subprocess.Popen(
@@ -115,59 +108,6 @@ def _serve(app: str, extra: dict[str, str], cwd: str) -> tuple[int, subprocess.P
             time.sleep(0.02)
     process.kill()
     raise RuntimeError(f"{app} did not start")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _load(port: int, requests: list[Request], clients: int) -> dict[str, float]:
-    """POST ``requests`` to /slack from ``clients`` keep-alive threads: req/s and percentiles."""
-    latencies: list[float] = []
-    errors: list[int] = []
-    lock = threading.Lock()
-
-    def client(chunk: list[Request]) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        mine = []
-        for body, headers in chunk:
-            t0 = time.perf_counter()
-            conn.request("POST", "/slack", body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            mine.append((time.perf_counter() - t0) * 1000)
-            if response.status >= 300:
-                errors.append(response.status)
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-
-    threads = [
-        threading.Thread(target=client, args=(requests[i::clients],)) for i in range(clients)
-    ]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    ordered = sorted(latencies)
-
-    def pct(p: float) -> float:
-        return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]  # nearest rank
-
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": pct(50),
-        "p99_ms": pct(99),
-        "n": float(len(latencies)),
-        "errors": float(len(errors)),
-    }
 
 
 def _mentions(count: int, offset: int) -> list[Request]:
@@ -225,10 +165,10 @@ def bench_webhook(quick: bool = False, *, n: int | None = None, clients: int = 4
                 port, process = _serve(app, env, tmp)
                 try:
                     base = offset * (n + warm)
-                    _load(port, _mentions(warm, base), clients)
-                    results[name] = _load(port, _mentions(n, base + warm), clients)
+                    load(port, _mentions(warm, base), clients, "/slack")
+                    results[name] = load(port, _mentions(n, base + warm), clients, "/slack")
                 finally:
-                    _stop(process)
+                    stop(process)
         finally:
             sink.close()
         if results["webhook_embedded"]["errors"] == 0:
