@@ -156,10 +156,37 @@ def _model(quick: bool) -> Result:
     return res
 
 
+def _webhook(quick: bool) -> Result:
+    bench_webhook = entry_point("tests.bench.webhook_bench", "bench_webhook")
+    raw = bench_webhook(quick)
+    res = Result("webhook", params={"clients": 4})
+    bare = raw["bare"]
+    for shape, label in (("webhook_sink", "to K_SINK"), ("webhook_embedded", "embedded")):
+        hook = raw[shape]
+        res.add(
+            Figure(
+                f"Slack ack p50 ({label})",
+                hook["p50_ms"],
+                "ms",
+                Baseline("bare Flask echo p50", bare["p50_ms"]),
+            ),
+            Figure(
+                f"Slack ack p99 ({label})",
+                hook["p99_ms"],
+                "ms",
+                Baseline("bare Flask echo p99", bare["p99_ms"]),
+                target="<= 50",
+            ),
+        )
+    res.details = raw
+    return res
+
+
 EXTERNAL: dict[str, Callable[[bool], Result]] = {
     "nats": _nats,
     "http": _http,
     "anthropic-adapter": _model,
+    "webhook": _webhook,
 }
 
 
