@@ -27,7 +27,7 @@ def test_tools_run_is_one_trace_of_chained_spans(embedded: Any, monkeypatch: Any
     """validate → prepare_context → call_llm → call_tool → call_llm → finalize → deliver."""
     monkeypatch.setenv("BATON_TRACING", "1")
     EXPORTER.clear()
-    rt = embedded()
+    rt = embedded(sweep_interval=0)  # no timer: every span here belongs to the run
     run_docs(rt, sample("tools"))
     run = wait_terminal(rt, "tools-demo")
     spans = list(EXPORTER.get_finished_spans())
