@@ -124,10 +124,6 @@ class InProcessBus:
                     self._submit(sub.function, sub.handler, event, 1)
         return kept
 
-    def takes(self, type_: str) -> bool:
-        """True when some subscription may take events of ``type_``."""
-        return bool(self._by_type.get(type_) or self._by_type.get(None))
-
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until nothing is running or waiting to retry; False on timeout."""
         deadline = time.monotonic() + timeout

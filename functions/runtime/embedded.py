@@ -13,15 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from events import types
-from events.apiserver import resource_event
 from events.buses.inprocess import InProcessBus, RetryPolicy
-from events.envelope import make_event
 from functions import chain
 from functions.ports import Deps, Store
-from functions.resources.errors import Expired
 from functions.runtime.deps import build_deps
 from functions.runtime.eventlog import EventLog
+from functions.runtime.source import follow_runs, tick
 
 __all__ = ["DEFAULT_DB", "Embedded"]
 
@@ -98,31 +95,15 @@ class Embedded:
 
     def _watch(self) -> None:
         """AgentRun changes -> ApiServerSource events (the embedded ApiServerSource)."""
-        since: str | None = None
-        while not self._stop.is_set():
-            try:
-                since = self._watch_once(since)
-            except Expired:
-                # Fell behind the change log: carry on from now; sweep finds what was missed.
-                log.warning("store watch fell behind its change log; resuming from now")
-                since = None
-
-    def _watch_once(self, since: str | None) -> str | None:
-        """Publish the changes after ``since``; return where the next watch resumes."""
-        # A short timeout: stop() waits for the watch to notice, and `baton run` with it.
-        wanted = None if self.bus.takes(types.RESOURCE_UPDATE) else ("ADDED", "DELETED")
-        stream = self.store.watch("AgentRun", since=since, timeout=0.1, changes=wanted)
-        self._watch_ready.set()
-        for change in stream:
-            event = resource_event(change.type, change.object)
-            if self.events is not None and change.type != "MODIFIED":
-                self.events.record(event)
-            self.bus.publish(event)
-            if self._stop.is_set():
-                break
-        # Resume exactly where this watch ended, so no change falls between two watches.
-        return str(getattr(stream, "resource_version", "") or since or "") or None
+        record = self.events.record if self.events is not None else None
+        follow_runs(
+            self.store, self.bus.publish, stop=self._stop, ready=self._watch_ready, record=record
+        )
 
     def _tick(self) -> None:
-        while not self._stop.wait(self._sweep_interval):
-            self.bus.publish(make_event(types.TICK, "/baton/timer", self._sweep_settings))
+        tick(
+            self.bus.publish,
+            interval=self._sweep_interval,
+            settings=self._sweep_settings,
+            stop=self._stop,
+        )

@@ -12,19 +12,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from events import types
-from events.apiserver import resource_event
 from events.buses.jetstream import JetStreamBus, JetStreamConfig
-from events.envelope import make_event
 from functions import chain
-from functions.resources.errors import Expired
 from functions.runtime.deps import build_deps
 from functions.runtime.eventlog import EventLog
+from functions.runtime.source import follow_runs, tick
 
 __all__ = ["Source", "Worker", "run_source", "run_worker", "serve_until_stopped"]
 
@@ -124,38 +120,22 @@ class Source:
         self.events.close()
 
     def _watch(self) -> None:
-        # Changes made while no source ran are not replayed: sweep finds runs nobody saw
-        # (Knative's ApiServerSource has the same gap, and the same remedy).
-        since: str | None = None
-        while not self._stop.is_set():
-            try:
-                changes = self._changes(since)
-                for change in changes:
-                    event = resource_event(change.type, change.object)
-                    if change.type != "MODIFIED":
-                        self.events.record(event)
-                    self.bus.publish(event)
-                    if self._stop.is_set():
-                        return
-                # Resume exactly where this watch ended: no change falls between two watches.
-                since = str(getattr(changes, "resource_version", "") or since or "") or None
-            except Expired:
-                log.warning("watch fell behind the change log; resuming from now")
-                since = None
-
-    def _changes(self, since: str | None) -> Any:
-        changes = self.store.watch("AgentRun", since=since, timeout=0.5)
-        self._watching.set()
-        return changes
+        follow_runs(
+            self.store,
+            self.bus.publish,
+            stop=self._stop,
+            ready=self._watching,
+            record=self.events.record,
+            timeout=0.5,
+        )
 
     def _tick(self) -> None:
-        if self._sweep_interval <= 0:
-            return
-        while not self._stop.wait(self._sweep_interval):
-            # One id per interval: ticks from two sources dedupe in the stream.
-            slot = int(time.time() // self._sweep_interval)
-            tick = make_event(types.TICK, "/baton/timer", self._sweep_settings, id_=f"tick/{slot}")
-            self.bus.publish(tick)
+        tick(
+            self.bus.publish,
+            interval=self._sweep_interval,
+            settings=self._sweep_settings,
+            stop=self._stop,
+        )
 
 
 def serve_until_stopped(stop: threading.Event | None = None) -> None:
