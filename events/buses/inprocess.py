@@ -22,7 +22,7 @@ from typing import Any
 from cloudevents.core.base import BaseCloudEvent
 
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON, Handler, Subscription, matches
-from events.envelope import CloudEvent
+from events.envelope import CloudEvent, dedupe_key
 from events.errors import PermanentError, TransientError
 
 __all__ = ["InProcessBus", "RetryPolicy"]
@@ -97,16 +97,17 @@ class InProcessBus:
         self._taps.append(listener)
 
     def publish(self, event: CloudEvent) -> None:
-        """Deliver ``event`` to every matching subscription; repeats of an id are dropped."""
+        """Deliver ``event`` to matching subscriptions; a repeat (same source and id) is dropped."""
         self._route(event, keep=False)
 
     def _route(self, event: BaseCloudEvent, *, keep: bool) -> _Delivery | None:
         """Submit ``event``'s deliveries; with ``keep``, hand the first back to run here."""
         if self._window:
             with self._lock:
-                if event.get_id() in self._seen:
+                key = dedupe_key(event)
+                if key in self._seen:
                     return None
-                self._seen[event.get_id()] = None
+                self._seen[key] = None
                 if len(self._seen) > self._window:
                     self._seen.popitem(last=False)
         for listener in self._taps:

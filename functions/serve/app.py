@@ -130,7 +130,7 @@ class EmbeddedRunner:
         self.runtime = runtime
 
     def __call__(self, event: BaseCloudEvent) -> Reply:
-        self.runtime.bus.publish(event)
+        self.runtime.accept(event)  # stored before the 202: an accepted event is a promise
         return Reply(202)
 
 
