@@ -22,7 +22,7 @@ from events.errors import PermanentError, TransientError
 from events.run_events import decode
 from functions import policy
 from functions.agentrun import Phase, Stage, get_run, set_condition
-from functions.ports import Deps, NotFound, Resource, ToolCall, ToolContext, ToolResult
+from functions.ports import Deps, NotFound, ToolCall, ToolContext, ToolResult
 from functions.run import claims
 from functions.run.step import Outcome, advance, follow_up
 from functions.run.view import RunView
@@ -128,8 +128,9 @@ def decide_release(view: RunView, step: int, call_id: str, owner: str) -> Outcom
     return Outcome(st, idle="busy")
 
 
-def _run_tool(deps: Deps, run: Resource, call: ToolCall, step: int, agent_name: str) -> ToolResult:
-    ref = RunRef.of(run)
+def _run_tool(deps: Deps, view: RunView, call: ToolCall, step: int) -> ToolResult:
+    run, ref = view.run, view.ref
+    agent_name = str(view.transcript.context.get("agent", ""))
     try:
         agent = deps.store.get("Agent", ref.namespace, agent_name)
     except NotFound:
@@ -139,6 +140,7 @@ def _run_tool(deps: Deps, run: Resource, call: ToolCall, step: int, agent_name: 
         agent=agent,
         idempotency_key=f"{ref.uid}/{step}/{NAME}/{call.id}",
         store=deps.store,
+        step_calls=tuple(view.transcript.tool_calls(step)),
     )
     try:
         return deps.tools.call(call, ctx)
@@ -187,8 +189,7 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         return follow_up(deps, claimed, event)
     try:
         with claims.renewing(_renewer(deps, ref, step, call_id, owner)):
-            agent_name = str(view.transcript.context.get("agent", ""))
-            result = _run_tool(deps, after, call, step, agent_name)
+            result = _run_tool(deps, view, call, step)
     except TransientError:
         advance(deps, ref, lambda v: decide_release(v, step, call_id, owner))
         raise

@@ -245,6 +245,8 @@ class ToolContext:
     agent: Resource
     idempotency_key: str
     store: Store
+    # Every call the model made in this step, in its order (sub-agent limits go by it).
+    step_calls: Sequence[ToolCall] = ()
 
 
 class Toolbox(Protocol):

@@ -8,7 +8,6 @@ from typing import Any
 from events.errors import PermanentError
 from functions.ports import Conflict, Resource, Store, ToolCall, ToolContext, ToolResult, ToolSpec
 from functions.tools.builtin import BUILTINS, run_builtin
-from functions.transcript import load
 
 __all__ = ["AgentToolbox"]
 
@@ -105,10 +104,7 @@ class AgentToolbox:
         digest = hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:10]
         name = f"{meta['name'][:40].rstrip('-.')}-sub-{digest}"
         limits = ctx.agent["spec"].get("subagents") or {}
-        step = int(st.get("step", 0))
-        delegations = [
-            c.id for c in load(self._store, parent).tool_calls(step) if self._is_agent(ctx, c.name)
-        ]
+        delegations = [c.id for c in ctx.step_calls if self._is_agent(ctx, c.name)]
         index = delegations.index(call.id) if call.id in delegations else 0
         existing = self._store.list("AgentRun", namespace, {PARENT_LABEL: meta["uid"]})
         mine = next((c for c in existing if c["metadata"]["name"] == name), None)
