@@ -31,6 +31,8 @@ from functions.chain import ROUTES
 __all__ = ["batch", "measure", "overheads", "per_function_ms", "run", "sequential"]
 
 _CONSUMED = frozenset(r.filter["type"] for r in ROUTES) - {types.TICK}
+# The function that takes each type (an event's source is its run, not its emitter).
+_TAKEN_BY = {r.filter["type"]: r.function for r in ROUTES}
 _EMITTED_PREFIX = "dev.baton."
 
 
@@ -45,8 +47,8 @@ def overheads(timeline: Timeline, clock: Any, runs: list[str]) -> dict[str, list
             nxt = next((e for e in events[i + 1 :] if e[1].startswith(_EMITTED_PREFIX)), None)
             if nxt is None:
                 continue
-            t_out, _, source = nxt
-            function = source.rsplit("/", 1)[-1]
+            t_out = nxt[0]
+            function = _TAKEN_BY[type_in]
             out[function].append((t_out - t_in) - clock.inside(t_in, t_out))
     return out
 
