@@ -14,7 +14,8 @@ from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 
-from events.buses.inprocess import InProcessBus, RetryPolicy
+from events.buses.inprocess import InProcessBus
+from events.delivery import RetryPolicy
 from functions import chain
 from functions.ports import Deps, Store
 from functions.runtime.deps import build_deps

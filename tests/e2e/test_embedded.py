@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from events.buses.inprocess import RetryPolicy
+from events.delivery import RetryPolicy
 from functions.ports import Invalid
 from functions.runtime.embedded import Embedded
 from tests.e2e.conftest import docs_of, run_docs, sample, wait_terminal

@@ -15,7 +15,7 @@ from typing import Any
 from cloudevents.core.v1.event import CloudEvent
 
 from events import types
-from events.buses.inprocess import RetryPolicy
+from events.delivery import RetryPolicy
 from events.errors import TransientError
 from functions.resources.sqlite import SqliteStore
 from functions.runtime.deps import build_deps
