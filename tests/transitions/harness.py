@@ -28,29 +28,32 @@ class JournalFirstStore(FakeStore):
 
     The Kubernetes store has no transaction across objects: it appends the journal
     entries first, then writes the status. ``crash_commit`` makes one later commit
-    stop right there (or before it wrote anything), as a killed process would.
+    stop right there (or before it wrote anything), as a killed process would, or
+    have its status write refused (``Conflict``) after its journal landed.
     """
 
     def __init__(self, clock: FakeClock | None = None) -> None:
         super().__init__(clock)
-        self._crash: list[tuple[int, bool]] = []
+        self._crash: list[tuple[int, bool, BaseException]] = []
 
-    def crash_commit(self, skip: int = 0, *, after_journal: bool = True) -> None:
+    def crash_commit(
+        self, skip: int = 0, *, after_journal: bool = True, error: BaseException | None = None
+    ) -> None:
         """The commit after ``skip`` more commits dies (with or without its journal)."""
-        self._crash.append((skip, after_journal))
+        self._crash.append((skip, after_journal, error or ConnectionError("store went away")))
 
     def commit(
         self, obj: Resource, journal: Mapping[str, Mapping[str, Any]] | None = None
     ) -> Resource:
-        """As FakeStore's, unless a crash is due: then the journal only."""
+        """As FakeStore's, unless a crash is due: then the journal only, and ``error``."""
         if self._crash:
-            skip, after_journal = self._crash[0]
+            skip, after_journal, error = self._crash[0]
             if skip == 0:
                 self._crash.pop(0)
                 for key, entry in (journal or {}).items() if after_journal else ():
                     self.append_journal(obj, key, entry)
-                raise ConnectionError("store went away")
-            self._crash[0] = (skip - 1, after_journal)
+                raise error
+            self._crash[0] = (skip - 1, after_journal, error)
         return super().commit(obj, journal)
 
 

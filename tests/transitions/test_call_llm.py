@@ -11,6 +11,7 @@ from events.envelope import RunRef, data_of
 from events.errors import PermanentError, TransientError
 from functions import call_llm
 from functions.agentrun import Stage
+from functions.ports import Conflict
 from functions.run import claims
 from functions.run.step import advance
 from tests.fakes.model import answer, reply, tool_use
@@ -102,6 +103,19 @@ def test_a_recorded_reply_is_reused_after_a_crash(h):
     assert [e.get_type() for e in out] == [types.RUN_COMPLETED]
     assert h.models.calls == 1
     assert h.status()["tokenUsage"]["total"] == 107
+
+
+def test_a_conflict_on_the_replys_status_write_is_retried_on_a_fresh_read(h):
+    """Journal landed, status write refused (a concurrent write): the retry records the reply."""
+    h.world()
+    h.models.script("m1", answer("42", input=100, output=7))
+    event = h.prepared()[0]
+    h.store.crash_commit(skip=1, error=Conflict("the object has been modified"))
+    out = call_llm.handle(event, h.deps)
+    assert [e.get_type() for e in out] == [types.RUN_COMPLETED]
+    st = h.status()
+    assert (st["stage"], st["result"], "claims" in st) == (Stage.FINALIZING, "42", False)
+    assert h.models.calls == 1
 
 
 def test_a_crash_before_the_reply_is_recorded_asks_again_after_the_lease(h):

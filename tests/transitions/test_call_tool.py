@@ -11,6 +11,7 @@ from events.envelope import RunRef, data_of
 from events.errors import TransientError
 from functions import call_llm, call_tool, sweep
 from functions.agentrun import Stage
+from functions.ports import Conflict
 from functions.run import claims
 from functions.run.step import advance
 from tests.fakes.model import tool_use
@@ -94,6 +95,16 @@ def test_a_recorded_result_is_reused_after_a_crash(h):
     assert [e.get_type() for e in out] == [types.TOOL_COMPLETED, types.LLM_REQUESTED]
     assert h.journal()["tool/1/t1"]["content"] == first
     assert h.status()["toolCalls"] == 1
+
+
+def test_a_conflict_on_the_results_status_write_is_retried_on_a_fresh_read(h):
+    """Journal landed, status write refused (a concurrent write): the retry closes the call."""
+    (req,) = _requested(h, ("t1", "calculate", {"expression": "6*7"}))
+    h.store.crash_commit(skip=1, error=Conflict("the object has been modified"))
+    out = call_tool.handle(req, h.deps)
+    assert [e.get_type() for e in out] == [types.TOOL_COMPLETED, types.LLM_REQUESTED]
+    st = h.status()
+    assert (st["stage"], st["step"], st["pendingToolCalls"]) == (Stage.MODEL, 2, [])
 
 
 def test_bad_tool_input_goes_back_to_the_model(h):
@@ -282,7 +293,8 @@ def test_a_live_claim_of_another_delivery_means_the_tool_does_not_run(h):
     assert "tool/1/t1" not in h.journal()
     assert h.needs() == [], "the claimed call is not needed from anyone else"
     h.clock.advance(claims.LEASE_SECONDS + 1)
-    assert [e.get_id() for e in h.needs()] == [req.get_id()], "a lapsed claim is needed again"
+    lapsed = [(e.get_type(), data_of(e)["toolCallId"]) for e in h.needs()]
+    assert lapsed == [(types.TOOL_REQUESTED, "t1")], "a lapsed claim is needed again"
     assert types.LLM_REQUESTED in [e.get_type() for e in call_tool.handle(req, h.deps)]
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from cloudevents.core.v1.event import CloudEvent
 
 from events import types
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON
-from events.envelope import RunRef, data_of, make_event
+from events.envelope import data_of, make_event
+from events.errors import TransientError
 from functions import call_llm, dead_letter
 from functions.agentrun import Stage
-from functions.run.step import advance
 from tests.fakes.model import answer, tool_use
 
 
@@ -140,15 +141,20 @@ def test_a_dead_malformed_event_about_a_run_fails_nothing(h):
     assert h.status()["stage"] == Stage.MODEL
 
 
-def test_a_dead_need_fails_the_run_even_while_a_claim_is_held(h):
-    """The bus gave up on the run's current model turn: the run fails, whoever held the claim."""
+def test_a_model_turn_the_bus_gave_up_on_fails_the_run(h):
+    """The model stayed unavailable until retries ran out: the run fails with that reason."""
     h.world()
     (llm,) = h.prepared()
-    advance(h.deps, RunRef.of(h.get()), lambda v: call_llm.decide_claim(v, 1, "other"))
-    (failed,) = dead_letter.handle(_dead(llm, **{DEAD_LETTER_REASON: "Exhausted"}), h.deps)
+    h.models.script("m1", TransientError("overloaded", reason="Overloaded"))
+    with pytest.raises(TransientError):
+        call_llm.handle(llm, h.deps)
+    dead = _dead(llm, **{DEAD_LETTER_REASON: "Exhausted", DEAD_LETTER_MESSAGE: "5 attempts"})
+    (failed,) = dead_letter.handle(dead, h.deps)
     assert failed.get_type() == types.RUN_FAILED
     st = h.status()
     assert (st["outcome"]["reason"], "claims" in st) == ("Exhausted", False)
+    h.deliver(failed)
+    assert h.status()["phase"] == "Failed"
 
 
 def test_a_dead_run_finished_marks_the_answer_undelivered(h):
