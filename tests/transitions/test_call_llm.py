@@ -288,6 +288,17 @@ def test_a_stale_step_is_dropped(h):
     assert (h.models.calls, h.status()["step"]) == (0, 1)
 
 
+def test_an_event_about_an_older_run_of_the_same_name_does_nothing(h):
+    """A run deleted and created again under its name ignores its predecessor's events."""
+    h.world()
+    (old,) = h.prepared()
+    h.store.delete("AgentRun", "default", "r1")
+    h.run()
+    h.models.script("m1", answer("42"))
+    assert call_llm.handle(old, h.deps) == []
+    assert (h.models.calls, h.status()) == (0, {})
+
+
 def test_the_second_turn_sees_tool_results(h):
     """Step 2's request carries the assistant's tool_use and the tool_result."""
     h.world()

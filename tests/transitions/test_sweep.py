@@ -145,6 +145,22 @@ def test_a_cancel_annotation_ends_the_run_cancelled(h):
     assert (st["phase"], st["error"]["message"]) == ("Cancelled", "cancelled by erin")
 
 
+def test_a_pending_run_can_be_cancelled(h):
+    """A run still waiting for its Agent ends Cancelled when a person cancels it."""
+    h.model()
+    h.run()
+    validate.handle(h.added(), h.deps)
+    run = h.get()
+    run["metadata"]["annotations"] = {sweep.CANCEL: "true"}
+    h.store.update(run)
+    (cancelled,) = h.tick()
+    assert cancelled.get_type() == types.RUN_CANCELLED
+    h.deliver(cancelled)
+    st = h.status()
+    assert (st["phase"], st["error"]["message"]) == ("Cancelled", "cancelled by a user")
+    assert h.tick() == []
+
+
 def test_a_pending_run_is_redriven_to_validate(h):
     """A Pending run gets its add event again, so it proceeds once its Agent exists."""
     h.model()
@@ -313,6 +329,9 @@ def test_a_run_sweep_cannot_evaluate_is_marked_and_the_others_proceed(h):
     assert (cond["status"], cond["reason"]) == ("False", "SweepFailed")
     assert "soon" in cond["message"]
     assert h.status()["stage"] == Stage.MODEL
+    commits = h.store.commits
+    h.tick()
+    assert h.store.commits == commits, "the same reason is not written again"
 
 
 def _delegating_parent(h):
