@@ -24,7 +24,7 @@ from functions.run.step import Outcome, advance, follow_up
 from functions.run.view import RunView
 from functions.session import is_server
 from functions.stop_reasons import classify_stop
-from functions.transcript import answer_text, reply_entry, reply_key
+from functions.transcript import answer_text, reply_entry, reply_from_entry, reply_key
 
 __all__ = ["decide_claim", "decide_failure", "decide_reply", "decide_retry", "handle"]
 
@@ -62,7 +62,7 @@ def _limit_breach(view: RunView) -> tuple[str, str]:
 
 
 def _waiting(view: RunView, step: int) -> bool:
-    return view.stage == Stage.MODEL and view.step == step and view.transcript.reply(step) is None
+    return view.stage == Stage.MODEL and view.step == step
 
 
 def _end(st: dict[str, Any], phase: str, reason: str, message: str, **more: Any) -> None:
@@ -74,8 +74,8 @@ def _end(st: dict[str, Any], phase: str, reason: str, message: str, **more: Any)
 
 def decide_claim(view: RunView, step: int, owner: str) -> Outcome:
     """Claim the model call of ``step`` (or end the run on a limit it would break)."""
-    if not _waiting(view, step):
-        return Outcome()
+    if not _waiting(view, step) or view.transcript.reply(step) is not None:
+        return Outcome()  # stale, or the reply is recorded: the caller applies it
     if claims.is_live(view.status, claims.llm_claim(step), view.now):
         return Outcome(idle="busy")
     st = view.edit()
@@ -91,6 +91,8 @@ def decide_retry(view: RunView, step: int, owner: str, exc: TransientError) -> O
     """A transient model error: count the attempt, say why, and free the claim for the retry."""
     if not _waiting(view, step) or claims.holder(view.status, claims.llm_claim(step)) != owner:
         return Outcome()
+    if view.transcript.reply(step) is not None:
+        return Outcome()
     st = view.edit()
     st["modelAttempts"] = int(st.get("modelAttempts", 0)) + 1
     set_condition(st, "ModelAvailable", False, exc.reason, exc.message, view.now)
@@ -101,6 +103,8 @@ def decide_retry(view: RunView, step: int, owner: str, exc: TransientError) -> O
 def decide_failure(view: RunView, step: int, owner: str, exc: PermanentError) -> Outcome:
     """The model refused for good (bad key, unknown model): the run fails with the reason."""
     if not _waiting(view, step) or claims.holder(view.status, claims.llm_claim(step)) != owner:
+        return Outcome()
+    if view.transcript.reply(step) is not None:
         return Outcome()
     st = view.edit()
     claims.release(st, claims.llm_claim(step))
@@ -129,10 +133,15 @@ def decide_reply(
 ) -> Outcome:
     """Record ``reply`` for ``step`` and move on: tool calls, another turn, or the answer.
 
+    A reply recorded already wins (a lapsed claim's second call, or a commit whose
+    journal landed but whose status write did not): its tokens are the ones counted.
     ``cost(usage) -> str`` prices the run's new token totals (pure: the Model's pricing).
     """
     if not _waiting(view, step):
-        return Outcome()  # recorded already (a lapsed claim's second call loses the race)
+        return Outcome()
+    recorded = view.transcript.reply(step)
+    if recorded is not None:
+        reply = reply_from_entry(recorded)
     spec = model["spec"]
     decision = classify_stop(reply, str(spec.get("onMaxTokens") or "fail"), spec.get("maxTokens"))
     st = view.edit()
@@ -180,6 +189,19 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     if run is None:
         return []
     ref, step, owner = RunRef.of(run), ev.step, claims.new_owner()
+    status = run.get("status") or {}
+    if status.get("stage") == Stage.MODEL and status.get("step") == step:
+        entry = deps.store.read_journal(run)
+        journal = dict(entry)
+        if reply_key(step) in journal:  # recorded, not yet applied (a crash, a lost write)
+            model = _model(deps, ref, str(journal.get("context", {}).get("model", "")))
+            reply = reply_from_entry(journal[reply_key(step)])
+            applied = advance(
+                deps,
+                ref,
+                lambda v: decide_reply(v, step, reply, model, lambda u: deps.models.cost(model, u)),
+            )
+            return follow_up(deps, applied, event)
     claimed = advance(deps, ref, lambda view: decide_claim(view, step, owner), read=run)
     after = claimed.after
     mine = after is not None and claims.holder(after["status"], claims.llm_claim(step)) == owner

@@ -47,6 +47,10 @@ def recorded_call(view: RunView, step: int, call_id: str) -> ToolCall | None:
     return next((c for c in view.transcript.tool_calls(step) if c.id == call_id), None)
 
 
+def _result_of(entry: dict[str, Any]) -> ToolResult:
+    return ToolResult(str(entry.get("content", "")), is_error=bool(entry.get("is_error")))
+
+
 def _closed(view: RunView, step: int, call: ToolCall, result: ToolResult) -> Outcome:
     st = view.edit()
     claims.release(st, claims.tool_claim(step, call.id))
@@ -60,6 +64,9 @@ def decide_claim(view: RunView, step: int, call_id: str, owner: str) -> Outcome:
     call = recorded_call(view, step, call_id)
     if call is None:
         return Outcome()
+    recorded = view.transcript.tool_result(step, call_id)
+    if recorded is not None:  # ran, but the close did not land: close it with that result
+        return _closed(view, step, call, _result_of(recorded))
     context = view.transcript.context
     verdict = policy.decide(call.name, context.get("toolPolicy"), context.get("overridePolicy"))
     if verdict == "deny":
@@ -102,8 +109,11 @@ def _park(view: RunView, call: ToolCall) -> Outcome:
 def decide_result(view: RunView, step: int, call_id: str, result: ToolResult) -> Outcome:
     """Record what the tool returned: a result, a sub-agent now holding the call, or a wait."""
     call = recorded_call(view, step, call_id)
-    if call is None or view.transcript.tool_result(step, call_id) is not None:
-        return Outcome()  # recorded already (a lapsed claim's second run loses the race)
+    if call is None:
+        return Outcome()
+    recorded = view.transcript.tool_result(step, call_id)
+    if recorded is not None:  # the first result recorded wins (a lapsed claim's second run)
+        return _closed(view, step, call, _result_of(recorded))
     if not result.pending:
         return _closed(view, step, call, result)
     st = view.edit()
@@ -194,4 +204,4 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         advance(deps, ref, lambda v: decide_release(v, step, call_id, owner))
         raise
     recorded = advance(deps, ref, lambda v: decide_result(v, step, call_id, result))
-    return [*follow_up(deps, claimed), *follow_up(deps, recorded)]
+    return [*follow_up(deps, claimed, event), *follow_up(deps, recorded, event)]

@@ -18,7 +18,7 @@ from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON
 from events.envelope import CloudEvent, RunRef, data_of, dedupe_key
 from events.errors import MalformedEvent
 from events.run_events import decode
-from functions.agentrun import TERMINAL_PHASES, Phase, Stage, get_run, is_terminal
+from functions.agentrun import TERMINAL_PHASES, Phase, Stage, get_run, is_terminal, parse_time
 from functions.ports import Deps, Resource
 from functions.run.delivery import gave_up
 from functions.run.needs import needs
@@ -66,6 +66,11 @@ def _run_of(event: BaseCloudEvent) -> RunRef | None:
     return RunRef(str(run.get("namespace") or "default"), str(run["name"]), str(run.get("uid", "")))
 
 
+def run_time(run: Resource) -> float:
+    """Any time will do once claims are set aside; the run's last event keeps it pure."""
+    return parse_time((run.get("status") or {}).get("lastEventTime")) or 0.0
+
+
 def _is_a_need(event: BaseCloudEvent, run: Resource) -> bool:
     """Whether ``event`` is one the run's record still waits for (claims aside).
 
@@ -79,7 +84,9 @@ def _is_a_need(event: BaseCloudEvent, run: Resource) -> bool:
     except MalformedEvent:
         return False
     key = dedupe_key(event)
-    return any(dedupe_key(e) == key for e in needs(run, float("inf")))
+    # The needs as first published: without claims (a lapsed one renames its re-drive).
+    unclaimed = {**run, "status": {**st, "claims": {}}}
+    return any(dedupe_key(e) == key for e in needs(unclaimed, run_time(run)))
 
 
 def decide(view: RunView, error: dict[str, str]) -> Outcome:

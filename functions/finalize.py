@@ -23,6 +23,7 @@ from functions.agentrun import (
     set_condition,
 )
 from functions.ports import Deps
+from functions.run.needs import outcome_of
 from functions.run.step import Outcome, advance, follow_up
 from functions.run.subagents import resume_parent
 from functions.run.view import RunView
@@ -34,9 +35,9 @@ NAME = "finalize"
 
 def decide(view: RunView) -> Outcome:
     """Move a run whose outcome is recorded to Succeeded, Failed or Cancelled."""
-    outcome = view.status.get("outcome") or {}
-    if view.phase in TERMINAL_PHASES or view.stage != Stage.FINALIZING or not outcome:
+    if view.phase in TERMINAL_PHASES or view.stage != Stage.FINALIZING:
         return Outcome()
+    outcome = outcome_of(view.status)
     st = view.edit()
     phase = str(outcome.get("phase"))
     created = parse_time(view.run["metadata"].get("creationTimestamp"))

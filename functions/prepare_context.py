@@ -101,9 +101,14 @@ def _context(deps: Deps, run: Resource) -> dict[str, Any]:
     }
 
 
-def decide_context(view: RunView, context: dict[str, Any]) -> Outcome:
+def decide_context(view: RunView, step: int, context: dict[str, Any]) -> Outcome:
     """Freeze ``context`` and open step 1 (or wait for input: a server run without a task)."""
-    if view.phase not in (Phase.RUNNING, Phase.SERVING) or view.stage != Stage.ACCEPTED:
+    if (
+        step != 0
+        or not context
+        or view.phase not in (Phase.RUNNING, Phase.SERVING)
+        or view.stage != Stage.ACCEPTED
+    ):
         return Outcome()
     st = view.edit()
     if view.phase == Phase.SERVING:
@@ -156,5 +161,5 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
             # The Agent (or an MCPServer it names) vanished after validation. Retry (it may
             # be being replaced), then the dead letter fails the run: a drop would hang it.
             raise TransientError(f"run {ev.run.key}: {exc}", reason="ReferenceNotFound") from exc
-    result = advance(deps, ev.run, lambda view: decide_context(view, context), read=run)
+    result = advance(deps, ev.run, lambda view: decide_context(view, ev.step, context), read=run)
     return follow_up(deps, result, event)

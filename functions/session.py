@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from events.envelope import RunRef
 from events.errors import TransientError
-from functions.agentrun import TERMINAL_PHASES, parse_duration, rfc3339
+from functions.agentrun import TERMINAL_PHASES, Stage, parse_duration, rfc3339
 from functions.ports import Deps, Resource
 from functions.run.step import Outcome, Result, advance
 from functions.run.view import RunView
@@ -117,8 +117,8 @@ def receive(
 
     def count(view: RunView) -> Outcome:
         st = view.status
-        if st.get("phase") in TERMINAL_PHASES:
-            return Outcome(idle="ended")
+        if st.get("phase") in TERMINAL_PHASES or st.get("stage") == Stage.FINALIZING:
+            return Outcome(idle="ended")  # its end is recorded: the input starts a new run
         if int(st.get("inputs", 0)) >= index:
             return Outcome()  # counted already (a duplicate, or a later input counted first)
         new = view.edit()

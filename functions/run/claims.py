@@ -31,8 +31,8 @@ __all__ = [
     "tool_claim",
 ]
 
-LEASE_SECONDS: Final = 10.0
-RENEW_SECONDS: Final = 3.0
+LEASE_SECONDS: Final = 6.0
+RENEW_SECONDS: Final = 2.0
 log = logging.getLogger("baton.claims")
 
 

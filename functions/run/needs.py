@@ -16,9 +16,9 @@ from events import types
 from events.envelope import CloudEvent, RunRef, run_event
 from functions.agentrun import TERMINAL_PHASES, Stage
 from functions.ports import Resource
-from functions.run.claims import is_live, llm_claim, tool_claim
+from functions.run.claims import holder, is_live, llm_claim, tool_claim
 
-__all__ = ["finished_data", "needs", "terminal_type"]
+__all__ = ["finished_data", "needs", "outcome_of", "terminal_type"]
 
 # What finalize is asked to do for each recorded outcome phase.
 _TERMINAL: Final = {
@@ -35,6 +35,20 @@ def terminal_type(outcome: Mapping[str, Any]) -> str:
     return _TERMINAL.get(str(outcome.get("phase")), types.RUN_FAILED)
 
 
+def outcome_of(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The recorded outcome of a Finalizing run (runs recorded before outcomes existed: derived)."""
+    if status.get("outcome"):
+        return dict(status["outcome"])
+    error = status.get("error")
+    if error:
+        return {
+            "phase": "Failed",
+            "reason": error.get("reason", ""),
+            "message": error.get("message", ""),
+        }
+    return {"phase": "Succeeded", "reason": "Completed", "message": "the agent answered"}
+
+
 def finished_data(run: Resource) -> dict[str, Any]:
     """``run.finished``'s data: the run's end as its record says it."""
     st = run.get("status") or {}
@@ -49,6 +63,18 @@ def finished_data(run: Resource) -> dict[str, Any]:
     if spec.get("mode") == "server":
         data["mode"] = "server"
     return data
+
+
+def _redrive(st: Mapping[str, Any], claim: str, key: str | None = None) -> str | None:
+    """The key of a need whose claim lapsed: a new id per lapse, so buses let it through.
+
+    The first delivery's id was seen (its owner took it, then died); the lapsed claim's
+    owner names this re-drive, the same for everyone who looks at the record.
+    """
+    owner = holder(st, claim)
+    if owner is None:
+        return key
+    return f"{key}/lapsed-{owner}" if key else f"lapsed-{owner}"
 
 
 def _tools(ref: RunRef, st: Mapping[str, Any], step: int, now: float) -> list[CloudEvent]:
@@ -68,6 +94,7 @@ def _tools(ref: RunRef, st: Mapping[str, Any], step: int, now: float) -> list[Cl
         # A call waiting for a sub-agent slot is tried again each time a call of the step
         # closes (a slot may have freed): the count of closed calls makes that a new need.
         key = f"{call_id}/after-{st.get('toolCalls', 0)}" if call_id in queued else call_id
+        key = _redrive(st, tool_claim(step, call_id), key)
         out.append(run_event(types.TOOL_REQUESTED, ref, step, data, key=key))
     return out
 
@@ -109,11 +136,11 @@ def _needs(run: Resource, now: float) -> list[CloudEvent]:
     if stage == Stage.MODEL:
         if is_live(st, llm_claim(step), now):
             return []
-        return [run_event(types.LLM_REQUESTED, ref, step)]
+        return [run_event(types.LLM_REQUESTED, ref, step, key=_redrive(st, llm_claim(step)))]
     if stage == Stage.TOOLS:
         return _tools(ref, st, step, now)
     if stage == Stage.FINALIZING:
-        outcome = st.get("outcome") or {}
+        outcome = outcome_of(st)
         data = {"reason": outcome.get("reason", ""), "message": outcome.get("message", "")}
         return [run_event(terminal_type(outcome), ref, step, data)]
     if stage == Stage.INPUT:

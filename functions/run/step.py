@@ -101,11 +101,13 @@ def follow_up(
     if result.after is None:
         return []
     now = deps.clock.now()
+    # The incoming event is never sent on again: it is being handled right here.
+    skip = {dedupe_key(incoming)} if incoming is not None else set()
     if result.committed:
-        before = {dedupe_key(e) for e in needs(result.before, now)} if result.before else set()
-        fresh = [e for e in needs(result.after, now) if dedupe_key(e) not in before]
+        if result.before:
+            skip |= {dedupe_key(e) for e in needs(result.before, now)}
+        fresh = [e for e in needs(result.after, now) if dedupe_key(e) not in skip]
         return [*result.outcome.records, *fresh]
     if result.outcome.idle == "busy":
         return []
-    skip = dedupe_key(incoming) if incoming is not None else None
-    return [e for e in needs(result.after, now) if dedupe_key(e) != skip]
+    return [e for e in needs(result.after, now) if dedupe_key(e) not in skip]

@@ -43,12 +43,12 @@ def decide_resume(view: RunView, child: Resource) -> Outcome:
         or not call_id
         or call_id not in (view.status.get("pendingToolCalls") or [])
         or delegated.get("uid") != child["metadata"].get("uid")
-        or view.transcript.tool_result(view.step, call_id) is not None
     ):
         return Outcome()
     st = view.edit()
     step = view.step
     close_call(st, step, call_id, view.now)
+    # A result recorded by an earlier resume whose status write did not land is kept.
     journal = result_entry(step, call_id, "agent", child_result(child))
     return Outcome(st, journal, (completed_event(view.ref, step, call_id),))
 
