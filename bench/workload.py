@@ -24,7 +24,7 @@ from functions.ports import ModelRequest, Resource, ToolCall, ToolContext, ToolS
 from functions.runtime.deps import build_deps
 from functions.runtime.embedded import Embedded
 
-__all__ = ["CountingStore", "CallClock", "Timeline", "complete", "embedded", "submit", "succeeded"]
+__all__ = ["CallClock", "CountingStore", "Timeline", "complete", "embedded", "submit", "succeeded"]
 
 
 class Timeline:
