@@ -24,7 +24,7 @@ from functions.run.step import Outcome, advance, follow_up
 from functions.run.view import RunView
 from functions.session import is_server
 from functions.stop_reasons import classify_stop
-from functions.transcript import answer_text, reply_entry, reply_from_entry, reply_key
+from functions.transcript import Transcript, answer_text, reply_entry, reply_from_entry, reply_key
 
 __all__ = ["decide_claim", "decide_failure", "decide_reply", "decide_retry", "handle"]
 
@@ -190,29 +190,41 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         return []
     ref, step, owner = RunRef.of(run), ev.step, claims.new_owner()
     status = run.get("status") or {}
-    if status.get("stage") == Stage.MODEL and status.get("step") == step:
-        entry = deps.store.read_journal(run)
-        journal = dict(entry)
-        if reply_key(step) in journal:  # recorded, not yet applied (a crash, a lost write)
-            model = _model(deps, ref, str(journal.get("context", {}).get("model", "")))
-            reply = reply_from_entry(journal[reply_key(step)])
-            applied = advance(
-                deps,
-                ref,
-                lambda v: decide_reply(v, step, reply, model, lambda u: deps.models.cost(model, u)),
-            )
-            return follow_up(deps, applied, event)
-    claimed = advance(deps, ref, lambda view: decide_claim(view, step, owner), read=run)
+    if status.get("stage") != Stage.MODEL or status.get("step") != step:
+        return follow_up(deps, advance(deps, ref, lambda v: Outcome(), read=run), event)
+    transcript = Transcript(deps.store.read_journal(run))
+    model = _model(deps, ref, str(transcript.context.get("model", "")))
+
+    def price(usage: dict[str, int]) -> str:
+        return deps.models.cost(model, usage)
+
+    recorded = transcript.reply(step)
+    if recorded is not None:  # recorded, not yet applied (a crash, a lost status write)
+        reply = reply_from_entry(recorded)
+        applied = advance(
+            deps,
+            ref,
+            lambda v: decide_reply(v, step, reply, model, price),
+            read=run,
+            transcript=transcript,
+        )
+        return follow_up(deps, applied, event)
+    claimed = advance(
+        deps,
+        ref,
+        lambda view: decide_claim(view, step, owner),
+        read=run,
+        transcript=transcript,
+    )
     after = claimed.after
     mine = after is not None and claims.holder(after["status"], claims.llm_claim(step)) == owner
     if not claimed.committed or after is None or not mine:
         return follow_up(deps, claimed, event)
-    view = RunView(after, lambda: deps.store.read_journal(after), deps.clock.now())
-    model = _model(deps, ref, str(view.transcript.context.get("model", "")))
+    # The claim wrote no journal: the transcript read above is still the run's.
     request = ModelRequest(
-        system=view.transcript.system,
-        messages=view.transcript.messages(step),
-        tools=view.transcript.tools,
+        system=transcript.system,
+        messages=transcript.messages(step),
+        tools=transcript.tools,
         max_tokens=int(model["spec"].get("maxTokens", 1024)),
         idempotency_key=f"{ref.uid}/{step}/{NAME}",
     )
@@ -228,8 +240,11 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         failed = advance(deps, ref, lambda v: decide_failure(v, step, owner, permanent))
         return follow_up(deps, failed)
 
-    def price(usage: dict[str, int]) -> str:
-        return deps.models.cost(model, usage)
-
-    recorded = advance(deps, ref, lambda v: decide_reply(v, step, reply, model, price))
-    return follow_up(deps, recorded)
+    done = advance(
+        deps,
+        ref,
+        lambda v: decide_reply(v, step, reply, model, price),
+        read=after,
+        transcript=transcript,
+    )
+    return follow_up(deps, done)

@@ -22,6 +22,7 @@ from functions.agentrun import get_run, rfc3339
 from functions.ports import Conflict, Deps, Resource
 from functions.run.needs import needs
 from functions.run.view import RunView
+from functions.transcript import Transcript
 
 __all__ = ["Decision", "Outcome", "Result", "advance", "follow_up", "view_of"]
 
@@ -63,22 +64,31 @@ class Result:
         return self.outcome.writes and self.after is not None
 
 
-def view_of(deps: Deps, run: Resource) -> RunView:
+def view_of(deps: Deps, run: Resource, transcript: Transcript | None = None) -> RunView:
     """A view of ``run`` whose transcript is read from the store on first use."""
-    return RunView(run, lambda: deps.store.read_journal(run), deps.clock.now())
+    return RunView(run, lambda: deps.store.read_journal(run), deps.clock.now(), transcript)
 
 
-def advance(deps: Deps, ref: RunRef, decide: Decision, *, read: Resource | None = None) -> Result:
+def advance(
+    deps: Deps,
+    ref: RunRef,
+    decide: Decision,
+    *,
+    read: Resource | None = None,
+    transcript: Transcript | None = None,
+) -> Result:
     """Decide on the run as stored and commit the outcome once; re-decide on a conflict.
 
-    ``read`` is the run as the caller just read it (the first attempt decides on it).
-    A run that is gone (or replaced under its name) is a stale decision.
+    ``read`` is the run as the caller just read it (the first attempt decides on it),
+    ``transcript`` its journal if the caller has it. A run that is gone (or replaced
+    under its name) is a stale decision.
     """
     for attempt in range(_MAX_CONFLICT_RETRIES):
-        run = read if attempt == 0 and read is not None else get_run(deps, ref)
+        first = attempt == 0 and read is not None
+        run = read if first else get_run(deps, ref)
         if run is None:
             return Result(None, None, Outcome())
-        outcome = decide(view_of(deps, run))
+        outcome = decide(view_of(deps, run, transcript if first else None))
         if outcome.status is None:
             return Result(run, run, outcome)
         status = dict(outcome.status)

@@ -20,10 +20,14 @@ Journal = Callable[[], list[tuple[str, dict[str, Any]]]]
 class RunView:
     """What a decision may look at; it never writes (``edit`` hands out a private copy)."""
 
-    def __init__(self, run: Resource, journal: Journal, now: float) -> None:
+    def __init__(
+        self, run: Resource, journal: Journal, now: float, transcript: Transcript | None = None
+    ) -> None:
         self.run = run
         self.now = now
         self._journal = journal
+        if transcript is not None:  # read already by the caller, for this very run
+            self.__dict__["transcript"] = transcript
 
     @property
     def ref(self) -> RunRef:

@@ -239,7 +239,8 @@ def test_the_event_log_keeps_one_incarnation_per_name(embedded: Any) -> None:
     rt.store.delete("AgentRun", "default", "again")
     deadline = time.monotonic() + 5  # the watch logs the deletion itself, a moment later
     while time.monotonic() < deadline:
-        if types.RESOURCE_DELETE in [e.type for e in rt.events.read("default/again")]:
+        logged = rt.events.read("default/again", uid=second["metadata"]["uid"])
+        if types.RESOURCE_DELETE in [e.type for e in logged]:
             break
         time.sleep(0.01)
     assert rt.events.prune() > 0  # the rows of runs no longer stored go
