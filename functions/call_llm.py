@@ -220,7 +220,9 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     mine = after is not None and claims.holder(after["status"], claims.llm_claim(step)) == owner
     if not claimed.committed or after is None or not mine:
         return follow_up(deps, claimed, event)
-    # The claim wrote no journal: the transcript read above is still the run's.
+    if claimed.before is not run:  # decided on a re-read: the journal may have changed too
+        transcript = Transcript(deps.store.read_journal(after))
+    # The claim wrote no journal: the transcript is still the run's.
     request = ModelRequest(
         system=transcript.system,
         messages=transcript.messages(step),

@@ -24,9 +24,10 @@ from functions import policy
 from functions.agentrun import Phase, Stage, get_run, set_condition
 from functions.ports import Deps, NotFound, ToolCall, ToolContext, ToolResult
 from functions.run import claims
-from functions.run.step import Outcome, advance, follow_up
+from functions.run.step import Outcome, advance, follow_up, view_of
 from functions.run.view import RunView
 from functions.toolstep import close_call, completed_event, result_entry
+from functions.transcript import Transcript
 
 __all__ = ["decide_claim", "decide_result", "handle"]
 
@@ -188,12 +189,22 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     if run is None:
         return []
     ref, step, call_id, owner = RunRef.of(run), ev.step, ev.tool_call_id, claims.new_owner()
-    claimed = advance(deps, ref, lambda v: decide_claim(v, step, call_id, owner), read=run)
+    transcript = None
+    if (run.get("status") or {}).get("stage") == Stage.TOOLS:
+        transcript = Transcript(deps.store.read_journal(run))
+    claimed = advance(
+        deps,
+        ref,
+        lambda v: decide_claim(v, step, call_id, owner),
+        read=run,
+        transcript=transcript,
+    )
     after = claimed.after
     key = claims.tool_claim(step, call_id)
     if after is None or claims.holder(after.get("status") or {}, key) != owner:
         return follow_up(deps, claimed, event)
-    view = RunView(after, lambda: deps.store.read_journal(after), deps.clock.now())
+    # The claim wrote no journal: the transcript is still the run's (re-read after a conflict).
+    view = view_of(deps, after, transcript if claimed.before is run else None)
     call = recorded_call(view, step, call_id)
     if call is None:
         return follow_up(deps, claimed, event)
@@ -203,5 +214,11 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     except TransientError:
         advance(deps, ref, lambda v: decide_release(v, step, call_id, owner))
         raise
-    recorded = advance(deps, ref, lambda v: decide_result(v, step, call_id, result))
+    recorded = advance(
+        deps,
+        ref,
+        lambda v: decide_result(v, step, call_id, result),
+        read=after,
+        transcript=view.transcript,
+    )
     return [*follow_up(deps, claimed, event), *follow_up(deps, recorded, event)]
