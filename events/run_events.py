@@ -14,7 +14,7 @@ from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 
-from events.catalogue import validate_data
+from events.datacheck import check_data
 from events.envelope import RunRef, data_of
 from events.errors import MalformedEvent
 
@@ -46,7 +46,7 @@ def _int(value: Any, what: str, event: BaseCloudEvent) -> int:
 def decode(event: BaseCloudEvent) -> RunEvent:
     """The event as a ``RunEvent``; ``MalformedEvent`` names what is wrong."""
     data = data_of(event)
-    validate_data(event.get_type(), data)
+    check_data(event.get_type(), data)
     run = data.get("run")
     if not isinstance(run, dict) or not run.get("name"):
         raise MalformedEvent(f"event {event.get_id()} ({event.get_type()}): data.run.name missing")

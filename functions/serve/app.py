@@ -26,11 +26,11 @@ from cloudevents.core.base import BaseCloudEvent
 from events import types
 from events.bus import Handler, matches
 from events.codecs.http import from_http, to_binary
+from events.datacheck import check_data, prepare
 from events.errors import BatonError, MalformedEvent
 from functions import chain
 from functions.ports import Deps, NotFound, Store, StoreError
 from functions.serve import replies
-from functions.serve.datacheck import check_data, prepare
 from functions.serve.replies import Reply
 from functions.serve.settings import Settings, build_store, function_name
 
