@@ -34,8 +34,8 @@ envtest:
 	@if [ -z "$$KUBEBUILDER_ASSETS" ] && [ -z "$$BATON_TEST_KUBECONFIG" ]; then hack/envtest-assets >/dev/null; fi
 
 lint: install
-	$(BIN)/ruff check functions events tests bench
-	$(BIN)/ruff format --check functions events tests bench
+	$(BIN)/ruff check functions events tests bench hack/knative-crds
+	$(BIN)/ruff format --check functions events tests bench hack/knative-crds
 	$(BIN)/lint-imports
 
 typecheck: install
