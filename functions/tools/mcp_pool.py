@@ -4,12 +4,13 @@ One connection (one stdio server process) per ``ServerConfig.spec_key``: every M
 with that spec in the namespace shares it, and a burst of first callers waits for the one
 start under the key's lock instead of each starting a server. A connection that failed is
 replaced on next use; one whose MCPServer changed (a new Secret value, an edited spec) is
-closed once no MCPServer uses its spec any more. A call whose
-idempotency key is already running or recently answered in this process is not sent again:
-it shares that answer (at-least-once delivery hands one tool call to a process twice, often
-at the same time); across processes the key in ``_meta`` lets the server dedupe. Failures leave
-here as baton errors (``TransientError``: try again later; ``PermanentError``: the
-MCPServer is misconfigured), each naming the server.
+closed once no MCPServer uses its spec any more.
+
+A call whose idempotency key is already running or recently answered in this process is not
+sent again: it shares that answer (at-least-once delivery hands one tool call to a process
+twice, often at the same time); across processes the key in ``_meta`` lets the server dedupe.
+Failures leave here as baton errors (``TransientError``: try again later; ``PermanentError``:
+the MCPServer is misconfigured), each naming the server.
 """
 
 from __future__ import annotations
