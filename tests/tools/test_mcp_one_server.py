@@ -176,3 +176,52 @@ def test_no_server_survives_a_sigkill_of_its_owner(tmp_path):
     while any(_servers_over(state) for state in states):
         assert time.monotonic() < deadline, [p.pid for s in states for p in _servers_over(s)]
         time.sleep(0.05)
+
+
+class _Sink:
+    """Collects what a function app posts to its sink."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def publish_all(self, events: list[Any]) -> None:
+        self.events.extend(events)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_function_app_stops_its_servers_when_it_closes(tmp_path):
+    """The call_tool app (gunicorn's worker_exit closes it) stops the server its call started."""
+    from events.apiserver import resource_event
+    from events.codecs.http import to_binary
+    from functions import chain
+    from functions.serve.app import create_app
+    from functions.serve.settings import Settings
+
+    state_dir, db = tmp_path / "adder-state", tmp_path / "state.db"
+    store = SqliteStore(str(db))
+    apply(store, _docs(state_dir)[:4])  # the server, model, agent and run sum-0
+    stepping = build_deps(store)  # takes the run to its tool call, here
+    try:
+        event = resource_event("ADDED", store.get("AgentRun", "default", "sum-0"))
+        for function in ("validate", "prepare_context", "call_llm"):
+            (event,) = chain.bind(function, stepping)(event)
+    finally:
+        stepping.tools.close()
+    sink = _Sink()  # where Knative's broker would take the emitted events
+    settings = Settings(store=f"sqlite:///{db}")
+    app = create_app("call_tool", settings=settings, store=store, sink=sink)  # type: ignore[arg-type]
+    message = to_binary(event)
+    try:
+        answer = app.test_client().post("/", headers=dict(message.headers), data=message.body)
+        assert answer.status_code == 202, answer.get_data(as_text=True)
+        assert [e.get_type() for e in sink.events] == [
+            "dev.baton.tool.completed",
+            "dev.baton.llm.requested",
+        ]
+        assert len(calls(state_dir)) == 1
+        assert len(_servers_over(state_dir)) == 1
+    finally:
+        app.extensions["baton"]["close"]()
+    assert _servers_over(state_dir) == []
