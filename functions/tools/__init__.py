@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any
 
 from events.errors import PermanentError
@@ -26,6 +27,7 @@ class AgentToolbox:
         self._store = store
         self._secrets = secrets  # (namespace, name, key) -> value, for MCPServer Secret refs
         self._mcp = mcp  # functions.tools.mcp.MCPTools, built on first use (mcp imports asyncio)
+        self._mcp_lock = threading.Lock()
 
     def specs(self, agent: Resource, namespace: str) -> list[ToolSpec]:
         """Tool definitions for the model, in the order the Agent lists them."""
@@ -72,8 +74,10 @@ class AgentToolbox:
 
     def close(self) -> None:
         """Stop MCP sessions (stdio server processes) this toolbox started."""
-        if self._mcp is not None:
-            self._mcp.close()
+        with self._mcp_lock:
+            mcp = self._mcp
+        if mcp is not None:
+            mcp.close()
 
     @staticmethod
     def _is_agent(ctx: ToolContext, name: str) -> bool:
@@ -83,11 +87,14 @@ class AgentToolbox:
         )
 
     def _mcp_tools(self) -> Any:
-        if self._mcp is None:
-            from functions.tools.mcp import MCPTools
+        # Under the lock: runs starting at once must share one MCPTools (one server per
+        # spec), not each build their own and start their own server processes.
+        with self._mcp_lock:
+            if self._mcp is None:
+                from functions.tools.mcp import MCPTools
 
-            self._mcp = MCPTools(self._store, secrets=self._secrets)
-        return self._mcp
+                self._mcp = MCPTools(self._store, secrets=self._secrets)
+            return self._mcp
 
     def _spawn(self, agent_name: str, call: ToolCall, ctx: ToolContext) -> ToolResult:
         """Start a child AgentRun for the call; its end closes the call with its answer.
