@@ -110,11 +110,51 @@ def test_a_condition_keeps_its_transition_time_while_unchanged():
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("45s", 45), ("1h30m", 5400), ("250ms", 0.25), ("1m30s", 90), ("1.5s", 1.5), ("", None)],
+    [
+        ("45s", 45),
+        ("1h30m", 5400),
+        ("250ms", 0.25),
+        ("1m30s", 90),
+        ("1.5s", 1.5),
+        ("1500us", 0.0015),
+        ("2000000ns", 0.002),
+        ("", None),
+    ],
 )
 def test_durations(text, seconds):
-    """Go-style durations in seconds."""
-    assert parse_duration(text) == seconds
+    """Go-style durations in seconds, ns and us included (the CRD accepts them)."""
+    assert (
+        parse_duration(text) == pytest.approx(seconds) if seconds else parse_duration(text) is None
+    )
+
+
+def test_every_crd_duration_pattern_is_the_parsers():
+    """The CRDs and the parser accept exactly the same strings: one pattern, written once."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from functions.agentrun import DURATION_PATTERN
+
+    def patterns(node):
+        if isinstance(node, dict):
+            if "ns|us|ms" in str(node.get("pattern", "")):
+                yield node["pattern"]
+            for value in node.values():
+                yield from patterns(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from patterns(value)
+
+    found = []
+    for path in sorted(Path("config/crd").glob("*.yaml")):
+        found += list(patterns(yaml.safe_load(path.read_text())))
+    assert len(found) >= 3  # Agent limits.timeout, AgentRun timeout and idleTTL
+    assert set(found) == {DURATION_PATTERN}
+    for text in ("1ns", "2us", "3ms", "4s", "5m", "6h", "1h2m3s4ms5us6ns"):
+        assert re.fullmatch(DURATION_PATTERN, text)
+        assert parse_duration(text) is not None
 
 
 @pytest.mark.parametrize("text", ["5", "5x", "m", "1h5"])
