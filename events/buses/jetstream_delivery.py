@@ -21,8 +21,10 @@ from cloudevents.core.v1.event import CloudEvent
 
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON, Handler, Subscription, matches
 from events.codecs.nats import NATSMessage, from_nats
+from events.datacheck import check_data
 from events.delivery import RetryPolicy, classify
 from events.errors import BatonError, MalformedEvent
+from events.types import ALL_TYPES
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -111,6 +113,13 @@ class Delivery:
         except MalformedEvent as exc:
             await self._dead_letter_raw(msg, exc)
             return
+        if event.get_type() in ALL_TYPES:
+            # Data from the wire meets the published schema before any handler sees it.
+            try:
+                check_data(event.get_type(), event.get_data())
+            except MalformedEvent as exc:
+                await self._dead_letter(msg, event, exc.reason, exc.message)
+                return
         delivered = msg.metadata.num_delivered
         if delivered > self._settings.max_deliver:
             # Only a worker that died holding it (e.g. the event crashes the process)
