@@ -20,6 +20,7 @@ from events.run_events import decode
 from functions.agentrun import Phase, Stage, get_run, parse_duration, parse_time, set_condition
 from functions.ports import Deps, ModelReply, ModelRequest, NotFound, Resource
 from functions.run import claims
+from functions.run.lease import held
 from functions.run.step import Outcome, advance, follow_up
 from functions.run.view import RunView
 from functions.session import is_server
@@ -87,11 +88,18 @@ def decide_claim(view: RunView, step: int, owner: str) -> Outcome:
     return Outcome(st)
 
 
+def _holds(view: RunView, step: int, owner: str) -> bool:
+    """``owner`` still holds the call of ``step``, and no reply of it is recorded."""
+    return (
+        _waiting(view, step)
+        and claims.holder(view.status, claims.llm_claim(step)) == owner
+        and view.transcript.reply(step) is None
+    )
+
+
 def decide_retry(view: RunView, step: int, owner: str, exc: TransientError) -> Outcome:
     """A transient model error: count the attempt, say why, and free the claim for the retry."""
-    if not _waiting(view, step) or claims.holder(view.status, claims.llm_claim(step)) != owner:
-        return Outcome()
-    if view.transcript.reply(step) is not None:
+    if not _holds(view, step, owner):
         return Outcome()
     st = view.edit()
     st["modelAttempts"] = int(st.get("modelAttempts", 0)) + 1
@@ -102,9 +110,7 @@ def decide_retry(view: RunView, step: int, owner: str, exc: TransientError) -> O
 
 def decide_failure(view: RunView, step: int, owner: str, exc: PermanentError) -> Outcome:
     """The model refused for good (bad key, unknown model): the run fails with the reason."""
-    if not _waiting(view, step) or claims.holder(view.status, claims.llm_claim(step)) != owner:
-        return Outcome()
-    if view.transcript.reply(step) is not None:
+    if not _holds(view, step, owner):
         return Outcome()
     st = view.edit()
     claims.release(st, claims.llm_claim(step))
@@ -166,22 +172,6 @@ def decide_reply(
     return Outcome(st, {reply_key(step): reply_entry(reply)})
 
 
-def _renewer(deps: Deps, ref: RunRef, step: int, owner: str) -> Any:
-    key = claims.llm_claim(step)
-
-    def renew() -> bool:
-        def extend(view: RunView) -> Outcome:
-            if claims.holder(view.status, key) != owner or not _waiting(view, step):
-                return Outcome()
-            st = view.edit()
-            claims.claim(st, key, owner, view.now)
-            return Outcome(st)
-
-        return advance(deps, ref, extend).committed
-
-    return renew
-
-
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     """Claim the model call of step n, make it, and record the reply with what follows."""
     ev = decode(event)
@@ -231,7 +221,7 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         idempotency_key=f"{ref.uid}/{step}/{NAME}",
     )
     try:
-        with claims.renewing(_renewer(deps, ref, step, owner)):
+        with held(deps, ref, claims.llm_claim(step), owner):
             reply = deps.models.for_resource(model).complete(request)
     except TransientError as exc:
         transient = exc
