@@ -29,6 +29,7 @@ BENCHMARKS: Final[dict[str, str]] = {
     "nats-runs": "bench.nats_runs",
     "http": "external:http",
     "anthropic-adapter": "external:anthropic-adapter",
+    "openai-adapter": "external:openai-adapter",
     "webhook": "external:webhook",
 }
 QUICK_SKIP: Final[frozenset[str]] = frozenset()
