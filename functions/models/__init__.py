@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from events.errors import PermanentError
@@ -45,6 +45,14 @@ class ModelRegistry:
         built = self._build(model)
         with self._lock:
             return self._cache.setdefault(key, built)
+
+    def for_models(self, models: Sequence[Resource]) -> Model:
+        """One Model over an ordered list: the first, failing over to the next in order."""
+        if len(models) == 1:
+            return self.for_resource(models[0])
+        from functions.models.failover import FailoverModel
+
+        return FailoverModel([(m["metadata"]["name"], self.for_resource(m)) for m in models])
 
     def _build(self, model: Resource) -> Model:
         provider = model["spec"].get("provider")

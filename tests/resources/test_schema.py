@@ -401,3 +401,11 @@ def test_samples_are_valid() -> None:
     baton = [o for o in objects if str(o.get("apiVersion", "")).startswith("baton.dev/")]
     for obj in baton:
         validate_and_default(obj)
+
+
+def test_fallback_model_names_must_be_dns_names() -> None:
+    """spec.fallbackModelRefs takes Model names only; anything else is refused, field named."""
+    agent = {"modelRef": {"name": "sonnet"}, "fallbackModelRefs": [{"name": "haiku"}]}
+    validate_and_default(resource("Agent", agent))
+    agent["fallbackModelRefs"] = [{"name": "haiku"}, {"name": "../etc/Passwd"}]
+    assert refused(resource("Agent", agent)).field == "spec.fallbackModelRefs[1].name"
