@@ -1,0 +1,30 @@
+"""Budgets across a tree of runs: tokens, USD and time, enforced before every model call.
+
+An Agent or AgentRun sets ``budget {tokens, costUSD, duration}``; a child run gets at most
+what its parent's leaves (``budget_for_child``). Before each model call the caller reserves
+the call's worst case on the root run's ledger (one conditional write), and settles it to
+the actual usage after; a refusal is a ``BudgetExceeded`` with the numbers and whose budget.
+"""
+
+from __future__ import annotations
+
+from functions.budget.amounts import Amount, Budget, prompt_tokens_bound
+from functions.budget.inheritance import ROOT_LABEL, budget_for_child, root_of
+from functions.budget.ledger import BudgetExceeded, Caller, remaining, tree_usage
+from functions.budget.reservations import Reservation, reserve, settle
+
+__all__ = [
+    "ROOT_LABEL",
+    "Amount",
+    "Budget",
+    "BudgetExceeded",
+    "Caller",
+    "Reservation",
+    "budget_for_child",
+    "prompt_tokens_bound",
+    "remaining",
+    "reserve",
+    "root_of",
+    "settle",
+    "tree_usage",
+]
