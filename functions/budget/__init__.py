@@ -9,22 +9,27 @@ the actual usage after; a refusal is a ``BudgetExceeded`` with the numbers and w
 from __future__ import annotations
 
 from functions.budget.amounts import Amount, Budget, prompt_tokens_bound
-from functions.budget.inheritance import ROOT_LABEL, budget_for_child, root_of
+from functions.budget.inheritance import budget_for_child, root_of
 from functions.budget.ledger import BudgetExceeded, Caller, remaining, tree_usage
+from functions.budget.model_calls import account, guard, release, run_budget, worst_case
 from functions.budget.reservations import Reservation, reserve, settle
 
 __all__ = [
-    "ROOT_LABEL",
     "Amount",
     "Budget",
     "BudgetExceeded",
     "Caller",
     "Reservation",
+    "account",
     "budget_for_child",
+    "guard",
     "prompt_tokens_bound",
+    "release",
     "remaining",
     "reserve",
     "root_of",
+    "run_budget",
     "settle",
     "tree_usage",
+    "worst_case",
 ]

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from functions.budget.amounts import Budget
 from functions.budget.ledger import remaining
 from functions.ports import NotFound, Resource, Store
 
-__all__ = ["ROOT_LABEL", "budget_for_child", "root_of"]
-
-ROOT_LABEL: Final = "baton.dev/tree-root"
+__all__ = ["budget_for_child", "root_of"]
 
 
 def root_of(run: Resource) -> str:
     """The name of the tree's root run (the run itself at the root)."""
-    labels = (run.get("metadata") or {}).get("labels") or {}
     parent = (run.get("spec") or {}).get("parent") or {}
-    return str(labels.get(ROOT_LABEL) or parent.get("runName") or run["metadata"]["name"])
+    return str(parent.get("rootRunName") or parent.get("runName") or run["metadata"]["name"])
 
 
 def budget_for_child(store: Store, parent: Resource, now: float) -> Budget:
