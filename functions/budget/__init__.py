@@ -8,7 +8,7 @@ the actual usage after; a refusal is a ``BudgetExceeded`` with the numbers and w
 
 from __future__ import annotations
 
-from functions.budget.amounts import Amount, Budget, prompt_tokens_bound
+from functions.budget.amounts import Amount, Budget, format_usd, prompt_tokens_bound
 from functions.budget.inheritance import budget_for_child, root_of
 from functions.budget.ledger import BudgetExceeded, Caller, remaining, tree_usage
 from functions.budget.model_calls import account, guard, release, run_budget, worst_case
@@ -22,6 +22,7 @@ __all__ = [
     "Reservation",
     "account",
     "budget_for_child",
+    "format_usd",
     "guard",
     "prompt_tokens_bound",
     "release",
