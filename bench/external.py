@@ -172,6 +172,25 @@ def _openai(quick: bool) -> Result:
     return res
 
 
+def _budget(quick: bool) -> Result:
+    bench = entry_point("tests.bench.budget_bench", "bench_budget_overhead")
+    n = 100 if quick else 500
+    raw = bench(n)
+    res = Result("budget", params={"n": n})
+    for pct in ("p50_ms", "p99_ms"):
+        label = pct.split("_")[0]
+        res.add(
+            Figure(
+                f"model call with budget {label}",
+                raw["on"][pct],
+                "ms",
+                Baseline(f"budget off {label}", raw["off"][pct]),
+            )
+        )
+    res.details = raw
+    return res
+
+
 def _webhook(quick: bool) -> Result:
     bench_webhook = entry_point("tests.bench.webhook_bench", "bench_webhook")
     raw = bench_webhook(quick)
@@ -203,6 +222,7 @@ EXTERNAL: dict[str, Callable[[bool], Result]] = {
     "http": _http,
     "anthropic-adapter": _model,
     "openai-adapter": _openai,
+    "budget": _budget,
     "webhook": _webhook,
 }
 

@@ -30,6 +30,7 @@ BENCHMARKS: Final[dict[str, str]] = {
     "http": "external:http",
     "anthropic-adapter": "external:anthropic-adapter",
     "openai-adapter": "external:openai-adapter",
+    "budget": "external:budget",
     "webhook": "external:webhook",
 }
 QUICK_SKIP: Final[frozenset[str]] = frozenset()

@@ -3,8 +3,8 @@
 ``baseURL`` points the official client at vLLM, Ollama, LiteLLM or Azure OpenAI's v1
 endpoint. As for Anthropic, the client is built on first use with ``max_retries=0`` so each
 retry is an attempt the run records, and failures map through ``api_errors``. Streaming asks
-for usage in the last chunk and accumulates with the SDK's own ``ChatCompletionStreamState``,
-so a streamed reply equals a plain one.
+for usage in the last chunk and joins the deltas in one pass (``reply_from_chunks``), so a
+streamed reply equals a plain one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from functions.models.keys import ApiKey, SecretResolver, resolve_api_key
 from functions.models.openai_errors import from_sdk_error
-from functions.models.openai_wire import OpenAISettings, build_params, reply_from_completion
+from functions.models.openai_wire import (
+    OpenAISettings,
+    build_params,
+    reply_from_chunks,
+    reply_from_completion,
+)
 from functions.ports import ModelReply, ModelRequest, Resource
 
 if TYPE_CHECKING:
@@ -58,7 +63,7 @@ class OpenAIModel:
         headers = {IDEMPOTENCY_HEADER: request.idempotency_key} if request.idempotency_key else {}
         started = time.perf_counter()
         try:
-            reply = reply_from_completion(self._call(params, headers))
+            reply = self._call(params, headers)
         except Exception as exc:  # mapped below; anything unknown is re-raised untouched
             error = from_sdk_error(exc, model=self.settings.model, key=self._key)
             if error is None:
@@ -84,14 +89,14 @@ class OpenAIModel:
                 self._client.close()
                 self._client = None
 
-    def _call(self, params: dict[str, Any], headers: dict[str, str]) -> Any:
+    def _call(self, params: dict[str, Any], headers: dict[str, str]) -> ModelReply:
         client = self._sdk_client()
         timeout = self.settings.timeout
         if not self.settings.stream:
-            return client.chat.completions.create(**params, extra_headers=headers, timeout=timeout)
-        from openai.lib.streaming.chat import ChatCompletionStreamState
-
-        state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
+            completion = client.chat.completions.create(
+                **params, extra_headers=headers, timeout=timeout
+            )
+            return reply_from_completion(completion)
         chunks = client.chat.completions.create(
             **params,
             stream=True,
@@ -100,11 +105,7 @@ class OpenAIModel:
             timeout=timeout,
         )
         with chunks:
-            for chunk in chunks:
-                state.handle_chunk(chunk)
-        # The snapshot, not get_final_completion(): that one raises on finish_reason length,
-        # which classify_stop decides on like any other stop reason.
-        return state.current_completion_snapshot
+            return reply_from_chunks(chunks)
 
     def _sdk_client(self) -> openai.OpenAI:
         with self._lock:

@@ -12,7 +12,7 @@ prompt token once (cached tokens apart from the rest, as Anthropic reports them)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -26,6 +26,7 @@ __all__ = [
     "OpenAISettings",
     "build_params",
     "chat_messages",
+    "reply_from_chunks",
     "reply_from_completion",
 ]
 
@@ -170,31 +171,74 @@ def _user(content: Any) -> Iterator[dict[str, Any]]:
 
 
 def reply_from_completion(completion: Any) -> ModelReply:
-    """A ModelReply from a ChatCompletion (or the stream's accumulated snapshot)."""
+    """A ModelReply from a ChatCompletion."""
     if not completion.choices:
         raise reply_invalid()
     choice = completion.choices[0]
     message = choice.message
-    content: list[dict[str, Any]] = []
-    if message.content:
-        content.append({"type": "text", "text": message.content})
-    elif getattr(message, "refusal", None):
-        content.append({"type": "text", "text": message.refusal})
-    finish = str(choice.finish_reason or "")
-    for call in message.tool_calls or []:
+    calls = [
+        (call.id, call.function.name, call.function.arguments) for call in message.tool_calls or []
+    ]
+    return _reply(
+        message.content or getattr(message, "refusal", None) or "",
+        calls,
+        str(choice.finish_reason or ""),
+        completion.usage,
+        str(completion.model or ""),
+    )
+
+
+def reply_from_chunks(chunks: Iterable[Any]) -> ModelReply:
+    """A ModelReply from a stream of ChatCompletionChunks (the same as the plain reply).
+
+    Deltas are joined in one pass: text in order, each tool call's id, name and argument
+    pieces by its index; the usage arrives in a last chunk without choices.
+    """
+    text: list[str] = []
+    refusal: list[str] = []
+    calls: dict[int, list[Any]] = {}
+    finish, usage, model, seen = "", None, "", False
+    for chunk in chunks:
+        model = chunk.model or model
+        usage = chunk.usage or usage
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            seen = True
+            delta = choice.delta
+            text.append(delta.content or "")
+            refusal.append(getattr(delta, "refusal", None) or "")
+            for piece in delta.tool_calls or []:
+                slot = calls.setdefault(piece.index, ["", "", []])
+                slot[0] = piece.id or slot[0]
+                if piece.function is not None:
+                    slot[1] += piece.function.name or ""
+                    slot[2].append(piece.function.arguments or "")
+            finish = choice.finish_reason or finish
+    if not seen:
+        raise reply_invalid()
+    joined = [(cid, name, "".join(args)) for cid, name, args in (calls[i] for i in sorted(calls))]
+    return _reply("".join(text) or "".join(refusal), joined, finish, usage, model)
+
+
+def _reply(
+    text: str, calls: Sequence[tuple[str, str, str | None]], finish: str, usage: Any, model: str
+) -> ModelReply:
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+    for call_id, name, arguments in calls:
         content.append(
             {
                 "type": "tool_use",
-                "id": call.id,
-                "name": call.function.name,
-                "input": _arguments(call.function.arguments, truncated=finish == "length"),
+                "id": call_id,
+                "name": name,
+                "input": _arguments(arguments, truncated=finish == "length"),
             }
         )
     return ModelReply(
         content=content,
         stop_reason=STOP_REASONS.get(finish, finish),
-        usage=_usage(completion.usage),
-        model=str(completion.model or ""),
+        usage=_usage(usage),
+        model=model,
     )
 
 
