@@ -11,11 +11,13 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from events.buses.inprocess import RetryPolicy
 from functions.runtime.embedded import Embedded
+from tests.e2e.conftest import run_docs, sample, wait_terminal
 from tests.e2e.test_anthropic_run import Deployment, _resource, logs  # noqa: F401
 from tests.fakes.openai_api import ChatReply, FakeOpenAIAPI, Fault, call
 
@@ -109,3 +111,37 @@ def test_missing_secret_fails_the_run_naming_both_places(
         assert "BATON_SECRET_OPENAI_API_KEY" in json.dumps(error)
         assert "OPENAI_API_KEY" in json.dumps(error)
         assert api.requests == []
+
+
+def test_openai_sample_runs_offline_without_a_key(
+    embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """config/samples/openai.yaml with no key plays its script: 24*7 through calculate."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("BATON_SECRET_OPENAI_API_KEY", raising=False)
+    rt = embedded()
+    run_docs(rt, sample("openai"))
+    run = wait_terminal(rt, "openai-demo")
+    assert run["status"]["phase"] == "Succeeded"
+    assert run["status"]["result"] == "A week has 168 hours."
+    assert run["status"]["costEstimate"] == "0.0002984"  # 610 x 0.4 + 34 x 1.6 per million
+
+
+def test_openai_sample_talks_to_a_compatible_server_when_keyed(
+    embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same sample, its Secret's variable set and baseURL at a server: the server answers."""
+    monkeypatch.setenv("BATON_SECRET_OPENAI_API_KEY", API_KEY)
+    with FakeOpenAIAPI(api_key=API_KEY) as api:
+        api.enqueue(
+            ChatReply.tools(call("calculate", {"expression": "24*7"})),
+            ChatReply.text("168 hours, says the server."),
+        )
+        docs = sample("openai")
+        docs[0]["spec"]["baseURL"] = api.url
+        rt = embedded()
+        run_docs(rt, docs)
+        run = wait_terminal(rt, "openai-demo")
+        assert run["status"]["result"] == "168 hours, says the server."
+        assert api.bodies()[0]["model"] == "gpt-4.1-mini"
+        assert "168" in api.bodies()[1]["messages"][-1]["content"]
