@@ -52,7 +52,10 @@ class ModelRegistry:
             return self.for_resource(models[0])
         from functions.models.failover import FailoverModel
 
-        return FailoverModel([(m["metadata"]["name"], self.for_resource(m)) for m in models])
+        return FailoverModel(
+            [(m["metadata"]["name"], self.for_resource(m)) for m in models],
+            attempts=[int(m["spec"].get("failoverAttempts") or 2) for m in models],
+        )
 
     def _build(self, model: Resource) -> Model:
         provider = model["spec"].get("provider")

@@ -1,8 +1,9 @@
 """Model failover: an ordered list of Models behaving as one ``Model``.
 
 An Agent names its model and ordered fallbacks. A call goes to the first; a transient
-failure (rate limit, overload, 5xx, timeout) is retried on the same model up to
-``attempts`` times, waiting what the API asked (capped); past that, or at once on a
+failure (rate limit, overload, 5xx, timeout) is retried on the same model up to its
+attempts (the Model's ``failoverAttempts``, default 2), waiting what the API asked (capped);
+past that, or at once on a
 permanent failure another model could serve (model not found, quota exhausted), the next
 model takes the call. Any other permanent failure (a request the API rejects, a wrong key)
 would fail on every model the same way, or is a mistake a person must see: it is raised as
@@ -34,19 +35,24 @@ _BACKOFF: Final = 0.2
 
 
 class FailoverModel:
-    """A ``Model`` that asks each ``(name, model)`` in order under the failover rules."""
+    """A ``Model`` that asks each ``(name, model)`` in order under the failover rules.
+
+    ``attempts`` is how often each model is tried on a transient failure before the next
+    takes over: one number for all, or one per model in the order given.
+    """
 
     def __init__(
         self,
         models: Sequence[tuple[str, Model]],
         *,
-        attempts: int = DEFAULT_ATTEMPTS,
+        attempts: int | Sequence[int] = DEFAULT_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not models:
             raise ValueError("FailoverModel needs at least one model")
         self.models = list(models)
-        self.attempts = max(1, attempts)
+        tries = [attempts] * len(models) if isinstance(attempts, int) else list(attempts)
+        self.attempts = [max(1, n) for n in tries]
         self._sleep = sleep
 
     def complete(self, request: ModelRequest) -> ModelReply:
@@ -55,7 +61,7 @@ class FailoverModel:
         for index, (name, model) in enumerate(self.models):
             last = index == len(self.models) - 1
             try:
-                reply = self._ask(model, request, retry=not last)
+                reply = self._ask(model, request, self.attempts[index] if not last else 1)
             except BatonError as error:
                 if last or not _next_may_serve(error):
                     raise
@@ -65,10 +71,9 @@ class FailoverModel:
             return replace(reply, answered_by=name, switches=tuple(switches))
         raise AssertionError("unreachable: the last model returns or raises")
 
-    def _ask(self, model: Model, request: ModelRequest, *, retry: bool) -> ModelReply:
+    def _ask(self, model: Model, request: ModelRequest, tries: int) -> ModelReply:
         # The last model is asked once: its transient failure goes to the transport, which
         # retries the whole chain with the attempt visible on the run.
-        tries = self.attempts if retry else 1
         for attempt in range(tries):
             try:
                 return model.complete(request)

@@ -108,9 +108,9 @@ def test_anthropic_overloaded_falls_over_to_an_openai_compatible_model() -> None
 
 
 def test_registry_builds_a_chain_only_for_several_models() -> None:
-    """One Model is itself; several are a FailoverModel in the order given."""
+    """One Model is itself; several are a FailoverModel in order, each with its attempts."""
     registry = ModelRegistry(lambda ns, name, key: "sk-x")
-    one = model_resource("http://127.0.0.1:9")
+    one = model_resource("http://127.0.0.1:9", failoverAttempts=3)
     two = model_resource("http://127.0.0.1:9") | {
         "metadata": {"name": "haiku", "namespace": "team-a"}
     }
@@ -118,3 +118,4 @@ def test_registry_builds_a_chain_only_for_several_models() -> None:
     built = registry.for_models([one, two])
     assert isinstance(built, FailoverModel)
     assert [name for name, _ in built.models] == ["sonnet", "haiku"]
+    assert built.attempts == [3, 2]
