@@ -23,6 +23,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.spec import SPECVERSION_V0_3, SPECVERSION_V1_0
 from dateutil.parser import isoparse
 
+from events.codecs.bounded import check_depth, too_deep
 from events.errors import MalformedEvent
 
 __all__ = [
@@ -130,7 +131,13 @@ def from_binary(
     # Producers that map datacontenttype the HTTP way (sdk-go) use content-type instead.
     if content_type and _DATACONTENTTYPE not in attributes:
         attributes[_DATACONTENTTYPE] = content_type
-    data = event_format.read_data(message.data, attributes.get(_DATACONTENTTYPE))
+    try:
+        data = event_format.read_data(message.data, attributes.get(_DATACONTENTTYPE))
+    except RecursionError:
+        raise too_deep("binary NATS message data") from None
+    except (ValueError, TypeError) as exc:  # not UTF-8, or a format that refuses the data
+        raise MalformedEvent(f"binary NATS message: data: {exc}") from exc
+    check_depth(data, "binary NATS message data")
     return _checked(event_factory, "binary")(attributes, data)
 
 
@@ -152,8 +159,13 @@ def from_structured(
         raise MalformedEvent("structured NATS message: payload is not a JSON object")
     try:
         event = event_format.read(_checked(event_factory, "structured"), message.data)
+    except MalformedEvent:
+        raise
+    except RecursionError:
+        raise too_deep("structured NATS message") from None
     except (ValueError, TypeError) as exc:  # bad JSON, UTF-8, time or data_base64
         raise MalformedEvent(f"structured NATS message: {exc}") from exc
+    check_depth(event.get_data(), "structured NATS message data")
     return event
 
 

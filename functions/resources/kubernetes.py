@@ -34,6 +34,7 @@ from functions.ports import (
 from functions.resources.k8s_api import KubeAPI, api_error, connect
 from functions.resources.k8s_journal import KubernetesJournal
 from functions.resources.k8s_secrets import read_secret
+from functions.resources.names import name_segment, namespace_segment
 from functions.resources.schema import validate_and_default
 
 __all__ = ["PLURALS", "KubernetesStore", "kubernetes_store"]
@@ -83,6 +84,18 @@ def _namespace(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("namespace") or "default")
 
 
+def _addressed(obj: Resource, kind: str, namespace: str, name: str) -> Resource:
+    """``obj`` when it is the object asked for; a fetched object outside ``namespace`` never is.
+
+    Belt and braces behind the name checks: whatever path a request took, an object of
+    another namespace (or kind, or name) is not handed to the caller as if it were this one.
+    """
+    meta = obj.get("metadata") or {}
+    if (obj.get("kind"), meta.get("namespace"), meta.get("name")) != (kind, namespace, name):
+        raise NotFound(f'{_plural(kind)}.{GROUP} "{name}" not found in namespace "{namespace}"')
+    return obj
+
+
 class KubernetesStore:
     """The Store protocol over the Kubernetes API (custom objects + ConfigMap journal)."""
 
@@ -91,12 +104,14 @@ class KubernetesStore:
         self.journal = KubernetesJournal(api)
 
     def _path(self, kind: str, namespace: str | None, name: str = "", sub: str = "") -> str:
+        # Every name is checked and escaped before it enters the path: a "../other-ns/..."
+        # would otherwise be resolved by the HTTP client into another namespace's object.
         base = f"/apis/{GROUP}/{VERSION}"
         if namespace is not None:
-            base += f"/namespaces/{namespace}"
+            base += f"/namespaces/{namespace_segment(namespace)}"
         path = f"{base}/{_plural(kind)}"
         if name:
-            path += f"/{name}"
+            path += f"/{name_segment(name)}"
         if sub:
             path += f"/{sub}"
         return path
@@ -117,7 +132,7 @@ class KubernetesStore:
     def get(self, kind: str, namespace: str, name: str) -> Resource:
         """The stored object; NotFound when absent."""
         result: Resource = self.api.request("GET", self._path(kind, namespace, name))
-        return result
+        return _addressed(result, kind, namespace, name)
 
     def list(
         self,

@@ -14,7 +14,10 @@ Secrets come from the variable itself or, Kubernetes-style, from a file named by
 ``BATON_SLACK_SIGNING_SECRET``   Slack app's signing secret
 ``BATON_DISCORD_PUBLIC_KEY``     Discord application's public key (hex)
 ``BATON_TELEGRAM_SECRET_TOKEN``  the ``secret_token`` given to Telegram's setWebhook
-``BATON_WEBHOOK_SECRET``         the generic webhook's shared HMAC secret
+``BATON_WEBHOOK_SECRET``         the generic webhook's shared HMAC secret (inbound requests only)
+``BATON_WEBHOOK_REPLY_URLS``     comma-separated URL prefixes a generic message's ``replyTo`` may
+                                 name (``https://hooks.example.com/baton``; an entry without a
+                                 port allows any port of that host); empty: no ``replyTo``
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
-__all__ = ["PLATFORMS", "ChatConfig", "read_secret"]
+__all__ = ["PLATFORMS", "ChatConfig", "read_secret", "reply_allowed", "reply_urls"]
 
 PLATFORMS: Final = ("slack", "discord", "telegram", "webhook")
 
@@ -45,6 +49,51 @@ def read_secret(env: Mapping[str, str], name: str) -> str:
         raise ValueError(f"{name}_FILE={path}: cannot read the secret: {exc.strerror}") from exc
 
 
+def reply_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The ``BATON_WEBHOOK_REPLY_URLS`` allow-list; ValueError naming an entry that is no URL."""
+    listed = env.get("BATON_WEBHOOK_REPLY_URLS", "").split(",")
+    entries = tuple(u.strip() for u in listed if u.strip())
+    for entry in entries:
+        if _parts(entry) is None:
+            raise ValueError(f"BATON_WEBHOOK_REPLY_URLS: {entry!r} is not an http(s) URL")
+    return entries
+
+
+def _parts(url: str) -> tuple[str, str, int | None, str] | None:
+    """(scheme, host, port or None, path) of an http(s) URL; None when it is not one."""
+    try:
+        split = urlsplit(url)
+        port = split.port
+    except ValueError:
+        return None
+    if split.scheme not in ("http", "https") or not split.hostname or split.username is not None:
+        return None
+    if split.password is not None or any(c in url for c in "\r\n\t "):
+        return None
+    return split.scheme, split.hostname.lower(), port, split.path or "/"
+
+
+def reply_allowed(url: str, allowed: tuple[str, ...]) -> bool:
+    """True when ``url`` falls under one of the ``allowed`` URL prefixes.
+
+    Same scheme and host; the entry's port when it names one; its path as a prefix that ends
+    at a ``/`` boundary (``/hooks`` allows ``/hooks/a``, not ``/hooks-evil``).
+    """
+    target = _parts(url)
+    if target is None:
+        return False
+    for entry in allowed:
+        rule = _parts(entry)
+        if rule is None or rule[:2] != target[:2]:
+            continue
+        if rule[2] is not None and rule[2] != target[2]:
+            continue
+        prefix = rule[3].rstrip("/")
+        if target[3] == prefix or target[3].startswith(prefix + "/"):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class ChatConfig:
     """Which agent answers, and the secrets that prove a request came from its platform."""
@@ -59,6 +108,7 @@ class ChatConfig:
     discord_public_key: str = field(default="", repr=False)
     telegram_secret_token: str = field(default="", repr=False)
     webhook_secret: str = field(default="", repr=False)
+    reply_urls: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ChatConfig:
@@ -80,6 +130,7 @@ class ChatConfig:
             discord_public_key=read_secret(env, "BATON_DISCORD_PUBLIC_KEY"),
             telegram_secret_token=read_secret(env, "BATON_TELEGRAM_SECRET_TOKEN"),
             webhook_secret=read_secret(env, "BATON_WEBHOOK_SECRET"),
+            reply_urls=reply_urls(env),
         )
 
     def agent_for(self, platform: str) -> str:
