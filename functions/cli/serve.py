@@ -29,6 +29,17 @@ def _gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve one function (or all of them, embedded) on $PORT under gunicorn."""
     from gunicorn.app.base import BaseApplication
@@ -45,7 +56,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_body=env.max_body,
         sink_timeout=env.sink_timeout,
         offline_models=env.offline_models,
+        ingress_token=env.ingress_token,
     )
+    # The webhook authenticates every request by its platform's signature; everything else
+    # takes events from whoever can reach it, so off loopback it needs a bearer token.
+    if function != "webhook" and not _loopback(args.host) and not settings.ingress_token:
+        print(
+            f"baton serve: {args.host} is not a loopback address: set BATON_INGRESS_TOKEN "
+            "(requests then need Authorization: Bearer <token>)",
+            file=sys.stderr,
+        )
+        return 2
     args.function = function
     options = _gunicorn_options(args)
 
@@ -63,6 +84,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     what = settings.function or "every function (embedded)"
     print(f"baton: serving {what} on http://{options['bind']}/ (store {store})", file=sys.stderr)
+    if settings.ingress_token and function != "webhook":
+        print("baton: POST / needs Authorization: Bearer $BATON_INGRESS_TOKEN", file=sys.stderr)
     Server().run()
     return 0
 

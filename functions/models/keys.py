@@ -2,6 +2,12 @@
 
 The key travels as an ``ApiKey`` whose repr hides the value; error messages name the place
 the key was looked up (the Secret and key, or the variable), never the value.
+
+A key read from a Secret goes only to its provider's host. A Model whose ``baseURL`` points
+elsewhere gets the key only when its namespace allows that URL: the Secret
+``baton-model-policy`` in the Model's namespace lists URL prefixes under the key
+``allowedBaseURLs`` (comma-separated, ``events.url_prefixes`` rules). Otherwise anyone who
+may create a Model could send the namespace's key to a server of their choosing.
 """
 
 from __future__ import annotations
@@ -12,10 +18,26 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from events.errors import PermanentError
+from events.url_prefixes import parse_list, url_allowed
 
-__all__ = ["DEFAULT_KEY_ENV", "ApiKey", "SecretResolver", "resolve_api_key"]
+__all__ = [
+    "DEFAULT_KEY_ENV",
+    "POLICY_KEY",
+    "POLICY_SECRET",
+    "PROVIDER_URLS",
+    "ApiKey",
+    "SecretResolver",
+    "resolve_api_key",
+]
 
 DEFAULT_KEY_ENV: Final = "ANTHROPIC_API_KEY"
+POLICY_SECRET: Final = "baton-model-policy"
+POLICY_KEY: Final = "allowedBaseURLs"
+# Where each provider's key may always go.
+PROVIDER_URLS: Final = {
+    "anthropic": ("https://api.anthropic.com",),
+    "openai": ("https://api.openai.com",),
+}
 
 SecretResolver = Callable[[str, str, str], str]
 """(namespace, secret name, key) -> value; raises PermanentError naming the Secret when missing."""
@@ -44,6 +66,7 @@ def resolve_api_key(
         namespace = (model.get("metadata") or {}).get("namespace") or "default"
         name, key = str(ref["name"]), str(ref.get("key") or "api-key")
         source = f"Secret {namespace}/{name} key {key}"
+        _confine(model, namespace, secrets)
         value = secrets(namespace, name, key)
         if not value:
             raise PermanentError(f"empty API key in {source}", reason="ModelCredentialsMissing")
@@ -56,3 +79,23 @@ def resolve_api_key(
             f"no API key: set the environment variable {variable}", reason="ModelCredentialsMissing"
         )
     return ApiKey(value, f"environment variable {variable}")
+
+
+def _confine(model: Mapping[str, Any], namespace: str, secrets: SecretResolver) -> None:
+    """Refuse a ``baseURL`` off the provider's host unless the namespace allows it."""
+    spec = model.get("spec") or {}
+    base = str(spec.get("baseURL") or "")
+    if not base or url_allowed(base, PROVIDER_URLS.get(str(spec.get("provider")), ())):
+        return
+    try:
+        allowed = parse_list(secrets(namespace, POLICY_SECRET, POLICY_KEY))
+    except (PermanentError, ValueError):
+        allowed = ()
+    if not url_allowed(base, allowed):
+        name = (model.get("metadata") or {}).get("name")
+        raise PermanentError(
+            f"Model {namespace}/{name}: baseURL {base[:200]!r} is not the provider's API, and "
+            f"namespace {namespace} does not allow it (Secret {POLICY_SECRET} key {POLICY_KEY} "
+            "lists the URLs a Model's key may be sent to)",
+            reason="BaseURLNotAllowed",
+        )

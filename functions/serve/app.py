@@ -30,7 +30,7 @@ from events.errors import BatonError, MalformedEvent
 from functions import chain
 from functions.ports import Deps, NotFound, Store, StoreError
 from functions.serve import replies
-from functions.serve.body import BodyError, read_capped
+from functions.serve.body import BodyError, bearer_matches, read_capped
 from functions.serve.datacheck import check_data, prepare
 from functions.serve.replies import Reply
 from functions.serve.settings import Settings, build_store, function_name
@@ -190,6 +190,15 @@ def create_app(
 
     @app.post("/")
     def receive() -> Response:
+        if settings.ingress_token and not bearer_matches(
+            request.headers.get("Authorization"), settings.ingress_token
+        ):
+            # Checked before the body is read: a stranger costs a header parse, no more.
+            return answer(
+                replies.json_error(
+                    401, "Unauthorized", "POST / needs Authorization: Bearer <BATON_INGRESS_TOKEN>"
+                )
+            )
         try:
             event = intake.event(dict(request.headers), request.content_length, request.stream.read)
             return answer(runner(event))

@@ -8,12 +8,13 @@ deadline (``functions.serve.worker``) is the client's fault: 400 or 408, never 5
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from typing import Final
 
 from events.errors import MalformedEvent
 
-__all__ = ["BodyError", "read_capped"]
+__all__ = ["BodyError", "bearer_matches", "read_capped"]
 
 _PIECE: Final = 64 * 1024
 
@@ -61,3 +62,11 @@ def too_large(limit: int) -> BodyError:
     return BodyError(
         f"body exceeds the limit of {limit} bytes", status=413, reason="RequestEntityTooLarge"
     )
+
+
+def bearer_matches(header: str | None, token: str) -> bool:
+    """True when ``header`` is ``Bearer <token>`` (compared in constant time)."""
+    scheme, _, offered = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not offered:
+        return False
+    return hmac.compare_digest(offered.strip().encode(), token.encode())

@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlsplit
+
+from events.url_prefixes import parse_list, url_allowed
 
 __all__ = ["PLATFORMS", "ChatConfig", "read_secret", "reply_allowed", "reply_urls"]
 
@@ -51,47 +52,15 @@ def read_secret(env: Mapping[str, str], name: str) -> str:
 
 def reply_urls(env: Mapping[str, str]) -> tuple[str, ...]:
     """The ``BATON_WEBHOOK_REPLY_URLS`` allow-list; ValueError naming an entry that is no URL."""
-    listed = env.get("BATON_WEBHOOK_REPLY_URLS", "").split(",")
-    entries = tuple(u.strip() for u in listed if u.strip())
-    for entry in entries:
-        if _parts(entry) is None:
-            raise ValueError(f"BATON_WEBHOOK_REPLY_URLS: {entry!r} is not an http(s) URL")
-    return entries
-
-
-def _parts(url: str) -> tuple[str, str, int | None, str] | None:
-    """(scheme, host, port or None, path) of an http(s) URL; None when it is not one."""
     try:
-        split = urlsplit(url)
-        port = split.port
-    except ValueError:
-        return None
-    if split.scheme not in ("http", "https") or not split.hostname or split.username is not None:
-        return None
-    if split.password is not None or any(c in url for c in "\r\n\t "):
-        return None
-    return split.scheme, split.hostname.lower(), port, split.path or "/"
+        return parse_list(env.get("BATON_WEBHOOK_REPLY_URLS", ""))
+    except ValueError as exc:
+        raise ValueError(f"BATON_WEBHOOK_REPLY_URLS: {exc}") from None
 
 
 def reply_allowed(url: str, allowed: tuple[str, ...]) -> bool:
-    """True when ``url`` falls under one of the ``allowed`` URL prefixes.
-
-    Same scheme and host; the entry's port when it names one; its path as a prefix that ends
-    at a ``/`` boundary (``/hooks`` allows ``/hooks/a``, not ``/hooks-evil``).
-    """
-    target = _parts(url)
-    if target is None:
-        return False
-    for entry in allowed:
-        rule = _parts(entry)
-        if rule is None or rule[:2] != target[:2]:
-            continue
-        if rule[2] is not None and rule[2] != target[2]:
-            continue
-        prefix = rule[3].rstrip("/")
-        if target[3] == prefix or target[3].startswith(prefix + "/"):
-            return True
-    return False
+    """True when a ``replyTo`` falls under the allow-list (``events.url_prefixes``)."""
+    return url_allowed(url, allowed)
 
 
 @dataclass(frozen=True)
