@@ -103,14 +103,16 @@ class KubernetesStore:
         self.api = api
         self.journal = KubernetesJournal(api)
 
-    def _path(self, kind: str, namespace: str | None, name: str = "", sub: str = "") -> str:
+    def _path(
+        self, kind: str, namespace: str | None, name: str | None = None, sub: str = ""
+    ) -> str:
         # Every name is checked and escaped before it enters the path: a "../other-ns/..."
         # would otherwise be resolved by the HTTP client into another namespace's object.
         base = f"/apis/{GROUP}/{VERSION}"
         if namespace is not None:
             base += f"/namespaces/{namespace_segment(namespace)}"
         path = f"{base}/{_plural(kind)}"
-        if name:
+        if name is not None:  # "" too is refused: it would address the whole collection
             path += f"/{name_segment(name)}"
         if sub:
             path += f"/{sub}"
