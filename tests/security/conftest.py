@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 
 from functions.resources.kubernetes import KubernetesStore
 from tests.fixtures.kube import Cluster, kube, kube_crds, kube_store
+from tests.security.servers import Servers, running_servers
 
-__all__ = ["Tenants", "kube", "kube_crds", "kube_store", "tenants"]
+__all__ = ["Tenants", "kube", "kube_crds", "kube_store", "servers", "tenants"]
 
 API = "baton.dev/v1alpha1"
 B_KEY = "sk-ant-tenant-b-0123456789abcdef"
@@ -59,3 +61,10 @@ def tenants(kube: Cluster, kube_store: KubernetesStore) -> Tenants:
     )
     kube_store.create(_obj("Agent", tenant_a, "mine", {"modelRef": {"name": "m"}}))
     return Tenants(kube, kube_store, tenant_a, tenant_b)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """The route function and the chat webhook under gunicorn (see ``servers``)."""
+    with running_servers(tmp_path_factory.mktemp("served")) as running:
+        yield running
