@@ -23,7 +23,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.spec import SPECVERSION_V0_3, SPECVERSION_V1_0
 from dateutil.parser import isoparse
 
-from events.codecs.bounded import check_depth, too_deep
+from events.codecs.bounded import check_depth, loads, too_deep
 from events.errors import MalformedEvent
 
 __all__ = [
@@ -131,14 +131,26 @@ def from_binary(
     # Producers that map datacontenttype the HTTP way (sdk-go) use content-type instead.
     if content_type and _DATACONTENTTYPE not in attributes:
         attributes[_DATACONTENTTYPE] = content_type
+    content_type = attributes.get(_DATACONTENTTYPE)
+    if message.data and _is_json(content_type) and type(event_format) is JSONFormat:
+        # JSON data that does not parse is malformed, not text to pass on (the SDK's
+        # format would hand the raw string to a handler expecting an object).
+        data = loads(message.data, "binary NATS message data")
+        return _checked(event_factory, "binary")(attributes, data)
     try:
-        data = event_format.read_data(message.data, attributes.get(_DATACONTENTTYPE))
+        data = event_format.read_data(message.data, content_type)
     except RecursionError:
         raise too_deep("binary NATS message data") from None
     except (ValueError, TypeError) as exc:  # not UTF-8, or a format that refuses the data
         raise MalformedEvent(f"binary NATS message: data: {exc}") from exc
     check_depth(data, "binary NATS message data")
     return _checked(event_factory, "binary")(attributes, data)
+
+
+def _is_json(content_type: str | None) -> bool:
+    """True for a missing data content type (JSON by default) and JSON media types."""
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json") or media == "text/json"
 
 
 def to_structured(event: BaseCloudEvent, event_format: Format | None = None) -> NATSMessage:
