@@ -148,6 +148,8 @@ class KubernetesStore:
             query["labelSelector"] = ",".join(f"{k}={v}" for k, v in label_selector.items())
         page = self.api.request("GET", self._path(kind, namespace), query=query)
         items: list[Resource] = page.get("items") or []
+        if namespace is not None:  # as for get: nothing of another namespace, whatever came back
+            items = [i for i in items if (i.get("metadata") or {}).get("namespace") == namespace]
         return items
 
     def update(self, obj: Resource) -> Resource:
