@@ -233,3 +233,15 @@ def test_with_an_ingress_token_every_event_needs_it(tmp_path: Path) -> None:
         right = {**event.headers, "authorization": "Bearer t0ken"}
         assert request(served.url, "POST", event.body, right).status < 300
         assert request(served.url + "healthz").status == 200
+
+
+def test_a_forged_discord_routing_cannot_steer_the_request(tmp_path: Path) -> None:
+    """A run's routing names Discord path segments: dot segments and slashes are refused."""
+    from functions.channels.discord import DiscordChannel
+
+    channel = DiscordChannel("http://127.0.0.1:9/api/v10")
+    for account, token in (("..", "x"), ("1", ".."), ("1/../../channels/5", "t"), ("1", "a/b")):
+        routing = {"channel": "discord", "account": account, "replyTo": token, "thread": "c"}
+        with pytest.raises(PermanentError) as refused:
+            channel.post(routing, "hi", "k")
+        assert refused.value.reason == "BadRouting"
