@@ -82,17 +82,23 @@ def _decode(name: str, value: str) -> Any:
         ) from exc
 
 
+def _require(attributes: dict[str, Any], mode: str) -> None:
+    """MalformedEvent naming a missing required attribute or an unknown specversion."""
+    missing = [name for name in _REQUIRED if not attributes.get(name)]
+    if missing:
+        where = ", ".join(CE_PREFIX + n if mode == "binary" else n for n in missing)
+        raise MalformedEvent(f"{mode} NATS message: required attribute missing: {where}")
+    specversion = attributes["specversion"]
+    if specversion not in _KNOWN_SPECVERSIONS:
+        raise MalformedEvent(f"{mode} NATS message: unknown specversion {specversion!r}")
+
+
 def _checked(factory: EventFactory | None, mode: str) -> EventFactory:
     # The SDK's constructor invents a missing id, specversion and time; on input a missing
     # required attribute is a malformed event, not one to make up.
     def build(attributes: dict[str, Any], data: Any) -> BaseCloudEvent:
-        missing = [name for name in _REQUIRED if not attributes.get(name)]
-        if missing:
-            where = ", ".join(CE_PREFIX + n if mode == "binary" else n for n in missing)
-            raise MalformedEvent(f"{mode} NATS message: required attribute missing: {where}")
+        _require(attributes, mode)
         specversion = attributes["specversion"]
-        if specversion not in _KNOWN_SPECVERSIONS:
-            raise MalformedEvent(f"{mode} NATS message: unknown specversion {specversion!r}")
         try:
             return (factory or get_event_factory_for_version(specversion))(attributes, data)
         except BaseCloudEventException as exc:  # the SDK's validation names each bad attribute
@@ -134,7 +140,9 @@ def from_binary(
     content_type = attributes.get(_DATACONTENTTYPE)
     if message.data and _is_json(content_type) and type(event_format) is JSONFormat:
         # JSON data that does not parse is malformed, not text to pass on (the SDK's
-        # format would hand the raw string to a handler expecting an object).
+        # format would hand the raw string to a handler expecting an object). The attributes
+        # are checked first: a message without them is named for that, not for its data.
+        _require(attributes, "binary")
         data = loads(message.data, "binary NATS message data")
         return _checked(event_factory, "binary")(attributes, data)
     try:
