@@ -92,24 +92,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _event_from(args: argparse.Namespace) -> Any:
     from events.envelope import make_event
+    from functions.cli.yaml_safety import load_documents
 
-    if args.data is not None:
-        doc: Any = json.loads(args.data)
-    elif args.file:
-        import yaml
+    try:
+        if args.data is not None:
+            doc: Any = json.loads(args.data)
+        elif args.file:
+            docs = load_documents(Path(args.file).read_bytes())
+            doc = docs[0] if docs else None
+        else:
+            raise SystemExit("baton publish: give a FILE or --data JSON")
+    except (ValueError, OSError) as exc:  # bad JSON, unsafe YAML (a ValueError), unreadable
+        what = "--data" if args.data is not None else args.file
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise SystemExit(f"baton publish: {what}: {detail}") from None
+    from cloudevents.core.exceptions import BaseCloudEventException
 
-        doc = yaml.safe_load(Path(args.file).read_text())
-    else:
-        raise SystemExit("baton publish: give a FILE or --data JSON")
-    if isinstance(doc, dict) and "specversion" in doc:  # a whole event in structured form
-        from cloudevents.core.v1.event import CloudEvent
+    if not isinstance(doc, dict):
+        raise SystemExit("baton publish: the event data must be a JSON object")
+    try:
+        if isinstance(doc, dict) and "specversion" in doc:  # a whole event in structured form
+            from cloudevents.core.v1.event import CloudEvent
 
-        attributes = {k: v for k, v in doc.items() if k != "data"}
-        attributes.setdefault("datacontenttype", "application/json")
-        if args.id:
-            attributes["id"] = args.id
-        return CloudEvent(attributes, doc.get("data"))
-    return make_event(args.type, args.source, doc, id_=args.id or str(uuid.uuid4()))
+            attributes = {k: v for k, v in doc.items() if k != "data"}
+            attributes.setdefault("datacontenttype", "application/json")
+            if args.id:
+                attributes["id"] = args.id
+            return CloudEvent(attributes, doc.get("data"))
+        return make_event(args.type, args.source, doc, id_=args.id or str(uuid.uuid4()))
+    except (BaseCloudEventException, ValueError, TypeError) as exc:
+        raise SystemExit(f"baton publish: not a CloudEvent: {exc}") from None
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
