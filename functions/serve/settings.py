@@ -6,6 +6,8 @@
 ``K_SINK``          where follow-up events are POSTed (Knative's SinkBinding/Service env)
 ``BATON_MAX_BODY``  the largest request body accepted, bytes (default 1 MiB)
 ``BATON_SINK_TIMEOUT``  seconds to wait on the sink (default 10)
+``BATON_READ_DEADLINE``  seconds a request may take to arrive whole (default 10; read by the
+                    gunicorn worker, ``functions.serve.worker``)
 ``BATON_INGRESS_TOKEN``  when set, ``POST /`` needs ``Authorization: Bearer <token>`` (401
                     otherwise); ``baton serve`` on a non-loopback address requires it
 ``BATON_OFFLINE_MODELS``  ``1``: an anthropic Model with ``spec.script`` and no key plays its
