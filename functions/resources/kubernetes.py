@@ -234,7 +234,10 @@ class KubernetesStore:
                 if kind_of_event == "ERROR":
                     raise api_error(int(obj.get("code") or 500), json.dumps(obj))
                 version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-                if kind_of_event in _WATCH_TYPES:
+                elsewhere = namespace is not None and (obj.get("metadata") or {}).get(
+                    "namespace"
+                ) not in (None, namespace)
+                if kind_of_event in _WATCH_TYPES and not elsewhere:
                     yield WatchEvent(kind_of_event, obj)
                 if deadline is not None and time.monotonic() >= deadline:
                     return
