@@ -148,3 +148,36 @@ def test_can_i_matrix(rbac: Tenants) -> None:
     assert not any(
         v for (a, _, _), v in table.items() if a in ("baton-webhook", "baton-mcp-servers")
     )
+
+
+def _selects(policy: dict[str, object], labels: dict[str, str]) -> bool:
+    selector = policy["spec"]["podSelector"]  # type: ignore[index]
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        present = expr["key"] in labels
+        if expr["operator"] == "Exists" and not present:
+            return False
+        if expr["operator"] == "NotIn" and present and labels[expr["key"]] in expr["values"]:
+            return False
+        if expr["operator"] == "In" and labels.get(expr["key"]) not in expr["values"]:
+            return False
+    return True
+
+
+def test_every_function_is_behind_a_network_policy_that_admits_only_knative() -> None:
+    """Each Knative Service's pods are selected by one NetworkPolicy; a function's admits
+    only Knative's namespaces (eventing, serving, the gateway), never the whole cluster."""
+    base = REPO / "knative" / "base"
+    policies = [d for d in yaml.safe_load_all((base / "network-policies.yaml").read_text()) if d]
+    knative = {"knative-eventing", "knative-serving", "kourier-system"}
+    for path in sorted((base / "services").glob("*.yaml")):
+        service = yaml.safe_load(path.read_text())
+        labels = service["spec"]["template"]["metadata"]["labels"]
+        (policy,) = [p for p in policies if _selects(p, labels)]
+        sources = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+        assert sources, path.name
+        for peer in sources:
+            namespace = (peer.get("namespaceSelector") or {}).get("matchLabels") or {}
+            assert namespace.get("kubernetes.io/metadata.name") in knative, (path.name, peer)
