@@ -8,6 +8,8 @@ enqueue), never for the run: the answer arrives later through ``deliver``.
 
 - 401 ``BadSignature``: missing, wrong or stale signature; nothing is published.
 - 400 ``MalformedEvent``: the body is not what the platform sends (names the problem).
+- 413 / 408: the body is over ``BATON_MAX_BODY`` (capped before it is read, chunked or
+  not) or did not arrive within the read deadline; 400 for a malformed chunked body.
 - 404 ``NotConfigured``: that platform's secret is not set.
 - 503: the broker is unavailable (the platform retries; the event id makes it one run).
 
