@@ -10,6 +10,12 @@ A Model's key: its ``apiKeySecretRef`` as above, else the variable ``apiKeyEnv``
 ``ANTHROPIC_API_KEY`` or ``OPENAI_API_KEY`` by provider). The key travels as an ``ApiKey``
 whose repr hides the value; error messages name the place the key was looked up (the Secret
 and key, or the variable), never the value.
+
+A key read from a Secret goes only to its provider's host. A Model whose ``baseURL`` points
+elsewhere gets the key only when its namespace allows that URL: the Secret
+``baton-model-policy`` in the Model's namespace lists URL prefixes under the key
+``allowedBaseURLs`` (comma-separated, ``events.url_prefixes`` rules). Otherwise anyone who
+may create a Model could send the namespace's key to a server of their choosing.
 """
 
 from __future__ import annotations
@@ -21,9 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from events.errors import PermanentError
+from events.url_prefixes import parse_list, url_allowed
 
 __all__ = [
     "DEFAULT_KEY_ENV",
+    "POLICY_KEY",
+    "POLICY_SECRET",
+    "PROVIDER_URLS",
     "ApiKey",
     "SecretResolver",
     "default_key_env",
@@ -36,6 +46,13 @@ __all__ = [
 DEFAULT_KEY_ENV: Final = "ANTHROPIC_API_KEY"
 _DEFAULT_KEY_ENVS: Final = {"anthropic": DEFAULT_KEY_ENV, "openai": "OPENAI_API_KEY"}
 _MISSING: Final = "ModelCredentialsMissing"
+POLICY_SECRET: Final = "baton-model-policy"
+POLICY_KEY: Final = "allowedBaseURLs"
+# Where each provider's key may always go.
+PROVIDER_URLS: Final = {
+    "anthropic": ("https://api.anthropic.com",),
+    "openai": ("https://api.openai.com",),
+}
 
 SecretResolver = Callable[[str, str, str], str]
 """(namespace, secret name, key) -> value; raises PermanentError naming the Secret when missing."""
@@ -102,6 +119,8 @@ def resolve_api_key(
         namespace = (model.get("metadata") or {}).get("namespace") or "default"
         name, key = str(ref["name"]), str(ref.get("key") or "api-key")
         source = f"Secret {namespace}/{name} key {key}"
+        if secrets is not None:
+            _confine(model, namespace, secrets)
         value = (secret_value(namespace, name, key, secrets, env) or "").strip()
         if secrets is not None:
             if not value:
@@ -115,3 +134,23 @@ def resolve_api_key(
     if not value:
         raise PermanentError(f"no API key: {places}", reason=_MISSING)
     return ApiKey(value, f"environment variable {variable}")
+
+
+def _confine(model: Mapping[str, Any], namespace: str, secrets: SecretResolver) -> None:
+    """Refuse a ``baseURL`` off the provider's host unless the namespace allows it."""
+    spec = model.get("spec") or {}
+    base = str(spec.get("baseURL") or "")
+    if not base or url_allowed(base, PROVIDER_URLS.get(str(spec.get("provider")), ())):
+        return
+    try:
+        allowed = parse_list(secrets(namespace, POLICY_SECRET, POLICY_KEY))
+    except (PermanentError, ValueError):
+        allowed = ()
+    if not url_allowed(base, allowed):
+        name = (model.get("metadata") or {}).get("name")
+        raise PermanentError(
+            f"Model {namespace}/{name}: baseURL {base[:200]!r} is not the provider's API, and "
+            f"namespace {namespace} does not allow it (Secret {POLICY_SECRET} key {POLICY_KEY} "
+            "lists the URLs a Model's key may be sent to)",
+            reason="BaseURLNotAllowed",
+        )

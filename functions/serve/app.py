@@ -32,6 +32,7 @@ from events.errors import BatonError, MalformedEvent
 from functions import chain
 from functions.ports import Deps, NotFound, Store, StoreError
 from functions.serve import replies
+from functions.serve.body import BodyError, bearer_matches, read_capped
 from functions.serve.replies import Reply
 from functions.serve.settings import Settings, build_store, function_name
 
@@ -74,11 +75,7 @@ class Intake:
         self, headers: Mapping[str, str], length: int | None, read: Callable[[int], bytes]
     ) -> BaseCloudEvent:
         """The event in the request, or ``MalformedEvent`` saying why it is not acceptable."""
-        if length is not None and length > self.max_body:
-            raise MalformedEvent(f"body of {length} bytes exceeds the limit of {self.max_body}")
-        body = read(self.max_body + 1)
-        if len(body) > self.max_body:
-            raise MalformedEvent(f"body exceeds the limit of {self.max_body} bytes")
+        body = read_capped(read, length, self.max_body)
         event = from_http(headers, body)
         if self.any_event:
             return event
@@ -197,9 +194,21 @@ def create_app(
 
     @app.post("/")
     def receive() -> Response:
+        if settings.ingress_token and not bearer_matches(
+            request.headers.get("Authorization"), settings.ingress_token
+        ):
+            # Checked before the body is read: a stranger costs a header parse, no more.
+            return answer(
+                replies.json_error(
+                    401, "Unauthorized", "POST / needs Authorization: Bearer <BATON_INGRESS_TOKEN>"
+                )
+            )
         try:
             event = intake.event(dict(request.headers), request.content_length, request.stream.read)
             return answer(runner(event))
+        except BodyError as exc:  # 413 too large, 408 too slow, 400 malformed chunking
+            _log_error(function, exc.status, exc)
+            return answer(replies.json_error(exc.status, exc.reason, exc.message))
         except BatonError as exc:
             reply = replies.error_reply(exc)
             assert reply is not None

@@ -137,6 +137,14 @@ def server_config(
     timeout = float(spec.get("timeoutSeconds") or DEFAULT_TIMEOUT)
     allow = tuple(str(p) for p in (spec.get("tools") or {}).get("allow") or [])
     if transport == "stdio":
+        if env.get("BATON_MCP_STDIO", "").strip().lower() in ("off", "refuse", "false", "0"):
+            # A stdio server would run inside this process's pod, able to read its Kubernetes
+            # token; a deployment that holds one runs such servers as their own Service.
+            raise PermanentError(
+                f"{label}: stdio MCP servers are disabled here (BATON_MCP_STDIO=off); run the "
+                "server as its own Service and use transport http (see knative/README.md)",
+                reason="StdioDisabled",
+            )
         if not spec.get("command"):
             raise PermanentError(f"{label}: transport stdio needs spec.command", reason=_INVALID)
         return ServerConfig(

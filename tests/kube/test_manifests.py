@@ -163,14 +163,15 @@ def _can(cluster: Cluster, who: str, *args: str) -> bool:
 
 
 def test_rbac_gives_the_functions_what_they_need_and_no_more(cluster: Cluster) -> None:
-    """The functions' account writes runs, status and journal, reads keys; nothing beyond."""
+    """The functions' account writes runs, status and journal; nothing beyond."""
     cluster.kubectl("apply", "-f", str(REPO / "config" / "rbac"))
     ns = ["-n", "team-a"]
     assert _can(cluster, FUNCTIONS_SA, "create", "agentruns.baton.dev", *ns)
     assert _can(cluster, FUNCTIONS_SA, "update", "agentruns.baton.dev", "--subresource=status", *ns)
     assert _can(cluster, FUNCTIONS_SA, "watch", "agentruns.baton.dev", *ns)
     assert _can(cluster, FUNCTIONS_SA, "create", "configmaps", *ns)
-    assert _can(cluster, FUNCTIONS_SA, "get", "secrets", *ns)
+    # Secrets only where a namespace opted in (config/tenant/model-secrets.yaml): not here.
+    assert not _can(cluster, FUNCTIONS_SA, "get", "secrets", *ns)
     assert _can(cluster, FUNCTIONS_SA, "create", "events", *ns)
     assert not _can(cluster, FUNCTIONS_SA, "list", "secrets", *ns)
     assert not _can(cluster, FUNCTIONS_SA, "delete", "configmaps", *ns)
