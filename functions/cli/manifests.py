@@ -14,7 +14,7 @@ from functions.ports import Conflict, NotFound, Resource, Store
 
 __all__ = ["Applied", "apply", "load_files"]
 
-KINDS = ("Model", "MCPServer", "Agent", "AgentRun")  # apply order: references first
+KINDS = ("Model", "MCPServer", "Agent", "AgentTrigger", "AgentRun")  # apply order: references first
 
 
 class ManifestError(ValueError):

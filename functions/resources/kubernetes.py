@@ -45,6 +45,7 @@ PLURALS: Final = {
     "Agent": "agents",
     "MCPServer": "mcpservers",
     "AgentRun": "agentruns",
+    "AgentTrigger": "agenttriggers",
 }
 # Server-side cap of one watch request when the caller gave no timeout; the loop reconnects
 # from the last resourceVersion, as client-go's reflector does.
