@@ -19,6 +19,7 @@ from functions.ports import Deps, Store
 from functions.runtime.deps import build_deps
 from functions.runtime.eventlog import EventLog
 from functions.runtime.source import follow_runs, tick
+from functions.runtime.triggers import TriggerFeeds
 
 __all__ = ["DEFAULT_DB", "Embedded"]
 
@@ -42,6 +43,7 @@ class Embedded:
         offline_fallback: bool = False,
         record_events: bool = True,
         dedupe_window: int = 10_000,
+        trigger_kubeconfig: str | None = None,
     ) -> None:
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         self.db_path = db_path
@@ -61,6 +63,7 @@ class Embedded:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._watch_ready = threading.Event()
+        self.triggers = TriggerFeeds(self.deps, kubeconfig=trigger_kubeconfig)
 
     def __enter__(self) -> Embedded:
         self.start()
@@ -75,10 +78,12 @@ class Embedded:
         self._watch_ready.wait(5)
         if self._sweep_interval > 0:
             self._spawn(self._tick, "baton-sweep")
+        self.triggers.start()
 
     def stop(self) -> None:
         """Stop the watch and timer, then drain the bus."""
         self._stop.set()
+        self.triggers.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self.bus.close()

@@ -30,11 +30,14 @@ __all__ = [
     "flush",
     "offer",
     "run_name_for",
+    "started_at",
 ]
 
 TRIGGER_LABEL: Final = "baton.dev/trigger"
 KEY_LABEL: Final = "baton.dev/trigger-key"
 EVENT_ANNOTATION: Final = "baton.dev/trigger-event"
+# When the trigger started the run (the clock's time, ms): orders a trigger's runs.
+STARTED_ANNOTATION: Final = "baton.dev/triggered-at"
 CANCEL: Final = "baton.dev/cancel"
 RENDERED: Final = "TaskRendered"
 _RETRIES: Final = 16
@@ -46,6 +49,14 @@ def run_name_for(trigger: Resource, event_source: str, event_id: str) -> str:
     basis = f"{meta.get('uid', '')}\n{event_source}\n{event_id}"
     digest = hashlib.sha256(basis.encode()).hexdigest()[:12]
     return f"{str(meta['name'])[:40].rstrip('-.')}-{digest}"
+
+
+def started_at(run: Resource) -> str:
+    """When a trigger started ``run`` (for ordering a trigger's runs)."""
+    meta = run["metadata"]
+    return str((meta.get("annotations") or {}).get(STARTED_ANNOTATION) or "") + str(
+        meta.get("creationTimestamp", "")
+    )
 
 
 def _tkey(trigger: Resource) -> tuple[str, str]:
@@ -107,7 +118,7 @@ def _template_failed(deps: Deps, trigger: Resource, message: str) -> str:
 
 def _run_object(
     trigger: Resource, compiled: CompiledTrigger, name: str, digest: str,
-    rendered: Mapping[str, Any], event: EventRef,
+    rendered: Mapping[str, Any], event: EventRef, started: str,
 ) -> Resource:  # fmt: skip
     meta, spec = trigger["metadata"], trigger["spec"]
     run_spec: dict[str, Any] = {"agentRef": {"name": spec["agentRef"]["name"]}}
@@ -133,7 +144,10 @@ def _run_object(
             "name": name,
             "namespace": meta["namespace"],
             "labels": labels,
-            "annotations": {EVENT_ANNOTATION: f"{event.type} {event.source}#{event.id}"[:1000]},
+            "annotations": {
+                EVENT_ANNOTATION: f"{event.type} {event.source}#{event.id}"[:1000],
+                STARTED_ANNOTATION: started,
+            },
             "ownerReferences": [
                 {
                     "apiVersion": API_VERSION,
@@ -194,7 +208,7 @@ def offer(
     name = run_name_for(trigger, event.source, event.id)
     event = EventRef(event.id, event.source, event.type, name)
     digest = key_digest(key or "")
-    run = _run_object(trigger, compiled, name, digest, rendered, event)
+    run = _run_object(trigger, compiled, name, digest, rendered, event, rfc3339(deps.clock.now()))
     policy = trigger["spec"].get("concurrencyPolicy") or "Allow"
     active = _active_runs(deps, trigger, digest, name) if policy != "Allow" else []
     if policy == "Forbid" and active:
@@ -283,7 +297,7 @@ def _prune_history(deps: Deps, trigger: Resource) -> None:
     runs = deps.store.list(RUN_KIND, trigger["metadata"]["namespace"], selector)
     for phase, limit in limits.items():
         done = [r for r in runs if (r.get("status") or {}).get("phase") in _PHASES[phase]]
-        done.sort(key=lambda r: str(r["metadata"].get("creationTimestamp", "")))
+        done.sort(key=started_at)
         for old in done[: max(len(done) - limit, 0)]:
             with contextlib.suppress(NotFound):
                 deps.store.delete(RUN_KIND, old["metadata"]["namespace"], old["metadata"]["name"])

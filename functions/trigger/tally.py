@@ -69,7 +69,7 @@ class Tally:
                 return False
             return now - self._written.get(key, 0.0) >= FLUSH_INTERVAL
 
-    def keys(self) -> Iterator[_Key]:
+    def pending(self) -> Iterator[_Key]:
         """Triggers with pending counts."""
         with self._lock:
             return iter(list(self._pending))
