@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from functions.ports import Deps
-from functions.trigger.fire import started_at
 from functions.resources.sqlite import SqliteStore
 from functions.runtime.deps import build_deps
+from functions.trigger.fire import started_at
 from tests.fakes.clock import FakeClock
 
 

@@ -161,7 +161,7 @@ def test_history_limits_delete_the_oldest_finished_runs(
         clock.advance(1)
     trigger_function.handle(_push("h9"), deps)
     kept = runs_of(store, "on-push")
-    assert [r["metadata"]["name"] for r in kept][0] == names[-1]
+    assert kept[0]["metadata"]["name"] == names[-1]
     assert [(r.get("status") or {}).get("phase") for r in kept] == ["Succeeded", None]
 
 
