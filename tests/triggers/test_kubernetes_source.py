@@ -1,0 +1,122 @@
+"""A kubernetes source on a real kube-apiserver: a crash-looping Pod starts one run per window.
+
+No kubelet: the test writes the Pod's status as a kubelet would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from functions.ports import Deps
+from functions.resources.k8s_api import MERGE_PATCH, KubeAPI, connect
+from functions.resources.sqlite import SqliteStore
+from functions.runtime.triggers import TriggerFeeds
+from functions.trigger.fire import flush
+from tests.fakes.clock import FakeClock
+from tests.fixtures.kube import Cluster, kube
+from tests.triggers.conftest import runs_of, trigger, wait_for
+
+__all__ = ["kube"]
+
+CRASHLOOP = (
+    "data.status.containerStatuses.exists(c, has(c.state.waiting) && "
+    'c.state.waiting.reason == "CrashLoopBackOff")'
+)
+TASK = (
+    "Pod {{ data.metadata.name }} in {{ data.metadata.namespace }} is in CrashLoopBackOff "
+    "({{ data.status.containerStatuses[0].restartCount }} restarts). Find out why."
+)
+
+
+@pytest.fixture
+def api(kube: Cluster) -> KubeAPI:
+    """A client of the session's API server."""
+    return KubeAPI(connect(kube.kubeconfig))
+
+
+@pytest.fixture
+def feeds(deps: Deps, kube: Cluster) -> Iterator[TriggerFeeds]:
+    """The trigger feeds of an embedded process, watching the test cluster."""
+    with TriggerFeeds(deps, kubeconfig=str(kube.kubeconfig), poll=0.2) as running:
+        yield running
+
+
+def _pod(kube: Cluster, name: str) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": kube.namespace, "labels": {"app": "shop"}},
+        "spec": {"containers": [{"name": "web", "image": "shop:1.2"}]},
+    }
+    kube.kubectl("apply", "-f", "-", input=json.dumps(pod))
+
+
+def _crash(api: KubeAPI, namespace: str, name: str, restarts: int) -> None:
+    """Write the status a kubelet writes for a container in CrashLoopBackOff."""
+    status: dict[str, Any] = {
+        "phase": "Running",
+        "containerStatuses": [
+            {
+                "name": "web",
+                "image": "shop:1.2",
+                "imageID": "",
+                "ready": False,
+                "restartCount": restarts,
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}},
+                "lastState": {},
+            }
+        ],
+    }
+    path = f"/api/v1/namespaces/{namespace}/pods/{name}/status"
+    api.request("PATCH", path, body={"status": status}, content_type=MERGE_PATCH)
+
+
+def test_a_crash_looping_pod_starts_one_run_per_dedupe_window(
+    store: SqliteStore, deps: Deps, clock: FakeClock, kube: Cluster, api: KubeAPI,
+    feeds: TriggerFeeds,
+) -> None:  # fmt: skip
+    """One run with the Pod's name; 20 more updates inside 10 minutes none; after, one more."""
+    store.create(
+        trigger(
+            "crashloop",
+            {"kubernetes": {"apiVersion": "v1", "kind": "Pod", "namespaces": [kube.namespace],
+                            "labelSelector": {"matchLabels": {"app": "shop"}}}},
+            TASK,
+            when=CRASHLOOP,
+            dedupe={"key": "{{ data.metadata.namespace }}/{{ data.metadata.name }}",
+                    "window": "10m"},
+        )  # fmt: skip
+    )
+    feeds.poll_once()
+    wait_for(
+        lambda: (store.get("AgentTrigger", "default", "crashloop").get("status") or {}).get("watch"),
+        what="the watch to start",
+    )
+    _pod(kube, "shop-7d9f")
+    _crash(api, kube.namespace, "shop-7d9f", 1)
+    [run] = wait_for(lambda: runs_of(store, "crashloop"), what="the first run")
+    assert "Pod shop-7d9f in " + kube.namespace in run["spec"]["task"]
+    assert "1 restarts" in run["spec"]["task"]
+
+    for restarts in range(2, 22):
+        _crash(api, kube.namespace, "shop-7d9f", restarts)
+
+    def dropped() -> int:
+        flush(deps, ("default", "crashloop"))
+        status = store.get("AgentTrigger", "default", "crashloop")["status"]
+        return int((status.get("eventsDropped") or {}).get("deduplicated", 0)) >= 20
+
+    wait_for(dropped, what="20 deduplicated events")
+    assert len(runs_of(store, "crashloop")) == 1
+
+    clock.advance(601)
+    _crash(api, kube.namespace, "shop-7d9f", 22)
+    wait_for(lambda: len(runs_of(store, "crashloop")) == 2, what="the run after the window")
+    assert "22 restarts" in runs_of(store, "crashloop")[-1]["spec"]["task"]
+    status = store.get("AgentTrigger", "default", "crashloop")["status"]
+    assert status["runsStarted"] == 2
+    assert status["eventsDropped"]["deduplicated"] == 20
