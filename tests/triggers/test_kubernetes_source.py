@@ -80,22 +80,20 @@ def test_a_crash_looping_pod_starts_one_run_per_dedupe_window(
     feeds: TriggerFeeds,
 ) -> None:  # fmt: skip
     """One run with the Pod's name; 20 more updates inside 10 minutes none; after, one more."""
-    store.create(
-        trigger(
-            "crashloop",
-            {"kubernetes": {"apiVersion": "v1", "kind": "Pod", "namespaces": [kube.namespace],
-                            "labelSelector": {"matchLabels": {"app": "shop"}}}},
-            TASK,
-            when=CRASHLOOP,
-            dedupe={"key": "{{ data.metadata.namespace }}/{{ data.metadata.name }}",
-                    "window": "10m"},
-        )  # fmt: skip
-    )
+    pods = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "namespaces": [kube.namespace],
+        "labelSelector": {"matchLabels": {"app": "shop"}},
+    }
+    dedupe = {"key": "{{ data.metadata.namespace }}/{{ data.metadata.name }}", "window": "10m"}
+    store.create(trigger("crashloop", {"kubernetes": pods}, TASK, when=CRASHLOOP, dedupe=dedupe))
     feeds.poll_once()
-    wait_for(
-        lambda: (store.get("AgentTrigger", "default", "crashloop").get("status") or {}).get("watch"),
-        what="the watch to start",
-    )
+
+    def watching() -> Any:
+        return (store.get("AgentTrigger", "default", "crashloop").get("status") or {}).get("watch")
+
+    wait_for(watching, what="the watch to start")
     _pod(kube, "shop-7d9f")
     _crash(api, kube.namespace, "shop-7d9f", 1)
     [run] = wait_for(lambda: runs_of(store, "crashloop"), what="the first run")
