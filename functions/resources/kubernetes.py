@@ -33,6 +33,7 @@ from functions.ports import (
 )
 from functions.resources.k8s_api import KubeAPI, api_error, connect
 from functions.resources.k8s_journal import KubernetesJournal
+from functions.resources.k8s_objects import ClusterObjects
 from functions.resources.k8s_secrets import read_secret
 from functions.resources.schema import validate_and_default
 
@@ -57,7 +58,9 @@ def kubernetes_store(
     kubeconfig: str | os.PathLike[str] | None = None, *, context: str | None = None
 ) -> KubernetesStore:
     """A store on the cluster of ``kubeconfig``, else ``$KUBECONFIG``, else in-cluster."""
-    return KubernetesStore(KubeAPI(connect(kubeconfig, context)))
+    # BATON_TRIGGER_SINK (set on the trigger Service): where generated sources send events.
+    sink = os.environ.get("BATON_TRIGGER_SINK")
+    return KubernetesStore(KubeAPI(connect(kubeconfig, context)), trigger_sink=sink)
 
 
 def _plural(kind: str) -> str:
@@ -87,9 +90,11 @@ def _namespace(obj: Mapping[str, Any]) -> str:
 class KubernetesStore:
     """The Store protocol over the Kubernetes API (custom objects + ConfigMap journal)."""
 
-    def __init__(self, api: KubeAPI) -> None:
+    def __init__(self, api: KubeAPI, *, trigger_sink: str | None = None) -> None:
         self.api = api
         self.journal = KubernetesJournal(api)
+        # The Knative objects feeding AgentTriggers (the trigger function reconciles them).
+        self.cluster_objects = ClusterObjects(api, trigger_sink=trigger_sink)
 
     def _path(self, kind: str, namespace: str | None, name: str = "", sub: str = "") -> str:
         base = f"/apis/{GROUP}/{VERSION}"

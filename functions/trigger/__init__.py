@@ -22,6 +22,7 @@ from events.apiserver import object_of
 from events.envelope import CloudEvent
 from functions.ports import Deps, NotFound, Resource
 from functions.trigger.fire import offer
+from functions.trigger.knative import delete_objects
 from functions.trigger.matching import TRIGGER_EXTENSION, attributes_of, source_takes
 from functions.trigger.reconcile import reconcile
 from functions.trigger.spec import KIND, SpecError, compiled
@@ -85,6 +86,13 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     ):
         meta = object_of(event)["metadata"]
         reconcile(deps, (str(meta.get("namespace") or "default"), str(meta["name"])))
+        return []
+    if (
+        event.get_type() == types.RESOURCE_DELETE
+        and attributes.get("kind") == KIND
+        and TRIGGER_EXTENSION not in attributes
+    ):
+        delete_objects(deps, object_of(event))
         return []
     offer_event(deps, event)
     return []

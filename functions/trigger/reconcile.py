@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from events.errors import BatonError
 from functions.agentrun import set_condition
-from functions.ports import Conflict, Deps, NotFound, Resource
-from functions.trigger.spec import KIND, SpecError, compiled
+from functions.ports import Conflict, Deps, NotFound, Resource, StoreError
+from functions.trigger.knative import reconcile_objects
+from functions.trigger.spec import KIND, CompiledTrigger, SpecError, compiled
 
 __all__ = ["READY", "describe_source", "reconcile"]
 
@@ -43,6 +45,15 @@ def reconcile(deps: Deps, name: tuple[str, str]) -> Resource | None:
             return None
         meta = trigger["metadata"]
         status = dict(trigger.get("status") or {})
+        generation = meta.get("generation")
+        current = next((c for c in status.get("conditions") or [] if c["type"] == READY), None)
+        if (
+            current is not None
+            and current["status"] == "True"
+            and status.get("observedGeneration") == generation
+        ):
+            return trigger  # nothing new: status writes also come back here as updates
+        result: CompiledTrigger | None = None
         try:
             result = compiled(trigger)
             ok, reason = True, "Ready"
@@ -51,15 +62,17 @@ def reconcile(deps: Deps, name: tuple[str, str]) -> Resource | None:
             )
         except SpecError as exc:
             ok, reason, message = False, "InvalidSpec", str(exc)
-        generation = meta.get("generation")
-        current = next((c for c in status.get("conditions") or [] if c["type"] == READY), None)
+        try:
+            reconcile_objects(deps, trigger, result)
+        except (BatonError, StoreError) as exc:
+            ok, reason, message = False, "SourceFailed", f"Knative objects: {exc}"
         if (
             current is not None
             and current["status"] == ("True" if ok else "False")
             and current.get("message") == message
             and status.get("observedGeneration") == generation
         ):
-            return trigger  # nothing new: status writes also come back here as updates
+            return trigger
         set_condition(status, READY, ok, reason, message, deps.clock.now())
         if generation is not None:
             status["observedGeneration"] = generation

@@ -54,10 +54,11 @@ def cluster(kube: Cluster, kube_crds: list[str]) -> Iterator[Cluster]:
 
 
 def test_baton_crds_are_established(kube: Cluster, kube_crds: list[str]) -> None:
-    """The four baton CRDs install and the API server serves their kinds."""
+    """The five baton CRDs install and the API server serves their kinds."""
     assert sorted(kube_crds) == [
         "agentruns.baton.dev",
         "agents.baton.dev",
+        "agenttriggers.baton.dev",
         "mcpservers.baton.dev",
         "models.baton.dev",
     ]
