@@ -12,6 +12,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from functions.ports import NotFound, ToolCall, ToolContext, ToolResult, ToolSpec
+from functions.tools.cluster import CLUSTER_TOOLS
 
 __all__ = ["BUILTINS", "Builtin"]
 
@@ -196,6 +197,10 @@ BUILTINS: Final[dict[str, Builtin]] = {
         ),
     )
 }
+
+
+# Read-only Pods, their Events and logs for SRE agents (functions/tools/cluster.py).
+BUILTINS.update({spec.name: Builtin(spec, run) for spec, run in CLUSTER_TOOLS})
 
 
 def run_builtin(builtin: Builtin, call: ToolCall, ctx: ToolContext) -> ToolResult:
