@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -173,9 +174,11 @@ class TriggerFeeds:
         event = make_event(
             types.PING,
             f"/apis/v1/namespaces/{meta['namespace']}/pingsources/{ping}",
-            {"schedule": spec.source_spec.get("cron"), "timeZone":
-             spec.source_spec.get("timeZone") or "UTC", "scheduledTime": rfc3339(fire)},
+            # The data and the time a PingSource sends: ``event.time`` is the fire's time.
+            {"schedule": spec.source_spec.get("cron"),
+             "timeZone": spec.source_spec.get("timeZone") or "UTC"},
             id_=f"{meta.get('uid', '')}/{rfc3339(fire)}",
+            time=datetime.fromtimestamp(fire, UTC),
             extensions={TRIGGER_EXTENSION: trigger_key(meta["namespace"], meta["name"])},
         )  # fmt: skip
         self.deliver(event)

@@ -13,7 +13,7 @@ from tests.triggers.conftest import runs_of, trigger
 
 # 09:00 in Berlin is START (08:00 UTC in January).
 DAILY = {"schedule": {"cron": "0 9 * * *", "timeZone": "Europe/Berlin"}}
-TASK = "Write the daily report for {{ data.scheduledTime }}"
+TASK = "Write the daily report for {{ event.time }} ({{ data.timeZone }})"
 
 
 def _restarted(deps: Deps, tmp_path: Path) -> TriggerFeeds:
@@ -35,7 +35,10 @@ def test_a_schedule_fires_once_on_time_and_not_again_after_a_restart(
     feeds.poll_once()
     feeds.poll_once()
     [run] = runs_of(store, "daily")
-    assert run["spec"]["task"] == "Write the daily report for 2027-01-15T08:00:00.000Z"
+    assert (
+        run["spec"]["task"]
+        == "Write the daily report for 2027-01-15T08:00:00+00:00 (Europe/Berlin)"
+    )
     _restarted(deps, tmp_path).poll_once()
     assert len(runs_of(store, "daily")) == 1
     status = store.get("AgentTrigger", "default", "daily")["status"]
