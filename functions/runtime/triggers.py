@@ -16,8 +16,8 @@ import logging
 import os
 import threading
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from cloudevents.core.base import BaseCloudEvent
