@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from functions.cli.manifests import apply, load_files
 from functions.ports import Deps
 from functions.resources.k8s_api import MERGE_PATCH, KubeAPI, connect
 from functions.resources.sqlite import SqliteStore
+from functions.runtime.embedded import Embedded
 from functions.runtime.triggers import TriggerFeeds
 from functions.trigger.fire import flush
 from tests.fakes.clock import FakeClock
-from tests.fixtures.kube import Cluster, kube
+from tests.fixtures.kube import REPO, Cluster, kube
 from tests.triggers.conftest import runs_of, trigger, wait_for
 
 __all__ = ["kube"]
@@ -118,3 +121,47 @@ def test_a_crash_looping_pod_starts_one_run_per_dedupe_window(
     status = store.get("AgentTrigger", "default", "crashloop")["status"]
     assert status["runsStarted"] == 2
     assert status["eventsDropped"]["deduplicated"] == 20
+
+
+def test_the_crashloop_sample_investigates_the_pod_end_to_end(
+    tmp_path: Path, kube: Cluster, api: KubeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Embedded baton with config/samples/crashloop.yaml: the Pod crashes, the SRE agent runs,
+    reads the Pod and its Events with the built-ins, and Succeeds with what it found."""
+    monkeypatch.setenv("BATON_TRIGGER_KUBECONFIG", str(kube.kubeconfig))  # the tools' cluster
+    docs = load_files([str(REPO / "config" / "samples" / "crashloop.yaml")])
+    for doc in docs:
+        doc["metadata"]["namespace"] = kube.namespace
+    db = str(tmp_path / "state.db")
+    with Embedded(db, offline_fallback=True, trigger_kubeconfig=str(kube.kubeconfig)) as baton:
+        apply(baton.store, docs)
+        baton.triggers.poll_once()
+
+        def watching() -> Any:
+            trig = baton.store.get("AgentTrigger", kube.namespace, "crashloop")
+            return (trig.get("status") or {}).get("watch")
+
+        wait_for(watching, what="the watch to start")
+        _pod(kube, "shop-7d9f")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "shop-7d9f.backoff", "namespace": kube.namespace},
+            "involvedObject": {"kind": "Pod", "name": "shop-7d9f", "namespace": kube.namespace},
+            "type": "Warning",
+            "reason": "BackOff",
+            "message": "Back-off restarting failed container web",
+            "count": 3,
+        }
+        kube.kubectl("apply", "-f", "-", input=json.dumps(event))
+        _crash(api, kube.namespace, "shop-7d9f", 3)
+
+        def finished() -> Any:
+            runs = baton.store.list("AgentRun", kube.namespace, {"baton.dev/trigger": "crashloop"})
+            done = [r for r in runs if (r.get("status") or {}).get("phase") == "Succeeded"]
+            return done
+
+        [run] = wait_for(finished, timeout=30, what="the SRE run to succeed")
+    assert "Pod shop-7d9f in namespace" in run["spec"]["task"]
+    assert run["metadata"]["labels"]["pod"] == "shop-7d9f"
+    assert "Back-off restarting failed container web" in run["status"]["result"]
