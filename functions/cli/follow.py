@@ -128,7 +128,8 @@ def print_table(kind: str, objs: list[Resource]) -> None:
         rows = [("NAME", "AGENT", "READY", "REASON", "RUNS", "LAST FIRED", "AGE")]
         for o in objs:
             status = o.get("status") or {}
-            ready = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), {})
+            conditions = status.get("conditions") or []
+            ready: dict[str, Any] = next((c for c in conditions if c["type"] == "Ready"), {})
             rows.append(
                 (
                     o["metadata"]["name"],

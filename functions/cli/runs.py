@@ -48,7 +48,8 @@ def _kind(word: str) -> str:
         return KIND_ALIASES[word.lower()]
     except KeyError:
         raise SystemExit(
-            f"baton: unknown resource type {word!r} (try runs, agents, models, mcpservers, triggers)"
+            f"baton: unknown resource type {word!r} "
+            "(try runs, agents, models, mcpservers, triggers)"
         ) from None
 
 
