@@ -50,8 +50,17 @@ def ping_source_name(trigger_name: str) -> str:
 class TriggerFeeds:
     """Feeds every AgentTrigger of ``deps.store``; a context manager."""
 
-    def __init__(self, deps: Deps, *, kubeconfig: str | None = None, poll: float = 1.0) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        kubeconfig: str | None = None,
+        nats_url: str | None = None,
+        poll: float = 1.0,
+    ) -> None:
         self.deps = deps
+        # BATON_TRIGGER_NATS_URL: the server nats sources consume from (NATS shape: its own).
+        self.nats_url = nats_url or os.environ.get("BATON_TRIGGER_NATS_URL")
         # BATON_TRIGGER_KUBECONFIG: the cluster kubernetes sources watch (else $KUBECONFIG).
         self.kubeconfig = kubeconfig or os.environ.get("BATON_TRIGGER_KUBECONFIG")
         self.poll = poll
@@ -61,6 +70,7 @@ class TriggerFeeds:
         self._watches: dict[str, tuple[Any, threading.Thread, threading.Event]] = {}
         self._filters: list[tuple[str, dict[str, str]]] = []
         self._api: Any = None
+        self.nats_feeds: dict[str, Any] = {}  # by trigger key (tests wait for their ready)
         self._lock = threading.Lock()
 
     def __enter__(self) -> TriggerFeeds:
@@ -135,6 +145,8 @@ class TriggerFeeds:
                 self._schedule(trigger)
             elif spec.source == "kubernetes":
                 self._watch(key, trigger)
+            elif spec.source == "nats":
+                self._consume(key, trigger)
             elif spec.source == "cloudEvent":
                 wanted = {k: str(v) for k, v in spec.source_spec.items() if k != "extensions" and v}
                 wanted.update(spec.source_spec.get("extensions") or {})
@@ -249,6 +261,34 @@ class TriggerFeeds:
 
         thread = threading.Thread(target=run, name=f"baton-watch-{key}"[:60], daemon=True)
         self._watches[key] = (version, thread, stop)
+        thread.start()
+
+    # -- NATS subjects ------------------------------------------------------------
+
+    def _consume(self, key: str, trigger: Resource) -> None:
+        from functions.runtime.nats_feed import NatsFeed
+
+        if not self.nats_url:
+            return  # nothing to consume from (no NATS server configured)
+        version = (trigger["metadata"].get("uid"), trigger["metadata"].get("generation"))
+        current = self._watches.get(key)
+        if current is not None and current[0] == version and current[1].is_alive():
+            return
+        self._unwatch(key)
+        stop = threading.Event()
+        feed = NatsFeed(self.nats_url, trigger, self.deliver, stop=stop)
+
+        def run() -> None:
+            while not stop.is_set():
+                try:
+                    feed.run()
+                except Exception as exc:  # nats-py's errors have no common root; retry all
+                    log.warning("trigger %s: NATS consumer: %s; retrying", key, exc)
+                    stop.wait(2.0)
+
+        thread = threading.Thread(target=run, name=f"baton-nats-{key}"[:60], daemon=True)
+        self._watches[key] = (version, thread, stop)
+        self.nats_feeds[key] = feed
         thread.start()
 
     def _unwatch(self, key: str) -> None:
