@@ -30,6 +30,7 @@ BENCHMARKS: Final[dict[str, str]] = {
     "http": "external:http",
     "anthropic-adapter": "external:anthropic-adapter",
     "webhook": "external:webhook",
+    "triggers": "external:triggers",
 }
 QUICK_SKIP: Final[frozenset[str]] = frozenset()
 
