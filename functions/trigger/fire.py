@@ -66,7 +66,7 @@ def _tkey(trigger: Resource) -> tuple[str, str]:
 def _drop(deps: Deps, trigger: Resource, reason: str, message: str) -> str:
     tally = tally_for(deps.store)
     now = deps.clock.now()
-    tally.add(_tkey(trigger), reason, message, rfc3339(now))
+    tally.add(_tkey(trigger), reason, message, now)
     if tally.due(_tkey(trigger), now):
         flush(deps, _tkey(trigger))
     return reason
@@ -75,7 +75,12 @@ def _drop(deps: Deps, trigger: Resource, reason: str, message: str) -> str:
 def _write(deps: Deps, trigger: Resource, status: dict[str, Any], pending: Pending) -> Resource:
     count_drops(status, pending.counts)
     if pending.last is not None:
-        status["lastDropped"] = pending.last
+        last = pending.last
+        status["lastDropped"] = {
+            "reason": last["reason"],
+            "message": str(last["message"])[:1000],
+            "time": rfc3339(float(last["time"])),
+        }
     written = deps.store.update_status({**trigger, "status": status})
     tally_for(deps.store).written(_tkey(trigger), deps.clock.now())
     return written
@@ -102,7 +107,7 @@ def flush(deps: Deps, key: tuple[str, str]) -> None:
 def _template_failed(deps: Deps, trigger: Resource, message: str) -> str:
     """A template that cannot render this event: said on the trigger at once."""
     tally = tally_for(deps.store)
-    tally.add(_tkey(trigger), "templateError", message, rfc3339(deps.clock.now()))
+    tally.add(_tkey(trigger), "templateError", message, deps.clock.now())
     for attempt in range(_RETRIES):
         current = trigger if attempt == 0 else deps.store.get(KIND, *_tkey(trigger))
         status = dict(current.get("status") or {})

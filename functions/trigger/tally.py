@@ -38,12 +38,12 @@ class Tally:
         self._pending: dict[_Key, Pending] = {}
         self._written: dict[_Key, float] = {}
 
-    def add(self, key: _Key, reason: str, message: str, stamp: str) -> None:
-        """Count one dropped event."""
+    def add(self, key: _Key, reason: str, message: str, at: float) -> None:
+        """Count one dropped event (``at``: when; formatted only when written)."""
         with self._lock:
             pending = self._pending.setdefault(key, Pending())
             pending.counts[reason] += 1
-            pending.last = {"reason": reason, "message": message[:1000], "time": stamp}
+            pending.last = {"reason": reason, "message": message, "time": at}
 
     def take(self, key: _Key) -> Pending:
         """The pending counts of ``key`` (now no longer pending)."""
