@@ -165,3 +165,26 @@ def test_the_crashloop_sample_investigates_the_pod_end_to_end(
     assert "Pod shop-7d9f in namespace" in run["spec"]["task"]
     assert run["metadata"]["labels"]["pod"] == "shop-7d9f"
     assert "Back-off restarting failed container web" in run["status"]["result"]
+
+
+def test_the_watch_resumes_where_it_stopped_after_a_restart(
+    store: SqliteStore, deps: Deps, kube: Cluster, api: KubeAPI
+) -> None:
+    """A Pod that starts crash-looping while baton is down starts its run when baton is back:
+    the watch resumes from the resourceVersion kept on the trigger, not from 'now'."""
+    pods = {"apiVersion": "v1", "kind": "Pod", "namespaces": [kube.namespace]}
+    store.create(trigger("resume", {"kubernetes": pods}, TASK, when=CRASHLOOP))
+    _pod(kube, "cart-1")
+    with TriggerFeeds(deps, kubeconfig=str(kube.kubeconfig), poll=0.2) as feeds:
+        feeds.poll_once()
+
+        def checkpointed() -> Any:
+            status = store.get("AgentTrigger", "default", "resume").get("status") or {}
+            return (status.get("watch") or {}).get("resourceVersion")
+
+        wait_for(checkpointed, what="a checkpoint")
+    _crash(api, kube.namespace, "cart-1", 1)  # nobody watching
+    assert runs_of(store, "resume") == []
+    with TriggerFeeds(deps, kubeconfig=str(kube.kubeconfig), poll=0.2):
+        [run] = wait_for(lambda: runs_of(store, "resume"), what="the missed change's run")
+    assert "Pod cart-1 in " in run["spec"]["task"]
