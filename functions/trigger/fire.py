@@ -8,7 +8,6 @@ writes, converges on the same run; nothing starts twice.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
@@ -16,29 +15,22 @@ from typing import Any, Final
 from events.errors import PermanentError, TransientError
 from functions.agentrun import KIND as RUN_KIND
 from functions.agentrun import is_terminal, rfc3339, set_condition
-from functions.ports import API_VERSION, Conflict, Deps, Invalid, NotFound, Resource
+from functions.ports import Conflict, Deps, Invalid, NotFound, Resource
 from functions.trigger.condition import ConditionError
+from functions.trigger.runs import (
+    KEY_LABEL,
+    TRIGGER_LABEL,
+    cancel,
+    prune_history,
+    run_object,
+)
 from functions.trigger.spec import KIND, CompiledTrigger
 from functions.trigger.storm import EventRef, count_drops, decide, key_digest
 from functions.trigger.tally import Pending, tally_for
 from functions.trigger.template import TemplateError
 
-__all__ = [
-    "CANCEL",
-    "KEY_LABEL",
-    "TRIGGER_LABEL",
-    "flush",
-    "offer",
-    "run_name_for",
-    "started_at",
-]
+__all__ = ["flush", "offer", "run_name_for"]
 
-TRIGGER_LABEL: Final = "baton.dev/trigger"
-KEY_LABEL: Final = "baton.dev/trigger-key"
-EVENT_ANNOTATION: Final = "baton.dev/trigger-event"
-# When the trigger started the run (the clock's time, ms): orders a trigger's runs.
-STARTED_ANNOTATION: Final = "baton.dev/triggered-at"
-CANCEL: Final = "baton.dev/cancel"
 RENDERED: Final = "TaskRendered"
 _RETRIES: Final = 16
 
@@ -49,14 +41,6 @@ def run_name_for(trigger: Resource, event_source: str, event_id: str) -> str:
     basis = f"{meta.get('uid', '')}\n{event_source}\n{event_id}"
     digest = hashlib.sha256(basis.encode()).hexdigest()[:12]
     return f"{str(meta['name'])[:40].rstrip('-.')}-{digest}"
-
-
-def started_at(run: Resource) -> str:
-    """When a trigger started ``run`` (for ordering a trigger's runs)."""
-    meta = run["metadata"]
-    return str((meta.get("annotations") or {}).get(STARTED_ANNOTATION) or "") + str(
-        meta.get("creationTimestamp", "")
-    )
 
 
 def _tkey(trigger: Resource) -> tuple[str, str]:
@@ -121,53 +105,6 @@ def _template_failed(deps: Deps, trigger: Resource, message: str) -> str:
     return "templateError"
 
 
-def _run_object(
-    trigger: Resource, compiled: CompiledTrigger, name: str, digest: str,
-    rendered: Mapping[str, Any], event: EventRef, started: str,
-) -> Resource:  # fmt: skip
-    meta, spec = trigger["metadata"], trigger["spec"]
-    run_spec: dict[str, Any] = {"agentRef": {"name": spec["agentRef"]["name"]}}
-    run_spec["task"] = rendered["task"]
-    template = spec.get("run") or {}
-    for field in ("overrides", "timeout"):
-        if template.get(field) is not None:
-            run_spec[field] = template[field]
-    if rendered.get("routing"):
-        run_spec["routing"] = rendered["routing"]
-    if rendered.get("sessionKey"):
-        run_spec["sessionKey"] = rendered["sessionKey"]
-    labels = {
-        **rendered.get("labels", {}),
-        "baton.dev/agent": str(spec["agentRef"]["name"])[:63],
-        TRIGGER_LABEL: str(meta["name"])[:63],
-        KEY_LABEL: digest,
-    }
-    return {
-        "apiVersion": API_VERSION,
-        "kind": RUN_KIND,
-        "metadata": {
-            "name": name,
-            "namespace": meta["namespace"],
-            "labels": labels,
-            "annotations": {
-                EVENT_ANNOTATION: f"{event.type} {event.source}#{event.id}"[:1000],
-                STARTED_ANNOTATION: started,
-            },
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": KIND,
-                    "name": meta["name"],
-                    "uid": meta.get("uid", ""),
-                    "controller": True,
-                    "blockOwnerDeletion": False,
-                }
-            ],
-        },
-        "spec": run_spec,
-    }
-
-
 def _render(compiled: CompiledTrigger, attributes: Mapping[str, Any], data: Any) -> dict[str, Any]:
     rendered: dict[str, Any] = {"task": compiled.task.render(attributes, data)}
     rendered["labels"] = {k: t.render(attributes, data)[:63] for k, t in compiled.labels.items()}
@@ -213,7 +150,7 @@ def offer(
     name = run_name_for(trigger, event.source, event.id)
     event = EventRef(event.id, event.source, event.type, name)
     digest = key_digest(key or "")
-    run = _run_object(trigger, compiled, name, digest, rendered, event, rfc3339(deps.clock.now()))
+    run = run_object(trigger, compiled, name, digest, rendered, event, rfc3339(deps.clock.now()))
     policy = trigger["spec"].get("concurrencyPolicy") or "Allow"
     active = _active_runs(deps, trigger, digest, name) if policy != "Allow" else []
     if policy == "Forbid" and active:
@@ -230,8 +167,8 @@ def offer(
         raise PermanentError(f"trigger {_tkey(trigger)}: run: {exc}", reason="InvalidRun") from exc
     if outcome == "start":
         for old in active if policy == "Replace" else []:
-            _cancel(deps, old, str(trigger["metadata"]["name"]))
-        _prune_history(deps, trigger)
+            cancel(deps, old, str(trigger["metadata"]["name"]))
+        prune_history(deps, trigger)
     return outcome
 
 
@@ -272,40 +209,3 @@ def _commit(
         except NotFound:
             return "deleted"
     raise TransientError(f"trigger {_tkey(trigger)}: write conflicts", reason="WriteConflict")
-
-
-def _cancel(deps: Deps, run: Resource, trigger: str) -> None:
-    """Ask for a run's cancellation the way a person does (sweep acts on the annotation)."""
-    for _ in range(_RETRIES):
-        meta = run["metadata"]
-        annotations = {**(meta.get("annotations") or {}), CANCEL: f"trigger/{trigger}"[:63]}
-        try:
-            deps.store.update({**run, "metadata": {**meta, "annotations": annotations}})
-            return
-        except Conflict:
-            try:
-                run = deps.store.get(RUN_KIND, meta["namespace"], meta["name"])
-            except NotFound:
-                return
-        except NotFound:
-            return
-
-
-def _prune_history(deps: Deps, trigger: Resource) -> None:
-    """Delete the oldest finished runs past the trigger's history limits."""
-    spec = trigger["spec"]
-    limits = {
-        "Succeeded": int(spec.get("successfulRunsHistoryLimit", 10)),
-        "Failed": int(spec.get("failedRunsHistoryLimit", 5)),
-    }
-    selector = {TRIGGER_LABEL: str(trigger["metadata"]["name"])[:63]}
-    runs = deps.store.list(RUN_KIND, trigger["metadata"]["namespace"], selector)
-    for phase, limit in limits.items():
-        done = [r for r in runs if (r.get("status") or {}).get("phase") in _PHASES[phase]]
-        done.sort(key=started_at)
-        for old in done[: max(len(done) - limit, 0)]:
-            with contextlib.suppress(NotFound):
-                deps.store.delete(RUN_KIND, old["metadata"]["namespace"], old["metadata"]["name"])
-
-
-_PHASES: Final = {"Succeeded": {"Succeeded"}, "Failed": {"Failed", "Cancelled"}}

@@ -13,7 +13,7 @@ import pytest
 from functions.ports import Deps
 from functions.resources.sqlite import SqliteStore
 from functions.runtime.deps import build_deps
-from functions.trigger.fire import started_at
+from functions.trigger.runs import started_at
 from tests.fakes.clock import FakeClock
 
 
