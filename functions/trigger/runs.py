@@ -105,8 +105,21 @@ def cancel(deps: Deps, run: Resource, trigger: str) -> None:
             return
 
 
+# When this process last pruned each trigger's history: listing a trigger's runs costs
+# O(runs), so it happens at most once a PRUNE_INTERVAL per trigger, not on every start.
+PRUNE_INTERVAL: Final = 60.0
+_pruned: dict[tuple[int, str, str], float] = {}
+
+
 def prune_history(deps: Deps, trigger: Resource) -> None:
-    """Delete the oldest finished runs past the trigger's history limits."""
+    """Delete the oldest finished runs past the trigger's history limits (at most once a
+    minute per trigger and process)."""
+    meta = trigger["metadata"]
+    key = (id(deps.store), str(meta["namespace"]), str(meta["name"]))
+    now = deps.clock.now()
+    if now - _pruned.get(key, -PRUNE_INTERVAL) < PRUNE_INTERVAL:
+        return
+    _pruned[key] = now
     spec = trigger["spec"]
     limits = {
         "Succeeded": int(spec.get("successfulRunsHistoryLimit", 10)),

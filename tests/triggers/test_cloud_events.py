@@ -151,7 +151,8 @@ def test_replace_cancels_the_running_run_and_starts_a_new_one(
 def test_history_limits_delete_the_oldest_finished_runs(
     store: SqliteStore, deps: Deps, clock: FakeClock
 ) -> None:
-    """successfulRunsHistoryLimit 1: only the newest Succeeded run of the trigger is kept."""
+    """successfulRunsHistoryLimit 1: only the newest Succeeded run of the trigger is kept
+    (looked at when a run starts, at most once a minute)."""
     store.create(_github_trigger(successfulRunsHistoryLimit=1, failedRunsHistoryLimit=1))
     names = []
     for i in range(3):
@@ -159,10 +160,13 @@ def test_history_limits_delete_the_oldest_finished_runs(
         names.append(runs_of(store, "on-push")[-1]["metadata"]["name"])
         _finish(store, runs_of(store, "on-push")[-1])
         clock.advance(1)
+    trigger_function.handle(_push("h8"), deps)
+    assert len(runs_of(store, "on-push")) == 4  # pruned less than a minute ago
+    clock.advance(60)
     trigger_function.handle(_push("h9"), deps)
     kept = runs_of(store, "on-push")
     assert kept[0]["metadata"]["name"] == names[-1]
-    assert [(r.get("status") or {}).get("phase") for r in kept] == ["Succeeded", None]
+    assert [(r.get("status") or {}).get("phase") for r in kept] == ["Succeeded", None, None]
 
 
 def test_a_template_field_the_event_lacks_is_reported_on_the_trigger(
