@@ -238,10 +238,10 @@ def validate_and_default(obj: Resource, *, subresource: str | None = None) -> Re
 
 def _trigger_checks(obj: Resource) -> list[FieldError]:
     """An AgentTrigger's condition, templates and schedule compile (no webhook in 1.20)."""
-    from functions.trigger.spec import SpecError, compile_trigger
+    from functions.expressions.trigger_spec import SpecError, compile_expressions
 
     try:
-        compile_trigger(obj.get("spec") or {})
+        compile_expressions(obj.get("spec") or {})
     except SpecError as exc:
         return [FieldError(exc.field, f"Invalid value: {exc.message}")]
     return []

@@ -19,17 +19,26 @@ from cloudevents.core.base import BaseCloudEvent
 __all__ = ["EventLog", "LoggedEvent", "run_key_of"]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS event_log (
+CREATE TABLE IF NOT EXISTS run_events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   run TEXT NOT NULL,
+  uid TEXT NOT NULL DEFAULT '',
   type TEXT NOT NULL,
-  id TEXT NOT NULL UNIQUE,
+  id TEXT NOT NULL,
   step INTEGER,
   source TEXT NOT NULL,
-  detail TEXT NOT NULL DEFAULT ''
+  detail TEXT NOT NULL DEFAULT '',
+  UNIQUE(source, id)
 );
-CREATE INDEX IF NOT EXISTS event_log_run ON event_log(run, seq);
+CREATE INDEX IF NOT EXISTS run_events_run ON run_events(run, uid, seq);
+CREATE INDEX IF NOT EXISTS run_events_uid ON run_events(uid);
+DROP TABLE IF EXISTS event_log;
 """
+# Rows of runs that are gone (deleted by a user, cleanup or history limits) go with them.
+_PRUNE = """
+DELETE FROM run_events WHERE uid != '' AND uid NOT IN (SELECT uid FROM objects)
+"""
+PRUNE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,7 @@ class LoggedEvent:
 
     seq: int
     run: str
+    uid: str
     type: str
     id: str
     step: int | None
@@ -61,6 +71,19 @@ def detail_of(event: BaseCloudEvent) -> str:
         return f"{data['reason']}: {str(data.get('message', ''))[:80]}"
     if event.get_type().endswith("run.completed"):
         return "final answer"
+    return ""
+
+
+def run_uid_of(event: BaseCloudEvent) -> str:
+    """The uid of the run an event is about ('' when the event does not say)."""
+    data = event.get_data()
+    if isinstance(data, dict):
+        run = data.get("run")
+        if isinstance(run, dict):
+            return str(run.get("uid") or "")
+        meta = data.get("metadata")
+        if isinstance(meta, dict):
+            return str(meta.get("uid") or "")
     return ""
 
 
@@ -107,6 +130,7 @@ class EventLog:
         step = event.get_extension("batonstep")
         row = (
             run,
+            run_uid_of(event),
             event.get_type(),
             event.get_id(),
             int(step) if step is not None else None,
@@ -126,19 +150,31 @@ class EventLog:
         with self._db_lock:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
-                "INSERT OR IGNORE INTO event_log(run, type, id, step, source, detail)"
-                " VALUES (?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO run_events(run, uid, type, id, step, source, detail)"
+                " VALUES (?,?,?,?,?,?,?)",
                 rows,
             )
             self._conn.execute("COMMIT")
 
     def _write_loop(self) -> None:
+        pruned = time.monotonic()
         while not self._closed:
             with self._wake:
                 if not self._pending:
                     self._wake.wait(1.0)
             time.sleep(self.FLUSH_SECONDS)  # let a burst of events share one commit
             self.flush()
+            if time.monotonic() - pruned > PRUNE_SECONDS:
+                pruned = time.monotonic()
+                self.prune()
+
+    def prune(self) -> int:
+        """Drop the rows of runs no longer in the store (same file); how many went."""
+        with self._db_lock:
+            try:
+                return int(self._conn.execute(_PRUNE).rowcount)
+            except sqlite3.OperationalError:  # a log without a store beside it
+                return 0
 
     def close(self) -> None:
         """Flush and stop the writer (safe to call twice)."""
@@ -151,19 +187,27 @@ class EventLog:
         self._writer.join(timeout=2)
         self.flush()
 
-    def read(self, run: str, after: int = 0) -> list[LoggedEvent]:
-        """Events of ``run`` (``namespace/name``) after sequence number ``after``."""
+    def read(self, run: str, after: int = 0, *, uid: str | None = None) -> list[LoggedEvent]:
+        """Events of ``run`` (``namespace/name``) after ``after``; of one incarnation with ``uid``.
+
+        A run deleted and created again under its name has another uid: pass the one
+        in the store, or its predecessor's events mix in.
+        """
         self.flush()
+        query = (
+            "SELECT seq, run, uid, type, id, step, source, detail FROM run_events"
+            " WHERE run=? AND seq>?"
+        )
+        args: tuple[Any, ...] = (run, after)
+        if uid is not None:
+            query += " AND uid=?"
+            args = (*args, uid)
         with self._db_lock:
-            rows = self._conn.execute(
-                "SELECT seq, run, type, id, step, source, detail FROM event_log"
-                " WHERE run=? AND seq>? ORDER BY seq",
-                (run, after),
-            ).fetchall()
+            rows = self._conn.execute(query + " ORDER BY seq", args).fetchall()
         return [LoggedEvent(*row) for row in rows]
 
     def forget(self, run: str) -> None:
         """Drop the log of a deleted run."""
         self.flush()
         with self._db_lock:
-            self._conn.execute("DELETE FROM event_log WHERE run=?", (run,))
+            self._conn.execute("DELETE FROM run_events WHERE run=?", (run,))

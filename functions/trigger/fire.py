@@ -15,8 +15,9 @@ from typing import Any, Final
 from events.errors import PermanentError, TransientError
 from functions.agentrun import KIND as RUN_KIND
 from functions.agentrun import is_terminal, rfc3339, set_condition
+from functions.expressions.condition import ConditionError
+from functions.expressions.template import TemplateError
 from functions.ports import Conflict, Deps, Invalid, NotFound, Resource
-from functions.trigger.condition import ConditionError
 from functions.trigger.runs import (
     KEY_LABEL,
     TRIGGER_LABEL,
@@ -27,7 +28,6 @@ from functions.trigger.runs import (
 from functions.trigger.spec import KIND, CompiledTrigger
 from functions.trigger.storm import EventRef, count_drops, decide, key_digest
 from functions.trigger.tally import Pending, tally_for
-from functions.trigger.template import TemplateError
 
 __all__ = ["flush", "offer", "run_name_for"]
 
