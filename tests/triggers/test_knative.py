@@ -22,7 +22,8 @@ from functions.runtime.deps import build_deps
 from functions.trigger.knative import objects_for
 from functions.trigger.spec import compiled
 from tests.fakes.clock import FakeClock
-from tests.fixtures.kube import SHARED, Cluster, install_crds, kube, kube_crds
+from tests.fixtures.knative_crds import knative_crds
+from tests.fixtures.kube import Cluster, install_crds, kube, kube_crds
 from tests.triggers.conftest import trigger
 
 __all__ = ["kube", "kube_crds"]
@@ -47,7 +48,7 @@ def cluster(kube: Cluster, kube_crds: list[str]) -> Iterator[Cluster]:
     """The API server with baton's and Knative's CRDs."""
     if not kube.owned:
         pytest.skip("installs Knative CRDs: only on the tests' own API server")
-    install_crds(kube, SHARED / "knative-crds")
+    install_crds(kube, knative_crds())
     yield kube
 
 
