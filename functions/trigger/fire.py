@@ -9,15 +9,16 @@ writes, converges on the same run; nothing starts twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
-from events.errors import PermanentError, TransientError
+from events.errors import BatonError, PermanentError, TransientError
 from functions.agentrun import KIND as RUN_KIND
 from functions.agentrun import is_terminal, rfc3339, set_condition
 from functions.expressions.condition import ConditionError
 from functions.expressions.template import TemplateError
-from functions.ports import Conflict, Deps, Invalid, NotFound, Resource
+from functions.ports import Conflict, Deps, Invalid, NotFound, Resource, StoreError
 from functions.trigger.runs import (
     KEY_LABEL,
     TRIGGER_LABEL,
@@ -33,6 +34,7 @@ __all__ = ["flush", "offer", "run_name_for"]
 
 RENDERED: Final = "TaskRendered"
 _RETRIES: Final = 16
+log = logging.getLogger("baton.trigger")
 
 
 def run_name_for(trigger: Resource, event_source: str, event_id: str) -> str:
@@ -85,6 +87,11 @@ def flush(deps: Deps, key: tuple[str, str]) -> None:
             return  # deleted: its counts go with it
         except Conflict:
             continue
+        except (BatonError, StoreError) as exc:
+            # The event that asked for this flush was handled already: a failed write
+            # must not fail it (a retry would count it twice); the counts wait instead.
+            log.warning("trigger %s/%s: drop counts not written: %s", *key, exc)
+            break
     tally.give_back(key, pending)
 
 
@@ -208,4 +215,7 @@ def _commit(
             tally.give_back(_tkey(trigger), pending)
         except NotFound:
             return "deleted"
+        except BaseException:
+            tally.give_back(_tkey(trigger), pending)  # the counts go with the retry's write
+            raise
     raise TransientError(f"trigger {_tkey(trigger)}: write conflicts", reason="WriteConflict")

@@ -6,6 +6,7 @@ No kubelet: the test writes the Pod's status as a kubelet would.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,10 @@ def test_a_crash_looping_pod_starts_one_run_per_dedupe_window(
         return int((status.get("eventsDropped") or {}).get("deduplicated", 0)) >= 20
 
     wait_for(dropped, what="20 deduplicated events")
+    time.sleep(1.5)  # anything still in flight lands before the clock moves (and is counted)
+    flush(deps, ("default", "crashloop"))
+    status = store.get("AgentTrigger", "default", "crashloop")["status"]
+    assert status["eventsDropped"]["deduplicated"] == 20
     assert len(runs_of(store, "crashloop")) == 1
 
     clock.advance(601)
