@@ -32,6 +32,7 @@ BENCHMARKS: Final[dict[str, str]] = {
     "openai-adapter": "external:openai-adapter",
     "budget": "external:budget",
     "webhook": "external:webhook",
+    "triggers": "external:triggers",
 }
 QUICK_SKIP: Final[frozenset[str]] = frozenset()
 

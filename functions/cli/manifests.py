@@ -20,7 +20,7 @@ from functions.resources.names import is_name, is_namespace
 
 __all__ = ["Applied", "ManifestError", "apply", "load_files"]
 
-KINDS = ("Model", "MCPServer", "Agent", "AgentRun")  # apply order: references first
+KINDS = ("Model", "MCPServer", "Agent", "AgentTrigger", "AgentRun")  # apply order: references first
 
 
 class ManifestError(ValueError):

@@ -30,6 +30,10 @@ KIND_ALIASES = {
     "models": "Model",
     "mcpserver": "MCPServer",
     "mcpservers": "MCPServer",
+    "agenttrigger": "AgentTrigger",
+    "agenttriggers": "AgentTrigger",
+    "triggers": "AgentTrigger",
+    "atr": "AgentTrigger",
 }
 
 
@@ -44,7 +48,8 @@ def _kind(word: str) -> str:
         return KIND_ALIASES[word.lower()]
     except KeyError:
         raise SystemExit(
-            f"baton: unknown resource type {word!r} (try runs, agents, models, mcpservers)"
+            f"baton: unknown resource type {word!r} "
+            "(try runs, agents, models, mcpservers, triggers)"
         ) from None
 
 
