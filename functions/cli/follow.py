@@ -6,9 +6,9 @@ import json
 import time
 from typing import Any
 
-from functions.agentrun import is_terminal, parse_time
 from functions.chain import ROUTES
 from functions.ports import Resource, Store
+from functions.run.status import is_terminal, parse_time
 from functions.runtime.eventlog import EventLog, LoggedEvent
 
 __all__ = ["follow", "print_table", "print_transcript"]

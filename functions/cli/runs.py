@@ -11,10 +11,10 @@ from typing import Any
 
 import yaml
 
-from functions.agentrun import is_terminal
 from functions.cli import follow
 from functions.cli.manifests import ManifestError, apply, load_files
 from functions.ports import Invalid, NotFound, Resource
+from functions.run.status import is_terminal
 
 __all__ = ["register"]
 

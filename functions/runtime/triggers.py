@@ -26,8 +26,8 @@ from events import types
 from events.bus import matches
 from events.envelope import make_event
 from events.errors import PermanentError, TransientError
-from functions.agentrun import parse_time, rfc3339
 from functions.ports import Conflict, Deps, NotFound, Resource
+from functions.run.status import parse_time, rfc3339
 from functions.trigger import offer_event
 from functions.trigger.fire import flush
 from functions.trigger.matching import TRIGGER_EXTENSION, trigger_key

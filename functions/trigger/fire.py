@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from events.errors import BatonError, PermanentError, TransientError
-from functions.agentrun import KIND as RUN_KIND
-from functions.agentrun import is_terminal, rfc3339, set_condition
 from functions.expressions.condition import ConditionError
 from functions.expressions.template import TemplateError
 from functions.ports import Conflict, Deps, Invalid, NotFound, Resource, StoreError
+from functions.run.status import KIND as RUN_KIND
+from functions.run.status import is_terminal, rfc3339, set_condition
 from functions.trigger.runs import (
     KEY_LABEL,
     TRIGGER_LABEL,

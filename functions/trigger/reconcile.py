@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from events.errors import BatonError
-from functions.agentrun import set_condition
 from functions.ports import Conflict, Deps, NotFound, Resource, StoreError
+from functions.run.status import set_condition
 from functions.trigger.knative import reconcile_objects
 from functions.trigger.spec import KIND, CompiledTrigger, SpecError, compiled
 

@@ -6,8 +6,8 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any, Final
 
-from functions.agentrun import KIND as RUN_KIND
 from functions.ports import API_VERSION, Conflict, Deps, NotFound, Resource
+from functions.run.status import KIND as RUN_KIND
 from functions.trigger.spec import KIND, CompiledTrigger
 from functions.trigger.storm import EventRef
 

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from functions.agentrun import parse_duration
 from functions.expressions.condition import Condition
 from functions.expressions.schedule import Schedule
 from functions.expressions.template import Template
 from functions.expressions.trigger_spec import SpecError, compile_expressions, source_kind
 from functions.ports import Resource
+from functions.run.status import parse_duration
 
 __all__ = ["KIND", "CompiledTrigger", "SpecError", "compile_trigger", "compiled", "source_kind"]
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from functions.agentrun import parse_time, rfc3339
+from functions.run.status import parse_time, rfc3339
 
 __all__ = ["Decision", "Drop", "EventRef", "count_drops", "decide", "key_digest"]
 
