@@ -20,7 +20,7 @@ from cloudevents.core.v1.event import CloudEvent
 from events import types
 from events.apiserver import resource_event
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON
-from events.errors import PermanentError
+from events.errors import PermanentError, TransientError
 from functions.chain import ROUTES, transition
 from functions.ports import Deps, ModelReply, ModelRequest, Resource, ToolCall, ToolContext
 from functions.ports import ToolResult, ToolSpec, Usage
@@ -161,21 +161,36 @@ class World(Harness):
             if change.type == "ADDED" and change.object["kind"] == "AgentRun"
         ]
 
-    def drive(self, rng: random.Random | None = None, copies: int = 1, limit: int = 20_000) -> int:
-        """Deliver every AgentRun's add event and all that follows, each ``copies`` times, in
-        the order ``rng`` picks (FIFO without one), until nothing is left; deliveries made."""
-        pool: list[CloudEvent] = []
-        seen = 0
+    def drive(
+        self,
+        events: list[CloudEvent] | None = None,
+        rng: random.Random | None = None,
+        copies: int = 1,
+        limit: int = 20_000,
+    ) -> int:
+        """Deliver ``events`` (None: every AgentRun's add event) and all that follows, each
+        ``copies`` times, in the order ``rng`` picks (FIFO without one), until nothing is
+        left; new AgentRuns are announced as the watch would. A ``TransientError`` puts the
+        event aside until the rest is done, as a bus's retry would. Returns deliveries made."""
+        seen = 0 if events is None else len(self.store.changes)
+        pool = [e for e in events or [] for _ in range(copies)]
+        later: list[CloudEvent] = []
         delivered = 0
         while True:
             for event in self.added_events(seen):
                 pool.extend([event] * copies)
             seen = len(self.store.changes)
+            if not pool and later:
+                pool, later = later, []
             if not pool:
                 return delivered
             assert delivered < limit, f"still {len(pool)} events after {limit} deliveries"
             event = pool.pop(rng.randrange(len(pool)) if rng else 0)
             delivered += 1
-            for out in self.deliver(event):
-                if out.get_type() != types.TICK:
-                    pool.extend([out] * copies)
+            try:
+                emitted = self.deliver(event)
+            except TransientError:
+                later.append(event)
+                continue
+            for out in emitted:
+                pool.extend([out] * copies)
