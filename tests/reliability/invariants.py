@@ -1,0 +1,152 @@
+"""The promises a chaos test checks, measured from outside baton.
+
+Tool executions come from the effect tool's own log, model calls from the fake Messages
+API's request log, acceptance from the client's side; baton's store is read only for the
+runs' status. A repeated effect is excused only when the process making the first one was
+SIGKILLed while it was in flight (a call re-run after its owner died carries the same key).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from functions.agentrun import TERMINAL_PHASES, parse_time
+from functions.ports import NotFound, Store
+from tests.fakes.messages_api import RecordedRequest
+from tests.reliability.chaos_world import MODEL_LATENCY, NAMESPACE, USAGE, call_key
+
+__all__ = ["LATENESS_LIMIT", "Kill", "Verdict", "check"]
+
+# "A few seconds beyond its own work": a restarted process pays its imports again before its
+# first model and tool call (the anthropic client ~2-4 s, the MCP server ~2 s on 2 loaded
+# cores), so the bound is above that and far below the 30 s ack wait or 300 s sweep threshold.
+LATENESS_LIMIT: Final = 15.0
+IN_FLIGHT_SLACK: Final = 1.0  # how long after a model reply its caller may still be writing it
+
+
+@dataclass(frozen=True)
+class Kill:
+    """One SIGKILL: when, which process role, every pid that died, whether it runs call_llm."""
+
+    at: float
+    victim: str
+    pids: frozenset[int]
+    calls_model: bool
+
+
+@dataclass
+class Verdict:
+    """What became of every accepted request, and each promise broken (empty when kept)."""
+
+    runs: int = 0
+    kills: int = 0
+    terminal: int = 0
+    unfinished: list[str] = field(default_factory=list)
+    not_succeeded: dict[str, Any] = field(default_factory=dict)
+    lost: list[str] = field(default_factory=list)  # accepted, yet no AgentRun
+    duplicate_tool_effects: dict[str, int] = field(default_factory=dict)
+    missing_tool_effects: list[str] = field(default_factory=list)
+    duplicate_model_calls: dict[str, int] = field(default_factory=dict)
+    token_mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
+    lateness: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def terminal_pct(self) -> float:
+        """Share of accepted runs that reached a terminal phase, in percent."""
+        return 100.0 * self.terminal / self.runs if self.runs else math.nan
+
+    @property
+    def max_lateness(self) -> float:
+        """The slowest run's time beyond its own work, in seconds."""
+        return max(self.lateness.values(), default=math.nan)
+
+    @property
+    def late(self) -> dict[str, float]:
+        """Runs later than LATENESS_LIMIT."""
+        return {n: round(s, 2) for n, s in self.lateness.items() if s > LATENESS_LIMIT}
+
+    def broken(self) -> dict[str, Any]:
+        """Every broken promise by name (what a test asserts empty)."""
+        found = {
+            "unfinished": self.unfinished,
+            "not succeeded": self.not_succeeded,
+            "lost requests": self.lost,
+            "duplicate tool effects": self.duplicate_tool_effects,
+            "missing tool effects": self.missing_tool_effects,
+            "duplicate model calls": self.duplicate_model_calls,
+            "tokens not counted once": self.token_mismatches,
+            f"later than {LATENESS_LIMIT:g} s": self.late,
+        }
+        return {k: v for k, v in found.items() if v}
+
+
+def _excused_tool_repeat(first: Mapping[str, Any], kills: Sequence[Kill]) -> bool:
+    """The first execution's caller (the effect server's parent) was killed after it began."""
+    return any(first["ppid"] in k.pids and k.at >= first["time"] for k in kills)
+
+
+def _excused_model_repeat(first_at: float, kills: Sequence[Kill]) -> bool:
+    """A process running call_llm was killed while the first call was in flight."""
+    until = first_at + MODEL_LATENCY + IN_FLIGHT_SLACK
+    return any(k.calls_model and first_at <= k.at <= until for k in kills)
+
+
+def check(
+    store: Store,
+    accepted: Mapping[str, float],
+    executions: Sequence[Mapping[str, Any]],
+    requests: Sequence[tuple[float, RecordedRequest]],
+    kills: Sequence[Kill],
+) -> Verdict:
+    """The verdict on runs ``accepted`` (run name -> time its request was accepted)."""
+    verdict = Verdict(runs=len(accepted), kills=len(kills))
+    by_uid: dict[str, tuple[str, dict[str, Any]]] = {}
+    for name, accepted_at in sorted(accepted.items()):
+        try:
+            run = store.get("AgentRun", NAMESPACE, name)
+        except NotFound:
+            verdict.lost.append(name)
+            continue
+        by_uid[run["metadata"]["uid"]] = (name, run)
+        status = run.get("status") or {}
+        if status.get("phase") not in TERMINAL_PHASES:
+            verdict.unfinished.append(f"{name} ({status.get('phase', '')}/{status.get('stage')})")
+            continue
+        verdict.terminal += 1
+        if status["phase"] != "Succeeded":
+            verdict.not_succeeded[name] = status.get("error")
+        done = parse_time(status.get("completedAt")) or math.inf
+        verdict.lateness[name] = done - accepted_at - 2 * MODEL_LATENCY
+
+    effects: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for line in executions:
+        effects[str(line.get("idempotencyKey"))].append(line)
+    for key, lines in effects.items():
+        if len(lines) > 1 and not _excused_tool_repeat(lines[0], kills):
+            verdict.duplicate_tool_effects[key] = len(lines)
+    with_effect = {key.split("/", 1)[0] for key in effects}
+    verdict.missing_tool_effects = sorted(
+        name for uid, (name, run) in by_uid.items()
+        if run.get("status", {}).get("phase") == "Succeeded" and uid not in with_effect
+    )
+
+    calls: dict[str, list[float]] = defaultdict(list)
+    for at, request in requests:
+        calls[call_key(request)].append(at)
+    for key, times in calls.items():
+        if len(times) > 1 and not _excused_model_repeat(min(times), kills):
+            verdict.duplicate_model_calls[key] = len(times)
+    expected: Counter[str] = Counter()
+    for key in calls:
+        uid, step, _ = key.split("/", 2)
+        usage = USAGE.get(int(step), USAGE[2])
+        expected[uid] += usage["input_tokens"] + usage["output_tokens"]
+    for uid, (name, run) in by_uid.items():
+        counted = int(((run.get("status") or {}).get("tokenUsage") or {}).get("total", 0))
+        if run.get("status", {}).get("phase") in TERMINAL_PHASES and counted != expected[uid]:
+            verdict.token_mismatches[name] = (counted, expected[uid])
+    return verdict
