@@ -17,8 +17,14 @@ from functions.agentrun import TERMINAL_PHASES
 from functions.ports import NotFound
 from tests.fakes.effect_tool import executions
 from tests.fakes.messages_api import FakeMessagesAPI, RecordedRequest, Reply
-from tests.reliability.chaos_world import MODEL_LATENCY, NAMESPACE, answer, manifests
-from tests.reliability.chaos_world import request_event, run_name
+from tests.reliability.chaos_world import (
+    MODEL_LATENCY,
+    NAMESPACE,
+    answer,
+    manifests,
+    request_event,
+    run_name,
+)
 from tests.reliability.fleets import Fleet
 from tests.reliability.invariants import Kill, Verdict, check
 
@@ -77,7 +83,7 @@ class Killer:
                 pids = self.fleet.kill(victim)
                 self.kills.append(Kill(at, victim, pids, self.fleet.calls_model(victim)))
                 self.fleet.spawn(victim)
-        except BaseException as exc:  # noqa: BLE001 - surfaced by stop()
+        except BaseException as exc:  # surfaced by stop()
             self.error = exc
 
 
@@ -112,8 +118,10 @@ def run_chaos(
     seconds: float = 30.0,
     pace: Pace | None = None,
     kill: bool = True,
+    deadline: float = DEADLINE,
 ) -> Verdict:
-    """Submit ``runs`` requests over ``seconds`` while killing (unless ``kill`` is False)."""
+    """Submit ``runs`` requests over ``seconds`` while killing (unless ``kill`` is False); wait
+    up to ``deadline`` seconds after the last one for every run to be terminal."""
     rng = random.Random(seed)
     script = TimedAnswers()
     effects = fleet.work / "effects.jsonl"
@@ -136,9 +144,9 @@ def run_chaos(
                 accepted[run_name(event)] = time.time()
             if kill:
                 killer.stop()
-            deadline = time.monotonic() + DEADLINE
+            until = time.monotonic() + deadline
             names = sorted(accepted)
-            while time.monotonic() < deadline and not _all_terminal(fleet, names):
+            while time.monotonic() < until and not _all_terminal(fleet, names):
                 time.sleep(0.25)
             return check(fleet.store, accepted, executions(effects), script.requests, killer.kills)
         finally:

@@ -33,8 +33,11 @@ __all__ = [
 
 KEY_ENV: Final = "BATON_CHAOS_API_KEY"  # the Model's apiKeyEnv; the value is a fake key
 FAKE_KEY: Final = "sk-chaos-fake"
-MODEL_LATENCY: Final = 0.25  # seconds the fake API takes per reply: a run's own work is 2x this
-USAGE: Final = {1: {"input_tokens": 100, "output_tokens": 20}, 2: {"input_tokens": 150, "output_tokens": 12}}
+MODEL_LATENCY: Final = 0.1  # seconds the fake API takes per reply: a run's own work is 2x this
+USAGE: Final = {
+    1: {"input_tokens": 100, "output_tokens": 20},
+    2: {"input_tokens": 150, "output_tokens": 12},
+}
 NAMESPACE: Final = "default"
 
 

@@ -32,7 +32,11 @@ __all__ = ["EmbeddedFleet", "Fleet", "HttpFleet", "NatsFleet"]
 
 ROOT = Path(__file__).resolve().parents[2]
 BATON = str(Path(sys.executable).parent / "baton")
-GROUPS = ("route,validate,prepare_context,dead_letter", "call_llm,call_tool", "finalize,sweep,deliver")
+GROUPS = (
+    "route,validate,prepare_context,dead_letter",
+    "call_llm,call_tool",
+    "finalize,sweep,deliver",
+)
 
 
 def _group_pids(pgid: int) -> frozenset[int]:
@@ -96,7 +100,11 @@ class Fleet:
         log = self.work / "logs" / f"{name.replace(',', '+')}-{self._started}.log"
         with log.open("wb") as out:
             self.processes[name] = subprocess.Popen(
-                argv, cwd=ROOT, env={**self.env, **extra}, stdout=out, stderr=subprocess.STDOUT,
+                argv,
+                cwd=ROOT,
+                env={**self.env, **extra},
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         if wait:
@@ -120,16 +128,11 @@ class Fleet:
         return pids
 
     def stop(self) -> None:
-        """SIGTERM everything, SIGKILL what lingers."""
+        """SIGKILL everything (the experiment is over and its state was read)."""
         for process in self.processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            process.wait(timeout=10)
         self.processes.clear()
 
 
@@ -147,7 +150,15 @@ class NatsFleet(Fleet):
         ready = self.work / f"ready-{self._started}"
         self._ready_files = {**getattr(self, "_ready_files", {}), name: ready}
         what = ["source"] if name == "source" else ["worker", name]
-        return [sys.executable, "-m", "tests.reliability.procs", *what, self.url, self.db, str(ready)], {}
+        return [
+            sys.executable,
+            "-m",
+            "tests.reliability.procs",
+            *what,
+            self.url,
+            self.db,
+            str(ready),
+        ], {}
 
     def ready(self, name: str) -> bool:
         return self._ready_files[name].exists()
@@ -163,7 +174,7 @@ class NatsFleet(Fleet):
             self._bus = JetStreamBus(JetStreamConfig(url=self.url))
         try:
             self._bus.publish(event)
-        except Exception:  # noqa: BLE001 - a request that failed to publish was not accepted
+        except Exception:  # not published: not accepted
             return False
         return True
 
@@ -206,7 +217,12 @@ class HttpFleet(Fleet):
             "BATON_FUNCTION": name,
             "K_SINK": self.broker.ingress_url,
         }
-        return [GUNICORN, "-c", "python:functions.serve.gunicorn_conf", "functions.serve.app:from_env()"], env
+        return [
+            GUNICORN,
+            "-c",
+            "python:functions.serve.gunicorn_conf",
+            "functions.serve.app:from_env()",
+        ], env
 
     def ready(self, name: str) -> bool:
         if name == "source":
@@ -257,4 +273,3 @@ class EmbeddedFleet(Fleet):
             return post_event(self.url, event).status == 202
         except OSError:
             return False
-

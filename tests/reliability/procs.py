@@ -23,7 +23,12 @@ def _http_source(sink_url: str, db: str, ready: Path) -> None:
     from functions.runtime.source import follow_runs, tick
     from functions.runtime.workers import serve_until_stopped
 
-    store, sink, stop, watching = SqliteStore(db), HTTPSink(sink_url), threading.Event(), threading.Event()
+    store, sink, stop, watching = (
+        SqliteStore(db),
+        HTTPSink(sink_url),
+        threading.Event(),
+        threading.Event(),
+    )
     threads = [
         threading.Thread(
             target=follow_runs,

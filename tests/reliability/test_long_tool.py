@@ -10,10 +10,9 @@ threshold of 1 s while the run's one tool call (``slow`` on a real MCP stdio ser
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
-
-import time
 
 from events import types
 from events.envelope import make_event

@@ -12,18 +12,25 @@ import random
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.v1.event import CloudEvent
 
-from events import types
 from events.apiserver import resource_event
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON
 from events.errors import PermanentError, TransientError
 from functions.chain import ROUTES, transition
-from functions.ports import Deps, ModelReply, ModelRequest, Resource, ToolCall, ToolContext
-from functions.ports import ToolResult, ToolSpec, Usage
+from functions.ports import (
+    Deps,
+    ModelReply,
+    ModelRequest,
+    Resource,
+    ToolCall,
+    ToolContext,
+    ToolResult,
+    ToolSpec,
+    Usage,
+)
 from functions.tools import AgentToolbox
 from tests.transitions.harness import Harness
 
