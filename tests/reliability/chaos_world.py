@@ -73,6 +73,7 @@ def manifests(api_url: str, effects: Path) -> list[dict[str, Any]]:
                 "systemPrompt": "Record the effect you are asked for, then say so.",
                 "tools": [{"mcpServer": "effects"}],
                 "limits": {"maxTurns": 4},
+                "runHistoryLimit": 1000,  # sweep must keep every finished run for the checker
             },
         },
     ]
