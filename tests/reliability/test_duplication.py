@@ -60,7 +60,7 @@ def _clean() -> tuple[World, list[str]]:
 def _tripled(seed: int) -> tuple[World, list[str]]:
     world = World()
     names = world.runs(RUNS)
-    world.drive(random.Random(seed), copies=COPIES)
+    world.drive(rng=random.Random(seed), copies=COPIES)
     return world, names
 
 
