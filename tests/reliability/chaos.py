@@ -31,6 +31,11 @@ from tests.reliability.invariants import Kill, Verdict, check
 __all__ = ["Killer", "TimedAnswers", "run_chaos"]
 
 DEADLINE: Final = 60.0  # seconds after the last request for every run to be terminal
+# At most WINDOW runs in flight: lateness then measures how fast a shape repairs what a kill
+# broke, not the backlog of a machine shared with other work. A shape whose runs stall fills
+# the window; submitting stops after SUBMIT_BUDGET times the planned time.
+WINDOW: Final = 16
+SUBMIT_BUDGET: Final = 3.0
 
 
 class TimedAnswers:
@@ -98,6 +103,25 @@ def _all_terminal(fleet: Fleet, names: list[str]) -> bool:
     return True
 
 
+def _in_flight(fleet: Fleet, accepted: dict[str, float]) -> int:
+    """Accepted runs not terminal yet (a run not created yet counts)."""
+    done = {
+        r["metadata"]["name"]
+        for r in fleet.store.list("AgentRun", NAMESPACE)
+        if (r.get("status") or {}).get("phase") in TERMINAL_PHASES
+    }
+    return len(set(accepted) - done)
+
+
+def _wait_for_room(fleet: Fleet, accepted: dict[str, float], window: int, until: float) -> bool:
+    """Wait until fewer than ``window`` runs are in flight; False once ``until`` passed."""
+    while _in_flight(fleet, accepted) >= window:
+        if time.monotonic() > until:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _warm_up(fleet: Fleet) -> None:
     """One run before the clock starts, so the first runs do not pay the processes' imports."""
     event = request_event(-1)
@@ -119,9 +143,11 @@ def run_chaos(
     pace: Pace | None = None,
     kill: bool = True,
     deadline: float = DEADLINE,
+    window: int = WINDOW,
 ) -> Verdict:
-    """Submit ``runs`` requests over ``seconds`` while killing (unless ``kill`` is False); wait
-    up to ``deadline`` seconds after the last one for every run to be terminal."""
+    """Submit ``runs`` requests over ``seconds`` (at most ``window`` in flight) while killing
+    (unless ``kill`` is False); wait up to ``deadline`` seconds after the last one for every
+    run to be terminal."""
     rng = random.Random(seed)
     script = TimedAnswers()
     effects = fleet.work / "effects.jsonl"
@@ -134,8 +160,11 @@ def run_chaos(
                 killer.start()
             accepted: dict[str, float] = {}
             started = time.monotonic()
+            stop_submitting = started + SUBMIT_BUDGET * seconds
             for number in range(runs):
                 time.sleep(max(0.0, started + number * seconds / runs - time.monotonic()))
+                if not _wait_for_room(fleet, accepted, window, stop_submitting):
+                    break  # the shape stalled: the verdict shows fewer runs than asked
                 event = request_event(number)
                 give_up = time.monotonic() + DEADLINE
                 while not fleet.submit(event):  # a client retries its request, same id
