@@ -6,7 +6,7 @@ a random process of the shape every 0.4-1.4 s and restarts it (NATS: the source 
 worker processes on a real nats-server; HTTP: each function under gunicorn and the
 source; embedded: the whole ``baton serve``). Each run makes two model calls (the real
 anthropic client, a fake Messages API answering in 0.1 s) around one call of a real MCP
-stdio tool that logs every execution with its idempotency key.
+stdio tool that logs every execution with its idempotency key; at most 16 runs in flight.
 
 Baseline: the same shape and workload without kills, in the same benchmark run.
 Lateness is a run's time from accepted request to terminal phase, minus its own work.
@@ -98,13 +98,13 @@ def _figures(shape: str, chaos: dict[str, Any], clean: dict[str, Any]) -> list[F
 
 def run(quick: bool) -> Result:
     """Every shape with and without kills (quick: the embedded shape, 20 runs)."""
-    runs, seconds = (20, 5.0) if quick else (200, 30.0)
+    runs, seconds, deadline = (20, 5.0, 20.0) if quick else (200, 30.0, 60.0)
     shapes = ("embedded",) if quick else SHAPES
     seed = random.SystemRandom().randrange(1 << 32)
     result = Result("chaos", params={"runs": runs, "seconds": seconds, "seed": seed})
     for shape in shapes:
-        clean = measure(shape, runs, seconds, seed, kill=False)
-        chaos = measure(shape, runs, seconds, seed, kill=True)
+        clean = measure(shape, runs, seconds, seed, kill=False, deadline=deadline)
+        chaos = measure(shape, runs, seconds, seed, kill=True, deadline=deadline)
         result.add(*_figures(shape, chaos, clean))
         result.details[shape] = {"chaos": chaos, "clean": clean}
     return result
