@@ -14,6 +14,7 @@ import pytest
 
 from events import types
 from events.envelope import CloudEvent, data_of, make_event
+from functions.agentrun import is_terminal
 from functions.transcript import tool_key
 from tests.reliability.world import CALL_ID, World
 
@@ -120,7 +121,7 @@ def test_a_run_naming_a_parent_that_never_delegated_to_it_does_not_resume_it() -
     parent_ref = {"runName": "r6", "uid": parent["uid"], "toolCallId": CALL_ID, "spawnDepth": 1}
     w.run("r5", task="What is 5*7?", parent=parent_ref)
     w.drive([w.added("r5")])
-    assert w.status("r5")["phase"] == "Succeeded"  # the impostor itself ran
+    assert is_terminal(w.get("r5"))  # the impostor ran its course (or was refused)
     assert tool_key(1, CALL_ID) not in w.journal("r6")
     assert w.status("r6")["pendingToolCalls"] == [CALL_ID]
     w.drive([genuine])

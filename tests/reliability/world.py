@@ -134,6 +134,7 @@ class World(Harness):
         self.answering = AnsweringModels()
         self.toolbox = CountingToolbox(AgentToolbox(self.store))
         self.deps = Deps(self.store, self.answering, self.toolbox, self.clock)
+        self.retries: list[CloudEvent] = []  # events a TransientError put aside
 
     @property
     def model_calls(self) -> Counter[str]:
@@ -177,18 +178,20 @@ class World(Harness):
     ) -> int:
         """Deliver ``events`` (None: every AgentRun's add event) and all that follows, each
         ``copies`` times, in the order ``rng`` picks (FIFO without one), until nothing is
-        left; new AgentRuns are announced as the watch would. A ``TransientError`` puts the
-        event aside until the rest is done, as a bus's retry would. Returns deliveries made."""
+        left; new AgentRuns are announced as the watch would. An event that raised
+        ``TransientError`` is retried once other deliveries made progress, as a bus's retry
+        would (held across nested drives: an event arriving while a call is in flight).
+        Returns the deliveries made."""
         seen = 0 if events is None else len(self.store.changes)
         pool = [e for e in events or [] for _ in range(copies)]
-        later: list[CloudEvent] = []
         delivered = 0
+        progress = False
         while True:
             for event in self.added_events(seen):
                 pool.extend([event] * copies)
             seen = len(self.store.changes)
-            if not pool and later:
-                pool, later = later, []
+            if not pool and self.retries and progress:
+                pool, self.retries, progress = self.retries, [], False
             if not pool:
                 return delivered
             assert delivered < limit, f"still {len(pool)} events after {limit} deliveries"
@@ -197,7 +200,8 @@ class World(Harness):
             try:
                 emitted = self.deliver(event)
             except TransientError:
-                later.append(event)
+                self.retries.append(event)
                 continue
+            progress = True
             for out in emitted:
                 pool.extend([out] * copies)
