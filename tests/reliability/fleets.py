@@ -236,9 +236,11 @@ class HttpFleet(Fleet):
         return function_name(name) == "call_llm"
 
     def submit(self, event: BaseCloudEvent) -> bool:
-        """Into the broker (Knative's ingress answers 202 once the event is in the broker)."""
-        self.broker.publish(event)
-        return True
+        """POST to the broker's ingress: accepted when it answered 202."""
+        try:
+            return post_event(self.broker.ingress_url, event).status == 202
+        except OSError:
+            return False
 
     def stop(self) -> None:
         super().stop()
