@@ -9,7 +9,8 @@ anthropic client, a fake Messages API answering in 0.1 s) around one call of a r
 stdio tool that logs every execution with its idempotency key; at most 16 runs in flight.
 
 Baseline: the same shape and workload without kills, in the same benchmark run.
-Lateness is a run's time from accepted request to terminal phase, minus its own work.
+Lateness is a run's time from accepted request to terminal phase (an unfinished run: to the
+end of the experiment), minus its own work.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def measure(
 
 
 def _figures(shape: str, chaos: dict[str, Any], clean: dict[str, Any]) -> list[Figure]:
+    from tests.reliability.invariants import LATENESS_LIMIT
+
     base = "same runs, no kills"
 
     def fig(name: str, key: str, unit: str, target: str = "") -> Figure:
@@ -84,15 +87,14 @@ def _figures(shape: str, chaos: dict[str, Any], clean: dict[str, Any]) -> list[F
         )
 
     return [
-        Figure(
-            f"runs / kills, {shape}", float(chaos["runs"]), "runs", note=f"{chaos['kills']} kills"
-        ),
+        fig("runs submitted", "runs", "runs"),
+        Figure(f"kills, {shape}", float(chaos["kills"]), "kills"),
         fig("terminal", "terminal_pct", "%", ">= 100"),
         fig("accepted requests lost", "lost", "runs", "<= 0"),
         fig("duplicate tool effects", "duplicate_tool_effects", "calls", "<= 0"),
         fig("duplicate model calls", "duplicate_model_calls", "calls", "<= 0"),
         fig("tokens not counted once", "token_mismatches", "runs", "<= 0"),
-        fig("max lateness", "max_lateness_s", "s", "<= 15"),
+        fig("max lateness", "max_lateness_s", "s", f"<= {LATENESS_LIMIT:g}"),
     ]
 
 

@@ -9,6 +9,7 @@ SIGKILLed while it was in flight (a call re-run after its owner died carries the
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,7 +64,7 @@ class Verdict:
 
     @property
     def max_lateness(self) -> float:
-        """The slowest run's time beyond its own work, in seconds."""
+        """The slowest run's time beyond its own work (an unfinished run's so far), in s."""
         return max(self.lateness.values(), default=math.nan)
 
     @property
@@ -117,11 +118,12 @@ def check(
         status = run.get("status") or {}
         if status.get("phase") not in TERMINAL_PHASES:
             verdict.unfinished.append(f"{name} ({status.get('phase', '')}/{status.get('stage')})")
-            continue
-        verdict.terminal += 1
-        if status["phase"] != "Succeeded":
-            verdict.not_succeeded[name] = status.get("error")
-        done = parse_time(status.get("completedAt")) or math.inf
+            done = time.time()  # still waiting: late by at least this much
+        else:
+            verdict.terminal += 1
+            if status["phase"] != "Succeeded":
+                verdict.not_succeeded[name] = status.get("error")
+            done = parse_time(status.get("completedAt")) or math.inf
         verdict.lateness[name] = done - accepted_at - 2 * MODEL_LATENCY
 
     effects: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
