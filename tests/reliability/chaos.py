@@ -21,12 +21,14 @@ from tests.reliability.chaos_world import (
     MODEL_LATENCY,
     NAMESPACE,
     answer,
+    call_key,
     manifests,
     request_event,
     run_name,
 )
 from tests.reliability.fleets import Fleet
-from tests.reliability.invariants import Kill, Verdict, check
+from tests.reliability.invariants import Kill, ModelCall, Verdict, check
+from tests.reliability.peers import pid_of_client
 
 __all__ = ["Killer", "TimedAnswers", "run_chaos"]
 
@@ -39,15 +41,19 @@ SUBMIT_BUDGET: Final = 3.0
 
 
 class TimedAnswers:
-    """The fake API's script: ``answer``, recording when each request arrived."""
+    """The fake API's script: ``answer``, recording each call's time, key and calling pid."""
 
-    def __init__(self) -> None:
-        self.requests: list[tuple[float, RecordedRequest]] = []
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.server_port = 0
+        self.calls: list[ModelCall] = []
         self._lock = threading.Lock()
 
     def __call__(self, request: RecordedRequest) -> Reply:
+        at = time.time()
+        pid = pid_of_client(request.peer_port, self.server_port, self.fleet.pids())
         with self._lock:
-            self.requests.append((time.time(), request))
+            self.calls.append(ModelCall(at, call_key(request), pid))
         return answer(request)
 
 
@@ -149,9 +155,10 @@ def run_chaos(
     (unless ``kill`` is False); wait up to ``deadline`` seconds after the last one for every
     run to be terminal."""
     rng = random.Random(seed)
-    script = TimedAnswers()
+    script = TimedAnswers(fleet)
     effects = fleet.work / "effects.jsonl"
     with FakeMessagesAPI(latency=MODEL_LATENCY, default=script) as api:
+        script.server_port = int(api.url.rsplit(":", 1)[1])
         try:
             fleet.start(manifests(api.url, effects))
             _warm_up(fleet)
@@ -177,6 +184,6 @@ def run_chaos(
             names = sorted(accepted)
             while time.monotonic() < until and not _all_terminal(fleet, names):
                 time.sleep(0.25)
-            return check(fleet.store, accepted, executions(effects), script.requests, killer.kills)
+            return check(fleet.store, accepted, executions(effects), script.calls, killer.kills)
         finally:
             fleet.stop()

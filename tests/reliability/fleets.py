@@ -67,6 +67,7 @@ class Fleet:
         self.env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "K_SINK")}
         self.env.update({KEY_ENV: FAKE_KEY, "PYTHONPATH": str(ROOT)})
         self._started = 0
+        self._pids: frozenset[int] | None = None
         (work / "logs").mkdir(exist_ok=True)
 
     def command(self, name: str) -> tuple[list[str], dict[str, str]]:
@@ -109,6 +110,7 @@ class Fleet:
             )
         if wait:
             self.wait_ready(name)
+        self._pids = None
 
     def wait_ready(self, name: str, timeout: float = 60) -> None:
         """Block until process ``name`` serves; AssertionError if it exits or takes too long."""
@@ -118,11 +120,19 @@ class Fleet:
             assert process.poll() is None, f"{name} exited with {process.returncode}"
             assert time.monotonic() < deadline, f"{name} not ready within {timeout} s"
             time.sleep(0.05)
+        self._pids = None  # its children (gunicorn's worker) exist now
+
+    def pids(self) -> frozenset[int]:
+        """Every live process of the fleet, children included (cached until one starts or dies)."""
+        if self._pids is None:
+            self._pids = frozenset().union(*(_group_pids(p.pid) for p in self.processes.values()))
+        return self._pids
 
     def kill(self, name: str) -> frozenset[int]:
         """SIGKILL process ``name`` and its children; the pids that died."""
         process = self.processes.pop(name)
         pids = _group_pids(process.pid)
+        self._pids = None
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
         return pids

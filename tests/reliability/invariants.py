@@ -17,10 +17,9 @@ from typing import Any, Final
 
 from functions.agentrun import TERMINAL_PHASES, parse_time
 from functions.ports import NotFound, Store
-from tests.fakes.messages_api import RecordedRequest
-from tests.reliability.chaos_world import MODEL_LATENCY, NAMESPACE, USAGE, call_key
+from tests.reliability.chaos_world import MODEL_LATENCY, NAMESPACE, USAGE
 
-__all__ = ["LATENESS_LIMIT", "Kill", "Verdict", "check"]
+__all__ = ["LATENESS_LIMIT", "Kill", "ModelCall", "Verdict", "check"]
 
 # "A few seconds beyond its own work" is a correctness bound, not a benchmark: no repair may
 # wait on a 30 s ack wait or a 30-300 s sweep threshold. It leaves room for what a restarted
@@ -28,7 +27,7 @@ __all__ = ["LATENESS_LIMIT", "Kill", "Verdict", "check"]
 # server took 16 s of wall time at a load average of 14 on these 2 cores); bench/chaos.py
 # reports the measured figure.
 LATENESS_LIMIT: Final = 25.0
-IN_FLIGHT_SLACK: Final = 2.0  # how long after a model reply its caller may still be writing it
+IN_FLIGHT_SLACK: Final = 2.0  # caller unknown: how long after a reply it may still be writing it
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,15 @@ class Kill:
     victim: str
     pids: frozenset[int]
     calls_model: bool
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """One request the fake Messages API received: when, its idempotency key, the caller."""
+
+    at: float
+    key: str
+    pid: int | None  # None when the caller could not be found
 
 
 @dataclass
@@ -92,17 +100,20 @@ def _excused_tool_repeat(previous: Mapping[str, Any], kills: Sequence[Kill]) -> 
     return any(previous["ppid"] in k.pids and k.at >= previous["time"] for k in kills)
 
 
-def _excused_model_repeat(previous_at: float, kills: Sequence[Kill]) -> bool:
-    """A process running call_llm was killed while the previous call was in flight."""
-    until = previous_at + MODEL_LATENCY + IN_FLIGHT_SLACK
-    return any(k.calls_model and previous_at <= k.at <= until for k in kills)
+def _excused_model_repeat(previous: ModelCall, kills: Sequence[Kill]) -> bool:
+    """The previous call's caller was killed after it began (when the caller is unknown: a
+    process running call_llm was killed while the call was in flight)."""
+    if previous.pid is not None:
+        return any(previous.pid in k.pids and k.at >= previous.at for k in kills)
+    until = previous.at + MODEL_LATENCY + IN_FLIGHT_SLACK
+    return any(k.calls_model and previous.at <= k.at <= until for k in kills)
 
 
 def check(
     store: Store,
     accepted: Mapping[str, float],
     executions: Sequence[Mapping[str, Any]],
-    requests: Sequence[tuple[float, RecordedRequest]],
+    model_calls: Sequence[ModelCall],
     kills: Sequence[Kill],
 ) -> Verdict:
     """The verdict on runs ``accepted`` (run name -> time its request was accepted)."""
@@ -140,13 +151,13 @@ def check(
         if run.get("status", {}).get("phase") == "Succeeded" and uid not in with_effect
     )
 
-    calls: dict[str, list[float]] = defaultdict(list)
-    for at, request in requests:
-        calls[call_key(request)].append(at)
-    for key, times in calls.items():
-        times.sort()
-        if not all(_excused_model_repeat(at, kills) for at in times[:-1]):
-            verdict.duplicate_model_calls[key] = len(times)
+    calls: dict[str, list[ModelCall]] = defaultdict(list)
+    for call in model_calls:
+        calls[call.key].append(call)
+    for key, made in calls.items():
+        made.sort(key=lambda call: call.at)
+        if not all(_excused_model_repeat(call, kills) for call in made[:-1]):
+            verdict.duplicate_model_calls[key] = len(made)
     expected: Counter[str] = Counter()
     for key in calls:
         uid, step, _ = key.split("/", 2)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from functions.agentrun import rfc3339
-from functions.models.anthropic import IDEMPOTENCY_HEADER
-from tests.fakes.messages_api import RecordedRequest
 from tests.fakes.store import FakeStore
-from tests.reliability.invariants import LATENESS_LIMIT, Kill, check
+from tests.reliability.invariants import LATENESS_LIMIT, Kill, ModelCall, check
 
 T0 = 1_800_000_000.0
 CALLER = 4242
@@ -33,13 +31,8 @@ def _uid(store: FakeStore) -> str:
     return str(store.get("AgentRun", "default", "r1")["metadata"]["uid"])
 
 
-def _model_calls(uid: str, *steps: tuple[int, float]) -> list[tuple[float, RecordedRequest]]:
-    def req(step: int) -> RecordedRequest:
-        return RecordedRequest(
-            "POST", "/v1/messages", {IDEMPOTENCY_HEADER: f"{uid}/{step}/call_llm"}, {}
-        )
-
-    return [(at, req(step)) for step, at in steps]
+def _model_calls(uid: str, *steps: tuple[int, float], pid: int = CALLER) -> list[ModelCall]:
+    return [ModelCall(at, f"{uid}/{step}/call_llm", pid) for step, at in steps]
 
 
 def _effect(uid: str, at: float, ppid: int = CALLER) -> dict[str, Any]:
@@ -86,6 +79,16 @@ def test_a_model_call_repeated_without_a_kill_is_a_duplicate() -> None:
     kills = [Kill(T0 + 0.5, "source", frozenset({1}), calls_model=False)]
     verdict = _verdict(store, [_effect(uid, T0 + 1)], calls, kills)
     assert verdict.duplicate_model_calls == {f"{uid}/1/call_llm": 2}
+
+
+def test_a_model_call_repeated_after_its_caller_was_killed_is_excused() -> None:
+    """The process that asked was SIGKILLed mid-call: asking again is no duplicate."""
+    store = _store()
+    uid = _uid(store)
+    calls = _model_calls(uid, (1, T0), (1, T0 + 3), (2, T0 + 4))
+    kills = [Kill(T0 + 0.05, "worker", frozenset({CALLER}), calls_model=True)]
+    verdict = _verdict(store, [_effect(uid, T0 + 1)], calls, kills)
+    assert verdict.duplicate_model_calls == {}
 
 
 def test_tokens_counted_twice_are_reported() -> None:
