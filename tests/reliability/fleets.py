@@ -155,10 +155,11 @@ class NatsFleet(Fleet):
         super().__init__(work)
         self.url = nats_url
         self._bus: Any = None
+        self._ready_files: dict[str, Path] = {}
 
     def command(self, name: str) -> tuple[list[str], dict[str, str]]:
         ready = self.work / f"ready-{self._started}"
-        self._ready_files = {**getattr(self, "_ready_files", {}), name: ready}
+        self._ready_files[name] = ready
         what = ["source"] if name == "source" else ["worker", name]
         return [
             sys.executable,
@@ -208,6 +209,7 @@ class HttpFleet(Fleet):
         endpoints = {f: f"http://127.0.0.1:{port}/" for f, port in self.ports.items()}
         self.broker = TestBroker(triggers(), endpoints, services, dispatchers=32)
         self.victims = ("source", *functions)
+        self._source_ready = work / "ready-source"
         self._stack = ExitStack()
 
     def start(self, manifests: list[dict[str, Any]]) -> None:
