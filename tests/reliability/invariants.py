@@ -59,9 +59,9 @@ class Verdict:
     unfinished: list[str] = field(default_factory=list)
     not_succeeded: dict[str, Any] = field(default_factory=dict)
     lost: list[str] = field(default_factory=list)  # accepted, yet no AgentRun
-    duplicate_tool_effects: dict[str, int] = field(default_factory=dict)
+    duplicate_tool_effects: dict[str, str] = field(default_factory=dict)  # key -> who, when
     missing_tool_effects: list[str] = field(default_factory=list)
-    duplicate_model_calls: dict[str, int] = field(default_factory=dict)
+    duplicate_model_calls: dict[str, str] = field(default_factory=dict)  # key -> who, when
     token_mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
     lateness: dict[str, float] = field(default_factory=dict)
 
@@ -109,6 +109,15 @@ def _excused_model_repeat(previous: ModelCall, kills: Sequence[Kill]) -> bool:
     return any(k.calls_model and previous.at <= k.at <= until for k in kills)
 
 
+def _story(made: Sequence[tuple[float, int | None]], kills: Sequence[Kill]) -> str:
+    """``3 calls: pid 12 at +0.0 s, pid 40 at +31.2 s ...`` and the kills in between."""
+    start = made[0][0]
+    calls = ", ".join(f"pid {pid} at +{at - start:.1f} s" for at, pid in made)
+    between = [k for k in kills if start <= k.at <= made[-1][0]]
+    died = ", ".join(f"{k.victim} at +{k.at - start:.1f} s" for k in between) or "no kill"
+    return f"{len(made)} calls: {calls}; killed meanwhile: {died}"
+
+
 def check(
     store: Store,
     accepted: Mapping[str, float],
@@ -143,7 +152,9 @@ def check(
     for key, lines in effects.items():
         lines.sort(key=lambda line: float(line["time"]))
         if not all(_excused_tool_repeat(a, kills) for a in lines[:-1]):
-            verdict.duplicate_tool_effects[key] = len(lines)
+            verdict.duplicate_tool_effects[key] = _story(
+                [(float(line["time"]), int(line["ppid"])) for line in lines], kills
+            )
     with_effect = {key.split("/", 1)[0] for key in effects}
     verdict.missing_tool_effects = sorted(
         name
@@ -157,7 +168,7 @@ def check(
     for key, made in calls.items():
         made.sort(key=lambda call: call.at)
         if not all(_excused_model_repeat(call, kills) for call in made[:-1]):
-            verdict.duplicate_model_calls[key] = len(made)
+            verdict.duplicate_model_calls[key] = _story([(c.at, c.pid) for c in made], kills)
     expected: Counter[str] = Counter()
     for key in calls:
         uid, step, _ = key.split("/", 2)

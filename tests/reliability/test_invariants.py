@@ -58,7 +58,8 @@ def test_a_tool_run_twice_by_a_live_caller_is_a_duplicate_effect() -> None:
     uid = _uid(store)
     effects = [_effect(uid, T0 + 1), _effect(uid, T0 + 1.5, ppid=7)]
     verdict = _verdict(store, effects, _model_calls(uid, (1, T0), (2, T0 + 1)))
-    assert verdict.duplicate_tool_effects == {f"{uid}/1/call_tool/t1": 2}
+    assert list(verdict.duplicate_tool_effects) == [f"{uid}/1/call_tool/t1"]
+    assert verdict.duplicate_tool_effects[f"{uid}/1/call_tool/t1"].startswith("2 calls: pid 4242")
 
 
 def test_a_tool_rerun_after_its_caller_was_killed_is_excused() -> None:
@@ -78,7 +79,8 @@ def test_a_model_call_repeated_without_a_kill_is_a_duplicate() -> None:
     calls = _model_calls(uid, (1, T0), (1, T0 + 3), (2, T0 + 4))
     kills = [Kill(T0 + 0.5, "source", frozenset({1}), calls_model=False)]
     verdict = _verdict(store, [_effect(uid, T0 + 1)], calls, kills)
-    assert verdict.duplicate_model_calls == {f"{uid}/1/call_llm": 2}
+    assert list(verdict.duplicate_model_calls) == [f"{uid}/1/call_llm"]
+    assert verdict.duplicate_model_calls[f"{uid}/1/call_llm"].startswith("2 calls: pid 4242")
 
 
 def test_a_model_call_repeated_after_its_caller_was_killed_is_excused() -> None:
