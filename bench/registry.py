@@ -33,6 +33,7 @@ BENCHMARKS: Final[dict[str, str]] = {
     "budget": "external:budget",
     "webhook": "external:webhook",
     "triggers": "external:triggers",
+    "chaos": "bench.chaos",
 }
 QUICK_SKIP: Final[frozenset[str]] = frozenset()
 
