@@ -147,7 +147,9 @@ def _children(deps: Deps, run: Resource) -> list[CloudEvent]:
             child = vanished(run, call_id, child_ref)
         if not is_terminal(child):
             continue
-        out.extend(follow_up(deps, _resume(deps, run, child)))
+        resumed = _resume(deps, run, child)
+        if resumed.committed:
+            out.extend(follow_up(deps, resumed))
     return out
 
 

@@ -25,6 +25,8 @@ __all__ = ["held"]
 def held(deps: Deps, ref: RunRef, key: str, owner: str) -> Iterator[None]:
     """Renew ``owner``'s claim ``key`` on the run ``ref`` while the body runs."""
 
+    renewed = [deps.clock.now()]
+
     def extend(view: RunView) -> Outcome:
         if claims.holder(view.status, key) != owner:
             return Outcome()
@@ -32,5 +34,13 @@ def held(deps: Deps, ref: RunRef, key: str, owner: str) -> Iterator[None]:
         claims.claim(st, key, owner, view.now)
         return Outcome(st)
 
-    with claims.renewing(lambda: advance(deps, ref, extend).committed):
+    def renew() -> bool:
+        renewed[0] = deps.clock.now()
+        return advance(deps, ref, extend).committed
+
+    def due() -> bool:
+        left = claims.LEASE_SECONDS - (deps.clock.now() - renewed[0])
+        return left < claims.RENEW_SECONDS
+
+    with claims.renewing(renew, due):
         yield
