@@ -47,6 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         offline_models=env.offline_models,
     )
     args.function = function
+    os.environ["BATON_BIND_HOST"] = args.host  # the console allows actions on loopback only
     options = _gunicorn_options(args)
 
     class Server(BaseApplication):  # type: ignore[misc]

@@ -184,6 +184,8 @@ def create_app(
 
     app = Flask(f"baton.{function or 'embedded'}")
     app.extensions["baton"] = {"function": function, "store": store, "close": close}
+    if function is None:  # the embedded server shows its runs at /console/
+        _mount_console(app, store, runner)
 
     def answer(reply: Reply) -> Response:
         response = Response(reply.body, status=reply.status, headers=reply.headers)
@@ -249,6 +251,24 @@ def _embedded(
     return EmbeddedRunner(runtime), runtime.stop
 
 
+def _mount_console(app: Flask, store: Store, runner: Any) -> None:
+    import os
+
+    from functions.console import mount
+
+    runtime = runner.runtime
+    log = runtime.events
+
+    def chain_log(run: Any) -> Any:
+        meta = run["metadata"]
+        return log.read(f"{meta.get('namespace', 'default')}/{meta['name']}")
+
+    bind = os.environ.get("BATON_BIND_HOST", "0.0.0.0")
+    mount(
+        app, store, chain_log=chain_log if log else None, deps=lambda: runtime.deps, bind_host=bind
+    )
+
+
 def from_env() -> Flask:
     """The app ``BATON_FUNCTION`` names (the embedded server when unset): gunicorn's entry."""
     return app_for(Settings.from_env())
@@ -260,4 +280,8 @@ def app_for(settings: Settings) -> Flask:
         from functions.serve.webhook import create_webhook_app
 
         return create_webhook_app(settings=settings)
+    if settings.function == "console":  # the web console: reads the store, not an event
+        from functions.console.app import create_console_app
+
+        return create_console_app(settings)
     return create_app(settings.function, settings=settings)
