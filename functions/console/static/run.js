@@ -15,6 +15,16 @@ function flatten(node, depth, out) {
   return out;
 }
 
+function extent(node) {
+  let first = null, last = null;
+  for (const r of flatten(node, 0, [])) {
+    if (!r.step || r.step.start == null) continue;
+    first = first == null ? r.step.start : Math.min(first, r.step.start);
+    last = Math.max(last ?? 0, r.step.end ?? r.step.start);
+  }
+  return first == null ? null : { kind: "run", start: first, end: last, state: "done" };
+}
+
 function span(rows) {
   let end = 0;
   for (const r of rows) if (r.step && r.step.end != null) end = Math.max(end, r.step.end);
@@ -53,7 +63,7 @@ function timeline(page, info, refresh) {
         h("div", { class: "tl-label", style: indent }, "↳ ",
           h("a", { class: "mono", href: `#/runs/${encodeURIComponent(c.namespace)}/${encodeURIComponent(c.name)}` }, c.name),
           h("span", { class: "muted" }, ` ${c.agent} `), phaseBadge(c.phase)),
-        h("div", { class: "track" }), h("div", { class: "num" }, ms(c.durationMs)),
+        extent(r.child) ? bar(extent(r.child), total) : h("div", { class: "track" }), h("div", { class: "num" }, ms(c.durationMs)),
         h("div", { class: "num" }, tokens(c.tokens)), h("div", { class: "num" }, usd(c.cost)));
     }
     const s = r.step;
@@ -178,7 +188,7 @@ export function runPage(main, namespace, name, info) {
     const tabs = { timeline: "Timeline", transcript: "Transcript", events: "Events", conditions: "Conditions" };
     const body = { timeline: () => timeline(page, info, refresh), transcript: () => transcript(page.transcript), events: () => events(page.events), conditions: () => conditions(page) }[tab]();
     const scroll = window.scrollY;
-    main.replaceChildren(
+    main.replaceChildren(...[
       h("a", { href: "#/runs", class: "muted small" }, "← runs"),
       h("div", { class: "head" }, h("h1", { class: "mono" }, r.name), phaseBadge(r.phase), actionsBar(page, info, refresh)),
       h("div", { class: "meta" },
@@ -196,7 +206,7 @@ export function runPage(main, namespace, name, info) {
       h("nav", { class: "tabs" }, ...Object.entries(tabs).map(([k, v]) => h("button", {
         class: k === tab ? "on" : "", "data-tab": k, onclick: () => { tab = k; draw(page); } }, v))),
       body,
-    );
+    ].filter(Boolean));
     window.scrollTo(0, scroll);
   }
   load();

@@ -18,7 +18,7 @@ function row(run) {
     { "data-uid": run.uid, "data-name": run.name, "data-phase": run.phase },
     h("td", { class: "mono" }, h("a", { href: link }, run.name),
       run.parent ? h("span", { class: "muted small" }, ` ← ${run.parent}`) : null),
-    h("td", {}, phaseBadge(run.phase),
+    h("td", { class: "phase-cell" }, phaseBadge(run.phase),
       run.awaitingApproval.length ? h("span", { class: "small warn" }, ` ${run.awaitingApproval.length} to approve`) : null),
     h("td", { class: "mono muted" }, run.namespace),
     h("td", {}, run.agent),
