@@ -30,6 +30,7 @@ BENCHMARKS: Final[dict[str, str]] = {
     "http": "external:http",
     "anthropic-adapter": "external:anthropic-adapter",
     "webhook": "external:webhook",
+    "console": "bench.console",
 }
 QUICK_SKIP: Final[frozenset[str]] = frozenset()
 
