@@ -98,7 +98,10 @@ def run(quick: bool) -> Result:
                 f"run list TTFB p{pct}, {stored:,} runs", percentile(got["list"], pct), "ms", static
             ),
             Figure(
-                f"run page TTFB p{pct}, {turns}-step run", percentile(got["page"], pct), "ms", static
+                f"run page TTFB p{pct}, {turns}-step run",
+                percentile(got["page"], pct),
+                "ms",
+                static,
             ),
         )
     return result

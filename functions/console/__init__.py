@@ -1,7 +1,7 @@
 """The web console: runs live, a run's chain as a timeline, the transcript, and actions.
 
 ``mount(app, ...)`` adds it under ``/console`` to a Flask app (the embedded server does);
-``create_console_app()`` serves it alone (``BATON_FUNCTION=console``, the Knative Service).
+``functions.serve.console`` serves it alone (``BATON_FUNCTION=console``, the Knative Service).
 The page is plain ES modules and CSS shipped in this package: no CDN, no build step.
 """
 

@@ -61,8 +61,11 @@ def stream_runs(
             for change in watch:
                 seen.append(change.object)
                 row = summary(change.object)
+                was = row["uid"] in phases
                 if change.type == "DELETED" or not flt.in_scope(row):
                     phases.pop(row["uid"], None)
+                    if not was:
+                        continue  # never shown by this filter: nothing to tell
                 else:
                     phases[row["uid"]] = row["phase"]
                 yield _sse(

@@ -281,7 +281,7 @@ def app_for(settings: Settings) -> Flask:
 
         return create_webhook_app(settings=settings)
     if settings.function == "console":  # the web console: reads the store, not an event
-        from functions.console.app import create_console_app
+        from functions.serve.console import create_console_app
 
         return create_console_app(settings)
     return create_app(settings.function, settings=settings)
