@@ -28,7 +28,7 @@ function extent(node) {
 function span(rows) {
   let end = 0;
   for (const r of rows) if (r.step && r.step.end != null) end = Math.max(end, r.step.end);
-  return end || 1;
+  return end;
 }
 
 function bar(step, total) {
@@ -53,7 +53,8 @@ function stateTag(step) {
 
 function timeline(page, info, refresh) {
   const rows = flatten(page, 0, []);
-  const total = span(rows);
+  const total = span(rows) || 1;
+  const axis = span(rows) ? ms(total) : "";
   const t = page.totals;
   const lines = rows.map((r) => {
     const indent = `padding-left:${0.5 + r.depth * 1.4}rem`;
@@ -83,7 +84,7 @@ function timeline(page, info, refresh) {
       `Tree: ${t.runs} run${t.runs === 1 ? "" : "s"} · ${t.modelCalls} model calls · ${t.toolCalls} tool calls · `,
       h("b", {}, `${tokens(t.tokens)} tokens`), " · ", h("b", {}, usd(t.cost)),
       page.timed ? "" : h("span", { class: "muted" }, " · per-step times need the event log (SQLite shapes); this store keeps none")),
-    h("div", { class: "tl-row tl-head" }, h("div", {}, "Step"), h("div", { class: "axis" }, h("span", {}, "0"), h("span", {}, ms(total))),
+    h("div", { class: "tl-row tl-head" }, h("div", {}, "Step"), h("div", { class: "axis" }, h("span", {}, axis ? "0" : ""), h("span", {}, axis)),
       h("div", { class: "num" }, "Latency"), h("div", { class: "num" }, "Tokens"), h("div", { class: "num" }, "Cost")),
     ...lines);
 }
