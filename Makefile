@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SHARED ?= $(abspath ../shared)
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck contracts unit tools envtest clean bench bench-quick
+.PHONY: install run test lint typecheck contracts unit tools envtest clean bench bench-quick screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,14 @@ install: $(STAMP)
 run: install
 	$(BIN)/baton run config/samples/tools.yaml
 
-## tools: what the tests need beyond Python packages (kubectl, envtest assets)
+## tools: what the tests need beyond Python packages (kubectl, envtest assets, Chromium)
 tools:
 	@command -v kubectl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client; }
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+## screenshots: the console screenshots in docs/ (headless Chromium on the samples)
+screenshots: install tools
+	$(PY) docs/screenshots.py
 
 envtest:
 	@if [ -z "$$KUBEBUILDER_ASSETS" ] && [ -z "$$BATON_TEST_KUBECONFIG" ] && [ -x "$(SHARED)/tools/envtest-assets" ]; then \

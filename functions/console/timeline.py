@@ -9,6 +9,7 @@ are shown with tokens and cost, and the run's own start, end and conditions carr
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Protocol
@@ -60,8 +61,14 @@ class _Clock:
     """The times of one run's events, as ms after the root run's first event."""
 
     def __init__(self, events: Sequence[ChainEvent], origin: float | None) -> None:
-        self.events = [e for e in events if e.time is not None]
         self.origin = origin
+        # (type, step) -> events in log order; (type, None) -> every step's. A page asks
+        # a few questions per step: an index keeps a 100-step run's page linear.
+        self.index: dict[tuple[str, int | None], list[ChainEvent]] = {}
+        for ev in events:
+            if ev.time is not None:
+                self.index.setdefault((ev.type, ev.step), []).append(ev)
+                self.index.setdefault((ev.type, None), []).append(ev)
 
     def ms(self, ev: ChainEvent | None) -> float | None:
         if ev is None or ev.time is None or self.origin is None:
@@ -69,12 +76,12 @@ class _Clock:
         return round((ev.time - self.origin) * 1000, 3)
 
     def first(self, type_: str | frozenset[str], step: int | None = None, call: str = "") -> Any:
-        wanted = {type_} if isinstance(type_, str) else type_
-        for ev in self.events:
-            at_step = step is None or ev.step == step
-            if ev.type in wanted and at_step and (not call or call in ev.id.split("/")):
-                return ev
-        return None
+        found: list[ChainEvent] = []
+        for one in (type_,) if isinstance(type_, str) else type_:
+            found += [
+                ev for ev in self.index.get((one, step), ()) if not call or call in ev.id.split("/")
+            ][:1]
+        return min(found, key=lambda ev: ev.seq) if found else None
 
 
 def _span(clock: _Clock, start: ChainEvent | None, end: ChainEvent | None) -> dict[str, Any]:
@@ -197,16 +204,22 @@ def _steps(
 
 
 def _tree(
-    store: Store, run: Resource, log: ChainLog | None, origin: float | None, depth: int
+    store: Store,
+    run: Resource,
+    log: ChainLog | None,
+    origin: float | None,
+    depth: int,
+    journal: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     events = list(log(run)) if log is not None else []
     if origin is None:
         times = [e.time for e in events if e.time is not None]
         origin = min(times) if times else parse_time(run["metadata"].get("creationTimestamp"))
     clock = _Clock(events, origin)
-    tx = Transcript(store.read_journal(run))
+    tx = Transcript(store.read_journal(run) if journal is None else journal)
     return {
         "run": summary(run),
+        "origin": origin,
         "model": str(tx.context.get("model", "")),
         "steps": _steps(store, run, tx, clock, log, depth),
         "events": [
@@ -241,18 +254,27 @@ def _totals(node: dict[str, Any]) -> dict[str, Any]:
     return {"runs": runs, "tokens": tokens, "cost": text, "modelCalls": models, "toolCalls": tools}
 
 
-def run_page(store: Store, run: Resource, log: ChainLog | None) -> dict[str, Any]:
+def run_page(
+    store: Store, run: Resource, log: ChainLog | None, now: float | None = None
+) -> dict[str, Any]:
     """Everything the run page shows: the tree of steps, totals, transcript, conditions."""
-    tree = _tree(store, run, log, None, 0)
+    now = time.time() if now is None else now
+    journal = store.read_journal(run)
+    tree = _tree(store, run, log, None, 0, journal)
     st = run.get("status") or {}
     spec = run.get("spec") or {}
+    origin = tree["origin"]
+    running = st.get("phase") not in ("Succeeded", "Failed", "Cancelled")
     return {
         **tree,
+        # Where "now" falls on the timeline: open steps (a model call, a parked tool call)
+        # are drawn up to it. None once the run is over, or without times.
+        "now": round((now - origin) * 1000, 3) if running and origin is not None else None,
         "totals": _totals(tree),
         "task": str(spec.get("task", "")),
         "result": str(st.get("result", "")),
         "error": st.get("error") or None,
         "conditions": list(st.get("conditions") or []),
-        "transcript": conversation(store.read_journal(run)),
+        "transcript": conversation(journal),
         "timed": log is not None,
     }

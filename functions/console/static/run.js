@@ -25,8 +25,8 @@ function extent(node) {
   return first == null ? null : { kind: "run", start: first, end: last, state: "done" };
 }
 
-function span(rows) {
-  let end = 0;
+function span(rows, now) {
+  let end = now || 0;
   for (const r of rows) if (r.step && r.step.end != null) end = Math.max(end, r.step.end);
   return end;
 }
@@ -53,8 +53,8 @@ function stateTag(step) {
 
 function timeline(page, info, refresh) {
   const rows = flatten(page, 0, []);
-  const total = span(rows) || 1;
-  const axis = span(rows) ? ms(total) : "";
+  const total = span(rows, page.now) || 1;
+  const axis = span(rows, page.now) ? ms(total) : "";
   const t = page.totals;
   const lines = rows.map((r) => {
     const indent = `padding-left:${0.5 + r.depth * 1.4}rem`;
@@ -75,7 +75,8 @@ function timeline(page, info, refresh) {
       h("div", { class: "tl-label", style: indent, title: s.kind === "tool" ? JSON.stringify(s.input) : "" },
         h("span", { class: `icon icon-${s.kind}` }, KIND_ICON[s.kind] || "·"), " ", ...stepLabel(s), " ", stateTag(s), buttons),
       bar(s, total),
-      h("div", { class: "num" }, ms(s.durationMs)),
+      h("div", { class: "num" }, s.durationMs == null && s.start != null && page.now != null
+        ? h("i", { title: "still open" }, `${ms(page.now - s.start)}…`) : ms(s.durationMs)),
       h("div", { class: "num" }, s.tokens ? h("span", { title: `in ${s.tokens.input} · out ${s.tokens.output} · cache read ${s.tokens.cacheRead}` }, tokens(s.tokens.total)) : ""),
       h("div", { class: "num" }, s.cost != null ? usd(s.cost) : ""));
   });
