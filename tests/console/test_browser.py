@@ -159,3 +159,42 @@ def test_approve_from_the_page(console: Console, page: Any) -> None:
     run = console.run("ask-run")
     assert run["metadata"]["annotations"]["baton.dev/approve"] == "call-time"
     assert run["status"]["result"].startswith("Done: ")
+
+
+def test_thinking_is_shown_collapsed(console: Console, page: Any) -> None:
+    """A reply's thinking is folded away under its text; opening it shows the thinking."""
+    from playwright.sync_api import expect
+
+    run = console.store.create(
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "AgentRun",
+            "metadata": {"name": "thinker-run", "namespace": "default"},
+            "spec": {"agentRef": {"name": "not-there-yet"}, "task": "Think first."},
+        }
+    )
+    # The journal as the anthropic adapter records a reply with extended thinking.
+    console.store.append_journal(run, "context", {"system": "Be brief.", "messages": []})
+    reply = {
+        "role": "assistant",
+        "content": [
+            {
+                "type": "thinking",
+                "thinking": "The user wants brevity; say one word.",
+                "signature": "x",
+            },
+            {"type": "text", "text": "Done."},
+        ],
+        "stop_reason": "end_turn",
+        "model": "claude-sonnet-4-5",
+        "usage": {"input": 10, "output": 5, "cacheRead": 0, "cacheCreation": 0},
+    }
+    console.store.append_journal(run, "reply/1", reply)
+    page.goto(console.url + "#/runs/default/thinker-run")
+    page.click('button[data-tab="transcript"]')
+    thinking = page.locator("details.thinking")
+    expect(thinking).to_have_count(1)
+    expect(thinking.locator("pre")).not_to_be_visible()
+    expect(page.locator(".msg-assistant .text")).to_have_text("Done.")
+    thinking.locator("summary").click()
+    expect(thinking.locator("pre")).to_have_text("The user wants brevity; say one word.")

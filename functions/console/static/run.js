@@ -36,7 +36,8 @@ function bar(step, total) {
   const left = (step.start / total) * 100;
   const end = step.end ?? total;
   const width = Math.max(((end - step.start) / total) * 100, 0.4);
-  const cls = `bar bar-${step.kind} ${step.state === "error" ? "bar-error" : ""} ${step.end == null ? "bar-open" : ""}`;
+  const state = { error: "bar-error", "awaiting approval": "bar-wait" }[step.state] || "";
+  const cls = `bar bar-${step.kind} ${state} ${step.end == null ? "bar-open" : ""}`;
   return h("div", { class: "track" }, h("span", { class: cls, style: `left:${left.toFixed(3)}%;width:${width.toFixed(3)}%` }));
 }
 
