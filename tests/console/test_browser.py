@@ -198,3 +198,34 @@ def test_thinking_is_shown_collapsed(console: Console, page: Any) -> None:
     expect(page.locator(".msg-assistant .text")).to_have_text("Done.")
     thinking.locator("summary").click()
     expect(thinking.locator("pre")).to_have_text("The user wants brevity; say one word.")
+
+
+def test_send_input_to_a_session_from_the_page(console: Console, page: Any) -> None:
+    """A Serving run's page takes input; the answer appears in its transcript."""
+    from playwright.sync_api import expect
+
+    from tests.console.test_api import SESSION
+
+    console.apply(SESSION)
+    page.goto(console.url + "#/runs/default/session-run")
+    expect(page.locator(".head .phase")).to_have_text("Serving", timeout=10_000)
+    page.fill("input.send-input", "ping from the page")
+    page.click("form.send button[type=submit]")
+    page.click('button[data-tab="transcript"]')
+    expect(page.locator(".msg-user p").last).to_have_text("ping from the page", timeout=10_000)
+    # The session answers this input too: a second assistant message, after it.
+    expect(page.locator(".msg-assistant")).to_have_count(2, timeout=10_000)
+    expect(page.locator(".msg").last).to_have_class(re.compile("msg-assistant"))
+
+
+def test_agents_and_models_say_which_runs_used_them(console: Console, page: Any) -> None:
+    """The resources page lists the sample's agent and model with the run that used them."""
+    from playwright.sync_api import expect
+
+    console.sample("tools.yaml")
+    page.goto(console.url + "#/resources")
+    agent = page.locator('section.resources tr[data-name="sre"]')
+    expect(agent).to_contain_text("claude-sre", timeout=10_000)
+    expect(agent).to_contain_text("1 runs")
+    agent.locator("a", has_text="tools-demo").click()
+    expect(page.locator(".head h1")).to_have_text("tools-demo")
