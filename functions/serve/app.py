@@ -255,18 +255,12 @@ def _mount_console(app: Flask, store: Store, runner: Any) -> None:
     import os
 
     from functions.console import mount
+    from functions.serve.console import chain_log_of
 
     runtime = runner.runtime
-    log = runtime.events
-
-    def chain_log(run: Any) -> Any:
-        meta = run["metadata"]
-        return log.read(f"{meta.get('namespace', 'default')}/{meta['name']}")
-
+    log = chain_log_of(runtime.events) if runtime.events is not None else None
     bind = os.environ.get("BATON_BIND_HOST", "0.0.0.0")
-    mount(
-        app, store, chain_log=chain_log if log else None, deps=lambda: runtime.deps, bind_host=bind
-    )
+    mount(app, store, chain_log=log, deps=lambda: runtime.deps, bind_host=bind)
 
 
 def from_env() -> Flask:

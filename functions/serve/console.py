@@ -16,24 +16,29 @@ from functions.ports import Deps, Resource
 if TYPE_CHECKING:
     from flask import Flask
 
+    from functions.runtime.eventlog import EventLog, LoggedEvent
     from functions.serve.settings import Settings
 
-__all__ = ["FUNCTION", "chain_log_at", "create_console_app"]
+__all__ = ["FUNCTION", "chain_log_at", "chain_log_of", "create_console_app"]
 
 FUNCTION = "console"
 
 
-def chain_log_at(db_path: str) -> ChainLog:
-    """Reads a run's events from the event log in the SQLite file ``db_path``."""
-    from functions.runtime.eventlog import EventLog, LoggedEvent
-
-    log = EventLog(db_path)
+def chain_log_of(log: EventLog) -> ChainLog:
+    """A run's events as ``log`` keeps them (the one place that knows how a run is keyed)."""
 
     def read(run: Resource) -> list[LoggedEvent]:
         meta = run["metadata"]
         return log.read(f"{meta.get('namespace', 'default')}/{meta['name']}")
 
     return read
+
+
+def chain_log_at(db_path: str) -> ChainLog:
+    """Reads a run's events from the event log in the SQLite file ``db_path``."""
+    from functions.runtime.eventlog import EventLog
+
+    return chain_log_of(EventLog(db_path))
 
 
 def create_console_app(settings: Settings | None = None) -> Flask:

@@ -70,6 +70,10 @@ export function runsPage(main, params, setLive) {
       (b.createdAt + b.name).localeCompare(a.createdAt + a.name));
     tbody.replaceChildren(...rows.map(row));
     empty.hidden = rows.length > 0;
+    const total = params.phase ? state.counts[params.phase] || 0
+      : Object.values(state.counts).reduce((x, y) => x + y, 0);
+    const shown = main.querySelector("#total");
+    if (shown) shown.textContent = rows.length < total ? `newest ${rows.length} of ${total}` : `${total} runs`;
   }
 
   main.replaceChildren(
