@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from functions import session, steering
+from functions.agentrun import is_terminal
 from functions.ports import Deps, NotFound, Resource, Store
 
 __all__ = ["MAX_INPUT", "approve", "cancel", "send"]
@@ -47,7 +48,7 @@ def approve(store: Store, run: Resource, body: Mapping[str, Any], *, reject: boo
 
 def cancel(store: Store, run: Resource, body: Mapping[str, Any]) -> Answer:
     """Ask for ``run`` to be cancelled."""
-    if (run.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Cancelled"):
+    if is_terminal(run):
         return _error(409, "Finished", f"{run['metadata']['name']} has already finished")
     meta = run["metadata"]
     try:

@@ -154,9 +154,11 @@ def console_blueprint(
         given = {"Authorization": request.headers.get("Authorization", "")}
         refusal = action_refusal(given, token=token, bind_host=bind_host)
         if refusal is not None:
-            return problem(
-                refusal[0], "Forbidden" if refusal[0] == 403 else "Unauthorized", refusal[1]
-            )
+            status, why = refusal
+            refused = problem(status, "Forbidden" if status == 403 else "Unauthorized", why)
+            if status == 401:
+                refused.headers["WWW-Authenticate"] = 'Bearer realm="baton"'
+            return refused
         body = body_of()
         if isinstance(body, Response):
             return body

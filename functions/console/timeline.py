@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Protocol
 
 from events import types
-from functions.agentrun import parse_time
+from functions.agentrun import TERMINAL_PHASES, parse_time
 from functions.console.conversation import conversation
 from functions.console.views import PARENT_LABEL, summary
 from functions.models.pricing import cost_usd
@@ -197,7 +197,7 @@ def _steps(
                 row["run"] = _tree(store, child, log, clock.origin, depth + 1)
             rows.append(row)
     end = clock.first(types.RUN_FINISHED)
-    if end is not None or st.get("phase") in ("Succeeded", "Failed", "Cancelled"):
+    if end is not None or st.get("phase") in TERMINAL_PHASES:
         ask = clock.first(types.TERMINAL_REQUESTS)
         rows.append({"kind": "transition", "name": "finalize", **_span(clock, ask, end)})
     return rows
@@ -264,7 +264,7 @@ def run_page(
     st = run.get("status") or {}
     spec = run.get("spec") or {}
     origin = tree["origin"]
-    running = st.get("phase") not in ("Succeeded", "Failed", "Cancelled")
+    running = st.get("phase") not in TERMINAL_PHASES
     return {
         **tree,
         # Where "now" falls on the timeline: open steps (a model call, a parked tool call)

@@ -13,8 +13,17 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from functions.ports import Resource
+from functions.tools import PARENT_LABEL
 
-__all__ = ["PHASES", "BadFilter", "RunFilter", "count_phases", "newest_first", "summary"]
+__all__ = [
+    "PARENT_LABEL",
+    "PHASES",
+    "BadFilter",
+    "RunFilter",
+    "count_phases",
+    "newest_first",
+    "summary",
+]
 
 PHASES: Final = (
     "Pending",
@@ -25,7 +34,6 @@ PHASES: Final = (
     "Failed",
     "Cancelled",
 )
-PARENT_LABEL: Final = "baton.dev/parent"
 _NAME: Final = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _LABEL_KEY: Final = re.compile(
     r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"

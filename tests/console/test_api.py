@@ -206,7 +206,8 @@ def test_actions_need_the_bearer_token(console: Callable[..., Console]) -> None:
     c = console(host="0.0.0.0", token="s3cret-token")
     c.apply(SLOW)
     c.wait("slow-run", {"Running"})
-    assert c.post("slow-run/cancel", {}).status_code == 401
+    missing = c.post("slow-run/cancel", {})
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
     wrong = c.post("slow-run/cancel", {}, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and "s3cret" not in wrong.get_data(as_text=True)
     ok = c.post(
