@@ -20,9 +20,14 @@ __all__ = ["KEEPALIVE_SECONDS", "list_runs", "stream_runs"]
 KEEPALIVE_SECONDS: Final = 15.0
 
 
+def _runs(store: Store, flt: RunFilter) -> list[Resource]:
+    """The stored runs the namespace and labels select (the store filters those itself)."""
+    return store.list("AgentRun", flt.namespace, dict(flt.labels) or None)
+
+
 def list_runs(store: Store, flt: RunFilter) -> dict[str, Any]:
     """The runs the filter keeps (newest first, at most ``flt.limit``) and the phase counts."""
-    rows = [summary(r) for r in store.list("AgentRun", flt.namespace)]
+    rows = [summary(r) for r in _runs(store, flt)]
     scoped = [r for r in rows if flt.in_scope(r)]
     kept = newest_first([r for r in scoped if flt.keeps(r)])
     return {
@@ -50,9 +55,7 @@ def stream_runs(
     snapshot = list_runs(store, flt)
     yield _sse("snapshot", snapshot)
     phases = {
-        r["uid"]: r["phase"]
-        for r in (summary(o) for o in store.list("AgentRun", flt.namespace))
-        if flt.in_scope(r)
+        r["uid"]: r["phase"] for r in (summary(o) for o in _runs(store, flt)) if flt.in_scope(r)
     }
     since: str | None = None
     while True:
