@@ -1,25 +1,23 @@
-"""An AgentRun's status: phases, stages, conditions, and the optimistic write loop.
+"""An AgentRun's status vocabulary: phases, stages, conditions, durations and times.
 
-Every transition reads the run, decides from its status whether the event is
-current, writes the new status with the resourceVersion it read, then emits.
-``transact`` is that loop; a decision of ``None`` means "stale, drop the event".
+How a transition reads, decides and writes is ``functions.run.step``; this module
+holds the words its decisions use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import orjson
-
 from events.envelope import RunRef
-from events.errors import TransientError
-from functions.ports import Conflict, Deps, NotFound, Resource
+from functions.ports import Deps, NotFound, Resource
 
 __all__ = [
+    "DURATION_PATTERN",
     "KIND",
     "TERMINAL_PHASES",
+    "Phase",
     "Stage",
     "get_run",
     "is_terminal",
@@ -27,12 +25,24 @@ __all__ = [
     "parse_time",
     "rfc3339",
     "set_condition",
-    "transact",
 ]
 
 KIND: Final = "AgentRun"
-TERMINAL_PHASES: Final = frozenset({"Succeeded", "Failed", "Cancelled"})
-_MAX_CONFLICT_RETRIES: Final = 16
+
+
+class Phase:
+    """An AgentRun's phase (``status.phase``), as a person reads it."""
+
+    PENDING: Final = "Pending"  # waiting for a reference (Agent, Model, MCPServer)
+    RUNNING: Final = "Running"
+    AWAITING_APPROVAL: Final = "AwaitingApproval"
+    SERVING: Final = "Serving"  # server mode: waiting for the next input
+    SUCCEEDED: Final = "Succeeded"
+    FAILED: Final = "Failed"
+    CANCELLED: Final = "Cancelled"
+
+
+TERMINAL_PHASES: Final = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED})
 
 
 class Stage:
@@ -59,30 +69,24 @@ def parse_time(value: str | None) -> float | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-_UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# The CRDs' duration pattern, and the parser's: both accept exactly the same strings.
+DURATION_PATTERN: Final = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+_DURATION: Final = re.compile(DURATION_PATTERN)
+_PART: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|ms|s|m|h)")
+_UNITS: Final = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def parse_duration(value: str | None) -> float | None:
-    """``"1h30m"``, ``"45s"``, ``"250ms"`` in seconds (the CRD checks the pattern)."""
+    """A Go-style duration (``"1h30m"``, ``"45s"``, ``"250ms"``) in seconds; None when unset.
+
+    Accepts exactly what the CRDs' ``DURATION_PATTERN`` accepts, so nothing the API
+    server stored can fail here; ``ValueError`` names the string otherwise.
+    """
     if not value:
         return None
-    total, number = 0.0, ""
-    i = 0
-    while i < len(value):
-        ch = value[i]
-        if ch.isdigit() or ch == ".":
-            number += ch
-            i += 1
-            continue
-        unit = "ms" if value.startswith("ms", i) else ch
-        if unit not in _UNITS or not number:
-            raise ValueError(f"invalid duration {value!r}")
-        total += float(number) * _UNITS[unit]
-        number = ""
-        i += len(unit)
-    if number:
-        raise ValueError(f"invalid duration {value!r}: missing unit")
-    return total
+    if not _DURATION.fullmatch(value):
+        raise ValueError(f"invalid duration {value[:64]!r}: want e.g. 30s, 5m, 1h30m")
+    return sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(value))
 
 
 def is_terminal(run: Resource) -> bool:
@@ -121,38 +125,4 @@ def set_condition(
             "message": message,
             "lastTransitionTime": rfc3339(now),
         }
-    )
-
-
-Decision = Callable[[Resource, dict[str, Any]], bool]
-
-
-def transact(
-    deps: Deps, ref: RunRef, decide: Decision, *, read: Resource | None = None
-) -> Resource | None:
-    """Read the run, let ``decide`` edit a copy of its status, write it; retry on conflict.
-
-    ``decide(run, status)`` returns False when the event is stale for this run
-    (nothing is written and None is returned). Side effects belong before the
-    call, recorded in the journal, so a retried write never repeats them.
-    ``read`` is the run as the caller just read it: the first attempt writes on
-    top of it (a stale copy only costs a conflict and a re-read).
-    """
-    for attempt in range(_MAX_CONFLICT_RETRIES):
-        run = read if attempt == 0 and read is not None else get_run(deps, ref)
-        if run is None:
-            return None
-        # A private copy to edit (JSON round trip: several times faster than deepcopy).
-        status = orjson.loads(orjson.dumps(run.get("status") or {}))
-        if not decide(run, status):
-            return None
-        status["lastEventTime"] = rfc3339(deps.clock.now())
-        updated = {**run, "status": status}
-        try:
-            return deps.store.update_status(updated)
-        except Conflict:
-            continue
-    raise TransientError(
-        f"agentrun {ref.key}: {_MAX_CONFLICT_RETRIES} write conflicts in a row",
-        reason="WriteConflict",
     )

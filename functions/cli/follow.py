@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from functions.agentrun import is_terminal, parse_time
+from functions.chain import ROUTES
 from functions.ports import Resource, Store
 from functions.runtime.eventlog import EventLog, LoggedEvent
 
@@ -22,12 +23,16 @@ def _short(type_: str) -> str:
     return _SHORT.get(type_, type_.removeprefix("dev.baton."))
 
 
+# Which function takes each type (the chain's routing), to say where an event goes.
+_TAKEN_BY = {r.filter["type"]: r.function for r in ROUTES}
+
+
 def _line(run: Resource, ev: LoggedEvent, started: float) -> str:
     step = "-" if ev.step is None else str(ev.step)
-    by = ev.source.rsplit("/", 1)[-1] if ev.source.startswith("/baton/") else "watch"
+    to = _TAKEN_BY.get(ev.type, "-")
     return (
         f"{(time.monotonic() - started) * 1000:8.1f} ms  {run['metadata']['name']:<16} "
-        f"step {step:>2}  {_short(ev.type):<18} by {by:<16} {ev.detail}"
+        f"step {step:>2}  {_short(ev.type):<18} -> {to:<16} {ev.detail}"
     ).rstrip()
 
 
@@ -39,7 +44,7 @@ def follow(store: Store, log: EventLog, runs: list[Resource], *, timeout: float)
     while len(done) < len(runs) and time.monotonic() - started < timeout:
         for run in runs:
             key = f"{run['metadata']['namespace']}/{run['metadata']['name']}"
-            for ev in log.read(key, cursors[id(run)]):
+            for ev in log.read(key, cursors[id(run)], uid=run["metadata"].get("uid")):
                 cursors[id(run)] = ev.seq
                 print(_line(run, ev, started), flush=True)
             if id(run) not in done:
@@ -52,7 +57,7 @@ def follow(store: Store, log: EventLog, runs: list[Resource], *, timeout: float)
     time.sleep(0.05)
     for run in runs:  # the last events (run.finished) may land just after the phase
         key = f"{run['metadata']['namespace']}/{run['metadata']['name']}"
-        for ev in log.read(key, cursors[id(run)]):
+        for ev in log.read(key, cursors[id(run)], uid=run["metadata"].get("uid")):
             print(_line(run, ev, started), flush=True)
     ok = True
     for run in runs:

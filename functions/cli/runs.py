@@ -136,9 +136,11 @@ def cmd_events(args: argparse.Namespace) -> int:
     """Print the run's chain of CloudEvents in order."""
     from functions.runtime.eventlog import EventLog
 
-    if _run(args) is None:
+    found = _run(args)
+    if found is None:
         return 1
-    for ev in EventLog(args.db).read(f"{args.namespace}/{args.name}"):
+    uid = found[1]["metadata"].get("uid", "")
+    for ev in EventLog(args.db).read(f"{args.namespace}/{args.name}", uid=uid):
         print(f"{ev.seq:>6}  {ev.type:<40} {ev.id}")
     return 0
 

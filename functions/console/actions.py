@@ -71,9 +71,12 @@ def send(deps: Deps, run: Resource, body: Mapping[str, Any]) -> Answer:
     key = str(given)[:100] if isinstance(given, str) and given else uuid.uuid4().hex
     origin = f"console:{_by(body)}#{key}"
     try:
-        written = session.receive(deps, run, text, origin)
+        received = session.receive(deps, run, text, origin)
     except NotFound:
         return _error(404, "NotFound", f"agentrun {run['metadata']['name']} is gone")
+    # As `baton send`: the store write is the request; sweep wakes the run in whatever
+    # process runs the chain (this one may have no bus at all: the console Service).
+    written = received.after if received is not None else None
     if written is None:
         return _error(409, "Finished", f"{run['metadata']['name']} takes no more input")
     return 202, {"sent": True, "inputs": int((written.get("status") or {}).get("inputs", 0))}

@@ -101,7 +101,8 @@ def _pricing(store: Store, namespace: str, model: str) -> dict[str, Any] | None:
 
 def _children(store: Store, run: Resource) -> dict[str, Resource]:
     meta = run["metadata"]
-    found = store.list("AgentRun", meta.get("namespace", "default"), {PARENT_LABEL: meta["name"]})
+    # Children carry their parent's uid as a label (a re-created parent has other children).
+    found = store.list("AgentRun", meta.get("namespace", "default"), {PARENT_LABEL: meta["uid"]})
     by_call = {}
     for child in found[:MAX_CHILDREN]:
         parent = child["spec"].get("parent") or {}

@@ -17,6 +17,7 @@ See ``functions.serve.replies`` for the status codes.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -26,11 +27,11 @@ from cloudevents.core.base import BaseCloudEvent
 from events import types
 from events.bus import Handler, matches
 from events.codecs.http import from_http, to_binary
+from events.datacheck import check_data, prepare
 from events.errors import BatonError, MalformedEvent
 from functions import chain
 from functions.ports import Deps, NotFound, Store, StoreError
 from functions.serve import replies
-from functions.serve.datacheck import check_data, prepare
 from functions.serve.replies import Reply
 from functions.serve.settings import Settings, build_store, function_name
 
@@ -130,7 +131,7 @@ class EmbeddedRunner:
         self.runtime = runtime
 
     def __call__(self, event: BaseCloudEvent) -> Reply:
-        self.runtime.bus.publish(event)
+        self.runtime.accept(event)  # stored before the 202: an accepted event is a promise
         return Reply(202)
 
 
@@ -171,14 +172,17 @@ def create_app(
             from events.buses.http import HTTPSink
 
             sink = HTTPSink(settings.sink, timeout=settings.sink_timeout)
+        closers: list[Callable[[], None]] = [sink.close] if sink is not None else []
         if deps is None:
             from functions.runtime.deps import build_deps
 
             # In Kubernetes a Model's key is read from its Secret; elsewhere from the env.
             secrets = getattr(store, "read_secret", None)
             deps = build_deps(store, secrets=secrets, offline_fallback=settings.offline_models)
+            # built here, so stopped here: the MCP servers its toolbox started end with the app
+            closers += [c for c in [getattr(deps.tools, "close", None)] if c is not None]
         runner = FunctionRunner(function, chain.bind(function, deps), sink)
-        close = sink.close if sink is not None else (lambda: None)
+        close = functools.partial(_close_all, closers)
     intake = Intake(function, settings.max_body)
     _warm(intake)
 
@@ -225,6 +229,11 @@ def create_app(
         return answer(replies.http_error(exc.code or 500, exc.name, exc.description or ""))
 
     return app
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    for close in closers:
+        close()
 
 
 def _log_error(function: str | None, status: int, exc: BatonError) -> None:

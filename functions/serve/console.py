@@ -29,7 +29,8 @@ def chain_log_of(log: EventLog) -> ChainLog:
 
     def read(run: Resource) -> list[LoggedEvent]:
         meta = run["metadata"]
-        return log.read(f"{meta.get('namespace', 'default')}/{meta['name']}")
+        key = f"{meta.get('namespace', 'default')}/{meta['name']}"
+        return log.read(key, uid=str(meta.get("uid") or "") or None)
 
     return read
 

@@ -15,6 +15,7 @@ whether baton runs from a virtualenv that is not activated or from the container
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -60,6 +61,18 @@ class ServerConfig:
     def connect_timeout(self) -> float:
         """Seconds allowed to start or reach the server and initialize the session."""
         return max(self.timeout, MIN_CONNECT_TIMEOUT)
+
+    @property
+    def spec_key(self) -> str:
+        """What makes a server process (or HTTP session) distinct: equal keys share one.
+
+        Namespace, transport, command, args, env, url and headers (Secret values included, so
+        a rotated Secret starts a fresh server); not the name, timeout or allow-list, which
+        only shape how baton uses it. A digest, so the key itself holds no secret.
+        """
+        parts = (self.namespace, self.transport, self.command, self.args, self.env)
+        digest = hashlib.sha256(repr((*parts, self.url, self.headers)).encode())
+        return digest.hexdigest()
 
     def offers(self, tool: str) -> bool:
         """Whether ``spec.tools.allow`` lets agents use ``tool`` (all tools when unset)."""

@@ -26,14 +26,14 @@ def test_each_recorded_event_keeps_its_time(tmp_path: Path) -> None:
 
 
 def test_a_log_written_before_times_were_kept_still_reads(tmp_path: Path) -> None:
-    """An older event_log table (no time column) is upgraded in place; old rows read as None."""
+    """A run_events table without a time column is upgraded in place; old rows read as None."""
     db = tmp_path / "old.db"
     conn = sqlite3.connect(db)
     conn.executescript(
-        "CREATE TABLE event_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, run TEXT NOT NULL,"
-        " type TEXT NOT NULL, id TEXT NOT NULL UNIQUE, step INTEGER, source TEXT NOT NULL,"
-        " detail TEXT NOT NULL DEFAULT '');"
-        "INSERT INTO event_log(run, type, id, step, source) VALUES"
+        "CREATE TABLE run_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, run TEXT NOT NULL,"
+        " uid TEXT NOT NULL DEFAULT '', type TEXT NOT NULL, id TEXT NOT NULL, step INTEGER,"
+        " source TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', UNIQUE(source, id));"
+        "INSERT INTO run_events(run, type, id, step, source) VALUES"
         " ('default/r1', 'dev.baton.run.accepted', 'old', 0, '/baton/validate');"
     )
     conn.commit()
