@@ -29,7 +29,11 @@ BENCHMARKS: Final[dict[str, str]] = {
     "nats-runs": "bench.nats_runs",
     "http": "external:http",
     "anthropic-adapter": "external:anthropic-adapter",
+    "openai-adapter": "external:openai-adapter",
+    "budget": "external:budget",
     "webhook": "external:webhook",
+    "triggers": "external:triggers",
+    "chaos": "bench.chaos",
     "console": "bench.console",
 }
 QUICK_SKIP: Final[frozenset[str]] = frozenset()

@@ -18,7 +18,9 @@ from cloudevents.core.base import BaseCloudEvent
 from events.apiserver import object_of
 from events.envelope import CloudEvent, RunRef
 from events.errors import MalformedEvent
-from functions.agentrun import (
+from functions.ports import Deps, NotFound, Resource
+from functions.run.session import is_server
+from functions.run.status import (
     KIND,
     Phase,
     Stage,
@@ -28,10 +30,8 @@ from functions.agentrun import (
     rfc3339,
     set_condition,
 )
-from functions.ports import Deps, NotFound, Resource
 from functions.run.step import Outcome, advance, follow_up
 from functions.run.view import RunView
-from functions.session import is_server
 
 __all__ = ["PENDING_DEADLINE", "Verdict", "check_references", "decide", "handle"]
 
@@ -91,13 +91,19 @@ def check_references(deps: Deps, run: Resource) -> tuple[Resource, Resource]:
     mode = spec.get("mode", "task")
     if mode == "task" and not (spec.get("task") or "").strip():
         raise _Invalid("InvalidSpec", "spec.task: required when spec.mode is task")
-    for field in ("timeout", "idleTTL"):
+    limits = agent["spec"].get("limits") or {}
+    for where, value in (
+        ("spec.timeout", spec.get("timeout")),
+        ("spec.idleTTL", spec.get("idleTTL")),
+        (f"Agent {agent['metadata']['name']}: spec.limits.timeout", limits.get("timeout")),
+    ):
         try:
-            seconds = parse_duration(spec.get(field))
+            seconds = parse_duration(value)
         except ValueError as exc:
-            raise _Invalid("InvalidSpec", f"spec.{field}: {exc}") from None
+            raise _Invalid("InvalidSpec", f"{where}: {exc}") from None
         if seconds is not None and seconds <= 0:
-            raise _Invalid("InvalidSpec", f"spec.{field}: must be longer than 0s")
+            # 0s would read as "no timeout" to anything that tests it for truth.
+            raise _Invalid("InvalidSpec", f"{where}: must be longer than 0s")
     parent = spec.get("parent") or {}
     max_depth = (agent["spec"].get("subagents") or {}).get("maxDepth", 2)
     if parent and int(parent.get("spawnDepth", 0)) > max_depth:

@@ -137,13 +137,12 @@ class Delivery:
             if not isinstance(exc, BatonError):  # a bug in a handler: logged with its trace
                 log.exception("%s: handler failed on %s", self._function, event.get_id())
             verdict = classify(exc, delivered, self._policy)
-            if verdict.action == "dead":
-                reason = (
-                    "MaxDeliveriesExceeded"
-                    if delivered >= self._policy.max_attempts
-                    else verdict.reason
-                )
-                await self._dead_letter(msg, event, reason, f"{self._function}: {verdict.message}")
+            if verdict.action == "dead" and verdict.exhausted:
+                cause = f"{verdict.reason}: {verdict.message}"
+                text = f"{self._function}: gave up after {delivered} deliveries: {cause}"
+                await self._dead_letter(msg, event, "MaxDeliveriesExceeded", text)
+            elif verdict.action == "dead":
+                await self._dead_letter(msg, event, verdict.reason, verdict.message)
             else:
                 await msg.nak(delay=verdict.delay)
             return

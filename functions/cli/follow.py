@@ -6,9 +6,9 @@ import json
 import time
 from typing import Any
 
-from functions.agentrun import is_terminal, parse_time
 from functions.chain import ROUTES
 from functions.ports import Resource, Store
+from functions.run.status import is_terminal, parse_time
 from functions.runtime.eventlog import EventLog, LoggedEvent
 
 __all__ = ["follow", "print_table", "print_transcript"]
@@ -129,6 +129,23 @@ def print_table(kind: str, objs: list[Resource]) -> None:
             )
             for o in objs
         ]
+    elif kind == "AgentTrigger":
+        rows = [("NAME", "AGENT", "READY", "REASON", "RUNS", "LAST FIRED", "AGE")]
+        for o in objs:
+            status = o.get("status") or {}
+            conditions = status.get("conditions") or []
+            ready: dict[str, Any] = next((c for c in conditions if c["type"] == "Ready"), {})
+            rows.append(
+                (
+                    o["metadata"]["name"],
+                    o["spec"]["agentRef"]["name"],
+                    str(ready.get("status", "")),
+                    str(ready.get("reason", "")),
+                    str(status.get("runsStarted", 0)),
+                    str(status.get("lastFired", "")),
+                    _age(o),
+                )
+            )
     else:
         rows = [("NAME", "TRANSPORT", "AGE")]
         rows += [(o["metadata"]["name"], o["spec"].get("transport", ""), _age(o)) for o in objs]

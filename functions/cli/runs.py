@@ -11,10 +11,10 @@ from typing import Any
 
 import yaml
 
-from functions.agentrun import is_terminal
 from functions.cli import follow
 from functions.cli.manifests import ManifestError, apply, load_files
 from functions.ports import Invalid, NotFound, Resource
+from functions.run.status import is_terminal
 
 __all__ = ["register"]
 
@@ -30,6 +30,10 @@ KIND_ALIASES = {
     "models": "Model",
     "mcpserver": "MCPServer",
     "mcpservers": "MCPServer",
+    "agenttrigger": "AgentTrigger",
+    "agenttriggers": "AgentTrigger",
+    "triggers": "AgentTrigger",
+    "atr": "AgentTrigger",
 }
 
 
@@ -44,13 +48,15 @@ def _kind(word: str) -> str:
         return KIND_ALIASES[word.lower()]
     except KeyError:
         raise SystemExit(
-            f"baton: unknown resource type {word!r} (try runs, agents, models, mcpservers)"
+            f"baton: unknown resource type {word!r} "
+            "(try runs, agents, models, mcpservers, triggers)"
         ) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Apply the files, run the embedded runtime, follow every AgentRun to the end."""
     from functions.models import has_api_key
+    from functions.models.keys import default_key_env
     from functions.runtime.embedded import Embedded
 
     try:
@@ -60,9 +66,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     for model in (d for d in docs if d["kind"] == "Model"):
         spec = model.get("spec") or {}
-        if spec.get("provider") == "anthropic" and not has_api_key(model) and spec.get("script"):
+        keyed = spec.get("provider") in ("anthropic", "openai")
+        if keyed and not has_api_key(model) and spec.get("script"):
             print(
-                f"note: {spec.get('apiKeyEnv') or 'ANTHROPIC_API_KEY'} is not set: Model "
+                f"note: {default_key_env(model)} is not set: Model "
                 f"{model['metadata']['name']} uses its offline scripted replies"
             )
     if args.nats:

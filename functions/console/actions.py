@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
-from functions import session, steering
-from functions.agentrun import is_terminal
+from functions import steering
 from functions.ports import Deps, NotFound, Resource, Store
+from functions.run import session
+from functions.run.status import is_terminal
 
 __all__ = ["MAX_INPUT", "approve", "cancel", "send"]
 

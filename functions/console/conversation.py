@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from functions.transcript import CONTEXT
+from functions.run.transcript import CONTEXT
 
 __all__ = ["MAX_TEXT", "conversation"]
 

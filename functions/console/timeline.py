@@ -15,12 +15,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Protocol
 
 from events import types
-from functions.agentrun import TERMINAL_PHASES, parse_time
 from functions.console.conversation import conversation
 from functions.console.views import PARENT_LABEL, summary
 from functions.models.pricing import cost_usd
 from functions.ports import NotFound, Resource, Store
-from functions.transcript import CONTEXT, Transcript
+from functions.run.status import TERMINAL_PHASES, parse_time
+from functions.run.transcript import CONTEXT, Transcript
 
 __all__ = ["ChainEvent", "ChainLog", "run_page"]
 

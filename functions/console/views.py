@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from functions.ports import Resource
+from functions.run.status import Phase
 from functions.tools import PARENT_LABEL
 
 __all__ = [
@@ -25,14 +26,14 @@ __all__ = [
     "summary",
 ]
 
-PHASES: Final = (
-    "Pending",
-    "Running",
-    "AwaitingApproval",
-    "Serving",
-    "Succeeded",
-    "Failed",
-    "Cancelled",
+PHASES: Final = (  # in the order a run goes through them
+    Phase.PENDING,
+    Phase.RUNNING,
+    Phase.AWAITING_APPROVAL,
+    Phase.SERVING,
+    Phase.SUCCEEDED,
+    Phase.FAILED,
+    Phase.CANCELLED,
 )
 _NAME: Final = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _LABEL_KEY: Final = re.compile(
@@ -64,7 +65,7 @@ def summary(run: Resource) -> dict[str, Any]:
         "mode": spec.get("mode", "task"),
         "labels": dict(meta.get("labels") or {}),
         "parent": parent.get("runName", ""),
-        "phase": st.get("phase") or "Pending",
+        "phase": st.get("phase") or Phase.PENDING,
         "stage": st.get("stage", ""),
         "step": int(st.get("step") or 0),
         "tokens": int(usage.get("total") or 0),

@@ -32,6 +32,7 @@ from events.errors import BatonError, MalformedEvent
 from functions import chain
 from functions.ports import Deps, NotFound, Store, StoreError
 from functions.serve import replies
+from functions.serve.body import BodyError, bearer_matches, read_capped
 from functions.serve.replies import Reply
 from functions.serve.settings import Settings, build_store, function_name
 
@@ -63,26 +64,31 @@ def _describe(filters: tuple[Mapping[str, str], ...]) -> str:
 class Intake:
     """Turns a request into a checked event: size, CloudEvent, routing, data schema."""
 
-    def __init__(self, function: str | None, max_body: int) -> None:
+    def __init__(
+        self,
+        function: str | None,
+        max_body: int,
+        also: Callable[[BaseCloudEvent], bool] | None = None,
+    ) -> None:
         self.name = function or "the embedded server"
         self.max_body = max_body
-        # dead_letter takes whatever a Trigger could not deliver, off-schema events included.
-        self.any_event = function == "dead_letter"
+        # dead_letter takes whatever a Trigger could not deliver, off-schema events included;
+        # trigger takes whatever an AgentTrigger's broker Trigger sends it.
+        self.any_event = function in ("dead_letter", "trigger")
         self.filters = accepted_filters(function)
+        # Events no route takes that an AgentTrigger's cloudEvent filter does (embedded).
+        self.also = also
 
     def event(
         self, headers: Mapping[str, str], length: int | None, read: Callable[[int], bytes]
     ) -> BaseCloudEvent:
         """The event in the request, or ``MalformedEvent`` saying why it is not acceptable."""
-        if length is not None and length > self.max_body:
-            raise MalformedEvent(f"body of {length} bytes exceeds the limit of {self.max_body}")
-        body = read(self.max_body + 1)
-        if len(body) > self.max_body:
-            raise MalformedEvent(f"body exceeds the limit of {self.max_body} bytes")
+        body = read_capped(read, length, self.max_body)
         event = from_http(headers, body)
         if self.any_event:
             return event
-        if not any(matches(event, f) for f in self.filters):
+        routed = any(matches(event, f) for f in self.filters)
+        if not routed and not (self.also is not None and self.also(event)):
             raise MalformedEvent(
                 f"{self.name} does not take {event.get_type()} events "
                 f"(a Trigger routed it here by mistake); it takes {_describe(self.filters)}"
@@ -129,9 +135,13 @@ class EmbeddedRunner:
 
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
+        self.takes = runtime.triggers.takes
 
     def __call__(self, event: BaseCloudEvent) -> Reply:
-        self.runtime.accept(event)  # stored before the 202: an accepted event is a promise
+        if any(matches(event, f) for f in accepted_filters(None)):
+            self.runtime.accept(event)  # stored before the 202: an accepted event is a promise
+        else:  # an event for AgentTriggers with a cloudEvent source (Intake checked)
+            self.runtime.triggers.deliver(event)
         return Reply(202)
 
 
@@ -183,7 +193,7 @@ def create_app(
             closers += [c for c in [getattr(deps.tools, "close", None)] if c is not None]
         runner = FunctionRunner(function, chain.bind(function, deps), sink)
         close = functools.partial(_close_all, closers)
-    intake = Intake(function, settings.max_body)
+    intake = Intake(function, settings.max_body, getattr(runner, "takes", None))
     _warm(intake)
 
     app = Flask(f"baton.{function or 'embedded'}")
@@ -199,9 +209,21 @@ def create_app(
 
     @app.post("/")
     def receive() -> Response:
+        if settings.ingress_token and not bearer_matches(
+            request.headers.get("Authorization"), settings.ingress_token
+        ):
+            # Checked before the body is read: a stranger costs a header parse, no more.
+            return answer(
+                replies.json_error(
+                    401, "Unauthorized", "POST / needs Authorization: Bearer <BATON_INGRESS_TOKEN>"
+                )
+            )
         try:
             event = intake.event(dict(request.headers), request.content_length, request.stream.read)
             return answer(runner(event))
+        except BodyError as exc:  # 413 too large, 408 too slow, 400 malformed chunking
+            _log_error(function, exc.status, exc)
+            return answer(replies.json_error(exc.status, exc.reason, exc.message))
         except BatonError as exc:
             reply = replies.error_reply(exc)
             assert reply is not None

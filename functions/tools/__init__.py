@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from typing import Any
 
 from events.errors import PermanentError
+from functions.budget import budget_for_child, root_of
 from functions.ports import Conflict, Resource, Store, ToolCall, ToolContext, ToolResult, ToolSpec
 from functions.tools.builtin import BUILTINS, run_builtin
 
@@ -160,10 +162,15 @@ class AgentToolbox:
                     "spawnDepth": int((parent["spec"].get("parent") or {}).get("spawnDepth", 0))
                     + 1,
                     "toolCallId": call.id,
+                    "rootRunName": root_of(parent),
                 },
                 "cleanup": parent["spec"].get("cleanup", "keep"),
             },
         }
+        # At most what the parent's budget (and its ancestors') leaves right now.
+        inherited = budget_for_child(self._store, parent, time.time())
+        if inherited.limited:
+            child["spec"]["budget"] = inherited.spec()
         try:
             return _delegated(self._store.create(child))
         except Conflict:  # created by a concurrent run of this call

@@ -26,6 +26,12 @@ EXPECTED = {
         {"type": types.TICK},
         {"type": PING, "source": "/apis/v1/namespaces/baton-system/pingsources/baton-tick"},
     ],
+    # AgentTrigger changes; the events of each trigger come through the objects it generates.
+    "trigger": [
+        {"type": types.RESOURCE_ADD, "kind": "AgentTrigger"},
+        {"type": types.RESOURCE_UPDATE, "kind": "AgentTrigger"},
+        {"type": types.RESOURCE_DELETE, "kind": "AgentTrigger"},
+    ],
 }
 
 
