@@ -7,6 +7,7 @@ it (each emitted event once, whoever emits it).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import sqlite3
 import threading
@@ -28,6 +29,7 @@ CREATE TABLE IF NOT EXISTS run_events (
   step INTEGER,
   source TEXT NOT NULL,
   detail TEXT NOT NULL DEFAULT '',
+  time REAL,
   UNIQUE(source, id)
 );
 CREATE INDEX IF NOT EXISTS run_events_run ON run_events(run, uid, seq);
@@ -53,6 +55,7 @@ class LoggedEvent:
     step: int | None
     source: str
     detail: str
+    time: float | None = None  # when the event was made (its CloudEvents ``time``), epoch s
 
 
 def detail_of(event: BaseCloudEvent) -> str:
@@ -72,6 +75,11 @@ def detail_of(event: BaseCloudEvent) -> str:
     if event.get_type().endswith("run.completed"):
         return "final answer"
     return ""
+
+
+def _time_of(event: BaseCloudEvent) -> float:
+    made = event.get_time()
+    return made.timestamp() if made is not None else time.time()
 
 
 def run_uid_of(event: BaseCloudEvent) -> str:
@@ -114,6 +122,10 @@ class EventLog:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(run_events)")}
+        if "time" not in columns:  # a log written before events kept their time
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
+                self._conn.execute("ALTER TABLE run_events ADD COLUMN time REAL")
         self._db_lock = threading.Lock()
         self._pending: list[tuple[Any, ...]] = []
         self._wake = threading.Condition()
@@ -136,6 +148,7 @@ class EventLog:
             int(step) if step is not None else None,
             event.get_source(),
             detail_of(event),
+            _time_of(event),
         )
         with self._wake:
             self._pending.append(row)
@@ -150,8 +163,8 @@ class EventLog:
         with self._db_lock:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
-                "INSERT OR IGNORE INTO run_events(run, uid, type, id, step, source, detail)"
-                " VALUES (?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO run_events(run, uid, type, id, step, source, detail, time)"
+                " VALUES (?,?,?,?,?,?,?,?)",
                 rows,
             )
             self._conn.execute("COMMIT")
@@ -195,7 +208,7 @@ class EventLog:
         """
         self.flush()
         query = (
-            "SELECT seq, run, uid, type, id, step, source, detail FROM run_events"
+            "SELECT seq, run, uid, type, id, step, source, detail, time FROM run_events"
             " WHERE run=? AND seq>?"
         )
         args: tuple[Any, ...] = (run, after)
