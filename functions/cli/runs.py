@@ -181,7 +181,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     """Ask for a run to be cancelled (taken up by the next sweep)."""
-    from functions import steering
+    from functions.run import steering
 
     try:
         steering.cancel(_store(args), args.namespace, args.name, args.by)
@@ -197,7 +197,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     """Approve (or --reject) tool calls a run waits on; all of them when none are named."""
-    from functions import steering
+    from functions.run import steering
 
     found = _run(args)
     if found is None:

@@ -1,8 +1,8 @@
 """What a person can do from the console: approve or reject a parked tool call, cancel a
 run, send input to a Serving session.
 
-The same paths as the CLI (``functions.steering`` for annotations that sweep acts on,
-``functions.session.receive`` for input): the console never writes a run another way.
+The same paths as the CLI (``functions.run.steering`` for annotations that sweep acts on,
+``functions.run.session.receive`` for input): the console never writes a run another way.
 Each answer is ``(HTTP status, JSON body)``.
 """
 
@@ -12,9 +12,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
-from functions import steering
 from functions.ports import Deps, NotFound, Resource, Store
-from functions.run import session
+from functions.run import session, steering
 from functions.run.status import is_terminal
 
 __all__ = ["MAX_INPUT", "approve", "cancel", "send"]

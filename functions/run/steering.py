@@ -8,13 +8,20 @@ turns it into ``run.cancelled`` / ``tool.approved`` in whatever process it runs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Final
 
 from functions.ports import Conflict, Resource, Store
-from functions.sweep import APPROVE, APPROVED_BY, CANCEL, REJECT
 
 __all__ = ["NothingToDecide", "RunKeptChanging", "annotate", "cancel", "decide"]
 
 _CONFLICT_RETRIES = 10
+
+# Annotations a person (baton cancel/approve, the console, or kubectl annotate) sets on an
+# AgentRun; sweep turns them into the run's record.
+CANCEL: Final = "baton.dev/cancel"
+APPROVE: Final = "baton.dev/approve"
+REJECT: Final = "baton.dev/reject"
+APPROVED_BY: Final = "baton.dev/decided-by"
 
 
 class RunKeptChanging(Exception):
