@@ -18,7 +18,7 @@ from functions.run import claims
 from functions.run.step import Outcome, advance
 from functions.run.view import RunView
 
-__all__ = ["held"]
+__all__ = ["held", "release_all"]
 
 
 @contextlib.contextmanager
@@ -44,3 +44,20 @@ def held(deps: Deps, ref: RunRef, key: str, owner: str) -> Iterator[None]:
 
     with claims.renewing(renew, due):
         yield
+
+
+def release_all(deps: Deps, run_ref: RunRef) -> bool:
+    """Drop every claim on a run: their owners are known dead (the embedded server restarted).
+
+    Only the one process that owns a store may say so (``Embedded`` holds the store's lock);
+    elsewhere a claim lapses with its lease.
+    """
+
+    def forget(view: RunView) -> Outcome:
+        if not view.status.get("claims"):
+            return Outcome()
+        st = view.edit()
+        st.pop("claims", None)
+        return Outcome(st)
+
+    return advance(deps, run_ref, forget).committed
