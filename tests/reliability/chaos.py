@@ -162,7 +162,7 @@ def run_chaos(
         try:
             fleet.start(manifests(api.url, effects))
             _warm_up(fleet)
-            killer = Killer(fleet, rng, pace or Pace())
+            killer = Killer(fleet, rng, pace or (Pace(*fleet.pause) if fleet.pause else Pace()))
             if kill:
                 killer.start()
             accepted: dict[str, float] = {}

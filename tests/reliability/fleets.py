@@ -58,6 +58,9 @@ class Fleet:
     """Named processes, each started by ``command(name)`` and ready when ``ready(name)``."""
 
     victims: tuple[str, ...] = ()
+    # Seconds between kills (drawn uniformly), once the victim is ready again; None: the
+    # killer's default.
+    pause: tuple[float, float] | None = None
 
     def __init__(self, work: Path) -> None:
         self.work = work
@@ -263,6 +266,11 @@ class EmbeddedFleet(Fleet):
     """``baton serve``: every function in one process over the SQLite store."""
 
     victims = ("serve",)
+    # The one process is the whole system: killed every second it would never be up long
+    # enough to take a request through (startup alone imports the model client and starts
+    # the MCP server). Killed every 3-6 s of uptime, each life does real work, and every
+    # kill still lands on runs in flight.
+    pause = (3.0, 6.0)
 
     def __init__(self, work: Path) -> None:
         super().__init__(work)

@@ -39,7 +39,7 @@ def _http_source(sink_url: str, db: str, ready: Path) -> None:
         threading.Thread(
             target=tick,
             args=(sink.publish,),
-            kwargs={"interval": 1.0, "settings": {}, "stop": stop},
+            kwargs={"interval": 1.0, "stop": stop},
             daemon=True,
         ),
     ]
