@@ -171,9 +171,23 @@ def _check(deps: Deps, run: Resource, agent: Resource | None) -> list[CloudEvent
     return out
 
 
-def _housekeep(
-    deps: Deps, finished: list[Resource], agents: dict[tuple[str, str], Resource | None]
-) -> None:
+class _Agents:
+    """Agents by (namespace, name), each read once per tick (None: it does not exist)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._seen: dict[tuple[str, str], Resource | None] = {}
+
+    def get(self, key: tuple[str, str]) -> Resource | None:
+        if key not in self._seen:
+            try:
+                self._seen[key] = self._deps.store.get("Agent", *key)
+            except NotFound:
+                self._seen[key] = None
+        return self._seen[key]
+
+
+def _housekeep(deps: Deps, finished: list[Resource], agents: _Agents) -> None:
     by_agent: dict[tuple[str, str], list[Resource]] = defaultdict(list)
     for run in finished:
         if run["spec"].get("cleanup") == "delete":
@@ -215,7 +229,7 @@ def _unsweepable(deps: Deps, run: Resource, exc: Exception) -> None:
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     """Look after every run, each on its own; prune finished runs."""
     runs = deps.store.list(KIND)
-    agents: dict[tuple[str, str], Resource | None] = {}
+    agents = _Agents(deps)
     out: list[CloudEvent] = []
     finished = []
     for run in runs:
@@ -224,12 +238,7 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
             continue
         key = (run["metadata"].get("namespace", "default"), run["spec"]["agentRef"]["name"])
         try:
-            if key not in agents:
-                try:
-                    agents[key] = deps.store.get("Agent", *key)
-                except NotFound:
-                    agents[key] = None
-            out.extend(_check(deps, run, agents[key]))
+            out.extend(_check(deps, run, agents.get(key)))
         except Exception as exc:  # one bad run must not stop sweep for everyone
             logging.getLogger(__name__).warning(
                 "sweep: run %s/%s: %s", key[0], run["metadata"]["name"], exc

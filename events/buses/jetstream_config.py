@@ -27,7 +27,9 @@ class JetStreamConfig:
     replicas: int = 1
     max_age: float = 7 * 24 * 3600.0
     duplicate_window: float = 120.0
-    ack_wait: float = 30.0
+    # A message held by a worker that died comes back this soon; a live handler keeps it
+    # with in-progress acks every ack_wait / 2, however long its model call takes.
+    ack_wait: float = 6.0
     max_deliver: int = 5
     backoff_base: float = 0.5
     backoff_max: float = 30.0

@@ -128,7 +128,8 @@ class Fleet:
     def pids(self) -> frozenset[int]:
         """Every live process of the fleet, children included (cached until one starts or dies)."""
         if self._pids is None:
-            self._pids = frozenset().union(*(_group_pids(p.pid) for p in self.processes.values()))
+            running = list(self.processes.values())  # the killer thread replaces entries
+            self._pids = frozenset().union(*(_group_pids(p.pid) for p in running))
         return self._pids
 
     def kill(self, name: str) -> frozenset[int]:

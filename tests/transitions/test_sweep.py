@@ -270,6 +270,16 @@ def test_history_beyond_the_agents_limit_is_pruned_oldest_first(h):
     assert names == {"mid", "new", "elsewhere", "live"}
 
 
+def test_an_agents_limit_holds_when_none_of_its_runs_is_live(h):
+    """With every run finished, the Agent's own runHistoryLimit still applies (not the default)."""
+    h.model()
+    h.agent(runHistoryLimit=60)
+    for i in range(55):
+        _terminal(h, f"done-{i}", i)
+    h.tick()
+    assert len(h.store.list("AgentRun")) == 55
+
+
 def test_a_run_held_pending_past_its_timeout_fails_naming_the_reference(h):
     """A run waiting for an Agent that never comes ends when its spec.timeout passes."""
     h.model()
