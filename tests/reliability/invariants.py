@@ -28,6 +28,9 @@ __all__ = ["LATENESS_LIMIT", "Kill", "ModelCall", "Verdict", "check"]
 # reports the measured figure.
 LATENESS_LIMIT: Final = 25.0
 IN_FLIGHT_SLACK: Final = 2.0  # caller unknown: how long after a reply it may still be writing it
+# A request lands a moment after its sender sent it: a sender SIGKILLed this shortly before
+# its call was recorded had the call in flight when it died.
+SENT_BEFORE: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -97,16 +100,16 @@ class Verdict:
 
 def _excused_tool_repeat(previous: Mapping[str, Any], kills: Sequence[Kill]) -> bool:
     """The previous execution's caller (the effect server's parent) was killed after it began."""
-    return any(previous["ppid"] in k.pids and k.at >= previous["time"] for k in kills)
+    return any(previous["ppid"] in k.pids and k.at >= previous["time"] - SENT_BEFORE for k in kills)
 
 
 def _excused_model_repeat(previous: ModelCall, kills: Sequence[Kill]) -> bool:
     """The previous call's caller was killed after it began (when the caller is unknown: a
     process running call_llm was killed while the call was in flight)."""
     if previous.pid is not None:
-        return any(previous.pid in k.pids and k.at >= previous.at for k in kills)
+        return any(previous.pid in k.pids and k.at >= previous.at - SENT_BEFORE for k in kills)
     until = previous.at + MODEL_LATENCY + IN_FLIGHT_SLACK
-    return any(k.calls_model and previous.at <= k.at <= until for k in kills)
+    return any(k.calls_model and previous.at - SENT_BEFORE <= k.at <= until for k in kills)
 
 
 def _story(made: Sequence[tuple[float, int | None]], kills: Sequence[Kill]) -> str:
