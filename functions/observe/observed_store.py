@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any, Final
 
+from functions import tracing
 from functions.observe import run_events
 from functions.observe.recorder import EventRecorder
 from functions.ports import NotFound, Resource, Store
@@ -64,7 +65,14 @@ class ObservedStore:
     # -- writes ---------------------------------------------------------------
 
     def create(self, obj: Resource) -> Resource:
-        """As the inner store."""
+        """As the inner store; a run created inside a trace keeps that trace (annotation)."""
+        if obj.get("kind") == _KIND and tracing.enabled():
+            traceparent = tracing.current_traceparent()
+            meta = obj.get("metadata") or {}
+            notes = meta.get("annotations") or {}
+            if traceparent and tracing.TRACEPARENT_ANNOTATION not in notes:
+                notes = {**notes, tracing.TRACEPARENT_ANNOTATION: traceparent}
+                obj = {**obj, "metadata": {**meta, "annotations": notes}}
         return self.inner.create(obj)
 
     def update(self, obj: Resource) -> Resource:
@@ -79,6 +87,7 @@ class ObservedStore:
         if obj.get("kind") != _KIND:
             return self.inner.update_status(obj)
         before = self._before(obj)
+        obj = _in_creators_trace(obj, before)
         result = self.inner.update_status(obj)
         self._changed(result, before, result.get("status") or {})
         return result
@@ -170,3 +179,17 @@ class ObservedStore:
             error = after.get("error") or {}
             reason = str(error.get("reason") or ("Completed" if new == "Succeeded" else new))
             metrics().runs_finished.labels(namespace, new, reason).inc()
+
+
+def _in_creators_trace(obj: Resource, before: Mapping[str, Any] | None) -> Resource:
+    """``status.traceID`` first set: the trace the run was created in, when it was traced."""
+    status = obj.get("status") or {}
+    if not status.get("traceID") or (before or {}).get("traceID"):
+        return obj
+    annotated = ((obj.get("metadata") or {}).get("annotations") or {}).get(
+        tracing.TRACEPARENT_ANNOTATION
+    )
+    trace_id = tracing.trace_id_of(annotated)
+    if trace_id is None or trace_id == status["traceID"]:
+        return obj
+    return {**obj, "status": {**status, "traceID": trace_id}}

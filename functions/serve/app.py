@@ -11,7 +11,8 @@ state is written and sweep re-emits what is missing once a sink is configured.
 in-process bus and the store; POST / publishes the event into the bus and answers 202.
 Run it with one gunicorn worker (``baton serve`` does): each worker would run a chain.
 
-Both: ``GET /healthz`` (the process answers), ``GET /readyz`` (the store answers).
+Both: ``GET /healthz`` (the process answers), ``GET /readyz`` (the store answers),
+``GET /metrics`` (Prometheus, see ``functions.observe.metrics``).
 See ``functions.serve.replies`` for the status codes.
 """
 
@@ -27,10 +28,11 @@ from events import types
 from events.bus import Handler, matches
 from events.codecs.http import from_http, to_binary
 from events.errors import BatonError, MalformedEvent
-from functions import chain
+from functions import chain, tracing
 from functions.ports import Deps, NotFound, Store, StoreError
 from functions.serve import replies
 from functions.serve.datacheck import check_data, prepare
+from functions.serve.observability import instrument_app
 from functions.serve.replies import Reply
 from functions.serve.settings import Settings, build_store, function_name
 
@@ -130,7 +132,10 @@ class EmbeddedRunner:
         self.runtime = runtime
 
     def __call__(self, event: BaseCloudEvent) -> Reply:
-        self.runtime.bus.publish(event)
+        if tracing.enabled() and not event.get_extension("traceparent"):
+            # The bus runs the chain on other threads: the request's trace goes with the event.
+            event = tracing.with_traceparent(event, tracing.current_traceparent())
+        self.runtime.bus.publish(event)  # type: ignore[arg-type]
         return Reply(202)
 
 
@@ -222,7 +227,7 @@ def create_app(
     def routing_error(exc: HTTPException) -> Response:
         return answer(replies.http_error(exc.code or 500, exc.name, exc.description or ""))
 
-    return app
+    return instrument_app(app)
 
 
 def _log_error(function: str | None, status: int, exc: BatonError) -> None:
