@@ -21,8 +21,10 @@ class ManifestError(ValueError):
     """A file that is not a list of baton resources."""
 
 
-def load_files(paths: Iterable[str]) -> list[Resource]:
-    """Every YAML document in ``paths``, in apply order (Models first, AgentRuns last)."""
+def load_files(paths: Iterable[str], namespace: str = "default") -> list[Resource]:
+    """Every YAML document in ``paths``, in apply order (Models first, AgentRuns last).
+
+    A document without a namespace goes to ``namespace`` (``-n``)."""
     docs: list[Resource] = []
     for path in paths:
         try:
@@ -35,7 +37,7 @@ def load_files(paths: Iterable[str]) -> list[Resource]:
                     f"{path}: document {i + 1} is not a baton resource "
                     f"(kind must be one of {', '.join(KINDS)})"
                 )
-            doc.setdefault("metadata", {}).setdefault("namespace", "default")
+            doc.setdefault("metadata", {}).setdefault("namespace", namespace)
             docs.append(doc)
     return sorted(docs, key=lambda d: KINDS.index(d["kind"]))
 

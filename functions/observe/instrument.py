@@ -20,7 +20,7 @@ from events.envelope import CloudEvent
 from events.errors import PermanentError, TransientError
 from functions.observe import genai
 from functions.observe.metrics import Metrics, metrics
-from functions.observe.observed_store import current_function
+from functions.observe.observed_store import current_event_type, current_function
 from functions.ports import (
     Model,
     ModelFactory,
@@ -63,9 +63,11 @@ def observed_handler(function: str, handler: Handler) -> Handler:
 
     def run(event: BaseCloudEvent) -> list[CloudEvent]:
         token = current_function.set(function)
+        typed = current_event_type.set(event.get_type())
         try:
             return inner(event)
         finally:
+            current_event_type.reset(typed)
             current_function.reset(token)
 
     return run

@@ -21,7 +21,7 @@ from functions.observe import run_events
 from functions.observe.recorder import EventRecorder
 from functions.ports import NotFound, Resource, Store
 
-__all__ = ["ObservedStore", "current_function"]
+__all__ = ["REQUEST_TYPE_ANNOTATION", "ObservedStore", "current_event_type", "current_function"]
 
 _KIND: Final = "AgentRun"
 _TERMINAL: Final = frozenset({"Succeeded", "Failed", "Cancelled"})
@@ -30,6 +30,9 @@ _CACHE_SIZE: Final = 4096
 # The function handling the current event (set by the measured bus handler): an Event's
 # "From" in ``kubectl describe`` names it.
 current_function: ContextVar[str] = ContextVar("baton_function", default="")
+# The type of the event being handled: a run route creates records the request's type.
+current_event_type: ContextVar[str] = ContextVar("baton_event_type", default="")
+REQUEST_TYPE_ANNOTATION: Final = "baton.dev/request-type"
 
 
 class ObservedStore:
@@ -65,14 +68,21 @@ class ObservedStore:
     # -- writes ---------------------------------------------------------------
 
     def create(self, obj: Resource) -> Resource:
-        """As the inner store; a run created inside a trace keeps that trace (annotation)."""
-        if obj.get("kind") == _KIND and tracing.enabled():
+        """As the inner store; a run created for a request notes the request's type, and
+        inside a trace keeps that trace (annotations)."""
+        if obj.get("kind") != _KIND:
+            return self.inner.create(obj)
+        meta = obj.get("metadata") or {}
+        notes = dict(meta.get("annotations") or {})
+        request_type = current_event_type.get()
+        if request_type and current_function.get() == "route":
+            notes.setdefault(REQUEST_TYPE_ANNOTATION, request_type)
+        if tracing.enabled():
             traceparent = tracing.current_traceparent()
-            meta = obj.get("metadata") or {}
-            notes = meta.get("annotations") or {}
-            if traceparent and tracing.TRACEPARENT_ANNOTATION not in notes:
-                notes = {**notes, tracing.TRACEPARENT_ANNOTATION: traceparent}
-                obj = {**obj, "metadata": {**meta, "annotations": notes}}
+            if traceparent:
+                notes.setdefault(tracing.TRACEPARENT_ANNOTATION, traceparent)
+        if notes != (meta.get("annotations") or {}):
+            obj = {**obj, "metadata": {**meta, "annotations": notes}}
         return self.inner.create(obj)
 
     def update(self, obj: Resource) -> Resource:

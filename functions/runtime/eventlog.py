@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS event_log (
   id TEXT NOT NULL UNIQUE,
   step INTEGER,
   source TEXT NOT NULL,
-  detail TEXT NOT NULL DEFAULT ''
+  detail TEXT NOT NULL DEFAULT '',
+  time TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS event_log_run ON event_log(run, seq);
 """
@@ -43,6 +44,7 @@ class LoggedEvent:
     step: int | None
     source: str
     detail: str
+    time: str = ""  # the event's CloudEvents time attribute (RFC 3339), when it had one
 
 
 def detail_of(event: BaseCloudEvent) -> str:
@@ -62,6 +64,13 @@ def detail_of(event: BaseCloudEvent) -> str:
     if event.get_type().endswith("run.completed"):
         return "final answer"
     return ""
+
+
+def _time_of(event: BaseCloudEvent) -> str:
+    when = event.get_time()
+    if when is None:
+        return ""
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def run_key_of(event: BaseCloudEvent) -> str | None:
@@ -91,6 +100,9 @@ class EventLog:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(event_log)")}
+        if "time" not in columns:  # a log written before events had times
+            self._conn.execute("ALTER TABLE event_log ADD COLUMN time TEXT NOT NULL DEFAULT ''")
         self._db_lock = threading.Lock()
         self._pending: list[tuple[Any, ...]] = []
         self._wake = threading.Condition()
@@ -112,6 +124,7 @@ class EventLog:
             int(step) if step is not None else None,
             event.get_source(),
             detail_of(event),
+            _time_of(event),
         )
         with self._wake:
             self._pending.append(row)
@@ -126,8 +139,8 @@ class EventLog:
         with self._db_lock:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
-                "INSERT OR IGNORE INTO event_log(run, type, id, step, source, detail)"
-                " VALUES (?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO event_log(run, type, id, step, source, detail, time)"
+                " VALUES (?,?,?,?,?,?,?)",
                 rows,
             )
             self._conn.execute("COMMIT")
@@ -156,7 +169,7 @@ class EventLog:
         self.flush()
         with self._db_lock:
             rows = self._conn.execute(
-                "SELECT seq, run, type, id, step, source, detail FROM event_log"
+                "SELECT seq, run, type, id, step, source, detail, time FROM event_log"
                 " WHERE run=? AND seq>? ORDER BY seq",
                 (run, after),
             ).fetchall()
