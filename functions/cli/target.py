@@ -32,11 +32,18 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--kubeconfig", help="talk to this cluster (implies --store kubernetes)")
     parser.add_argument("--context", help="the kubeconfig context to use (implies kubernetes)")
+    parser.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
 
 
 def add_namespace_options(parser: argparse.ArgumentParser, *, all_namespaces: bool = False) -> None:
     """``-n NAMESPACE`` (and ``-A`` where a command lists)."""
-    parser.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
+    # SUPPRESS: a -n given before the command (baton -n NS get runs) is not reset here.
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        default=argparse.SUPPRESS,
+        help="the namespace (default: the context's)",
+    )
     if all_namespaces:
         parser.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
 
