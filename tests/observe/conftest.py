@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from functions.observe.metrics import exposition
 from tests.e2e.conftest import embedded  # noqa: F401 - the fixture, shared
 from tests.fixtures.kube import kube, kube_crds, kube_store  # noqa: F401 - the fixtures, shared
+from tests.fixtures.nats import nats_server, nats_url  # noqa: F401 - the fixtures, shared
 
 __all__ = ["metric", "parse_metrics"]
 
