@@ -24,7 +24,7 @@ from functions.ports import ModelRequest, Resource, ToolCall, ToolContext, ToolS
 from functions.runtime.deps import build_deps
 from functions.runtime.embedded import Embedded
 
-__all__ = ["CallClock", "Timeline", "complete", "embedded", "submit", "succeeded"]
+__all__ = ["CallClock", "CountingStore", "Timeline", "complete", "embedded", "submit", "succeeded"]
 
 
 class Timeline:
@@ -117,6 +117,32 @@ class _TimedTools:
         return self._clock.timed(self._inner.call, call, ctx)
 
 
+class CountingStore:
+    """A Store that counts its writes (each is one commit); everything else passes through."""
+
+    WRITES = ("create", "update", "update_status", "commit", "append_journal", "delete")
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.writes: dict[str, int] = dict.fromkeys(self.WRITES, 0)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in self.WRITES:
+            return attr
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            result = attr(*args, **kwargs)
+            self.writes[name] += 1
+            return result
+
+        return counted
+
+    def total(self) -> int:
+        """Writes so far."""
+        return sum(self.writes.values())
+
+
 @contextmanager
 def embedded(
     sc: Scenario,
@@ -131,7 +157,8 @@ def embedded(
 
     with tempfile.TemporaryDirectory(prefix="baton-bench-", dir=db_dir) as tmp:
         db = f"{tmp}/state.db"
-        store = SqliteStore(db)
+        sqlite = SqliteStore(db)
+        store: Any = CountingStore(sqlite)
         clock = CallClock()
         base = build_deps(store)
         deps = replace(
@@ -150,7 +177,7 @@ def embedded(
         with runtime:
             apply(runtime.store, sc.resources())
             yield runtime, timeline, clock
-        store.close()
+        sqlite.close()
 
 
 def submit(runtime: Embedded, sc: Scenario, names: list[str]) -> None:

@@ -56,8 +56,13 @@ def resource_event(
     *,
     source: str = EMBEDDED_SOURCE,
     reference: bool = False,
+    id_: str | None = None,
 ) -> CloudEvent:
-    """The ApiServerSource event for one watch change (``ADDED``/``MODIFIED``/``DELETED``)."""
+    """The ApiServerSource event for one watch change (``ADDED``/``MODIFIED``/``DELETED``).
+
+    The id is the object's uid, resourceVersion and the change (``id_`` overrides it), so
+    a watch that replays a change after a restart repeats its id and buses drop it.
+    """
     table = _REF_TYPES if reference else _RESOURCE_TYPES
     if change not in table:
         raise ValueError(f"unknown watch change {change!r}")
@@ -76,8 +81,7 @@ def resource_event(
         table[change],
         source,
         data,
-        # ApiServerSource ids are random: duplicates are caught by the transitions.
-        id_=str(uuid.uuid4()),
+        id_=id_ or _change_id(change, meta),
         subject=self_link(obj),
         extensions={
             "kind": obj.get("kind"),
@@ -85,6 +89,12 @@ def resource_event(
             "namespace": meta.get("namespace"),
         },
     )
+
+
+def _change_id(change: str, meta: Mapping[str, Any]) -> str:
+    if meta.get("uid") and meta.get("resourceVersion"):
+        return f"{meta['uid']}/{meta['resourceVersion']}/{change.lower()}"
+    return str(uuid.uuid4())  # an object without identity: nothing to dedupe it against
 
 
 def is_reference(event: BaseCloudEvent) -> bool:

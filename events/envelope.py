@@ -19,15 +19,18 @@ __all__ = [
     "CloudEvent",
     "RunRef",
     "data_of",
+    "dedupe_key",
     "event_id",
     "make_event",
     "run_event",
     "run_ref_of",
+    "run_source",
     "step_of",
 ]
 
 JSON: Final = "application/json"
-SOURCE_PREFIX: Final = "/baton/"
+SOURCE_PREFIX: Final = "/baton/runs/"
+BATON_PREFIX: Final = "dev.baton."
 RUN_EXTENSION: Final = "batonrun"
 STEP_EXTENSION: Final = "batonstep"
 TRACEPARENT: Final = "traceparent"
@@ -57,10 +60,20 @@ class RunRef:
         return f"{self.namespace}/{self.name}"
 
 
-def event_id(run: RunRef, step: int, transition: str, tool_call_id: str | None = None) -> str:
-    """``<run uid>/<step>/<transition>[/<tool call id>]``: one id per logical emission."""
-    base = f"{run.uid}/{step}/{transition}"
-    return f"{base}/{tool_call_id}" if tool_call_id else base
+def event_id(run: RunRef, step: int, type_: str, key: str | None = None) -> str:
+    """``<run uid>/<step>/<type>[/<key>]``: the one id of what a run needs at ``step``.
+
+    The type is in the id, so two kinds of event of one step never collide; the
+    emitter is not, so normal flow, a redelivery, sweep and a restart that publish the
+    same need publish the same id, and every bus keeps the first (source + id).
+    """
+    base = f"{run.uid}/{step}/{type_.removeprefix(BATON_PREFIX)}"
+    return f"{base}/{key}" if key else base
+
+
+def run_source(run: RunRef) -> str:
+    """The CloudEvents ``source`` of every event about ``run``: the run itself."""
+    return f"{SOURCE_PREFIX}{run.namespace}/{run.name}"
 
 
 def make_event(
@@ -93,25 +106,29 @@ def make_event(
 
 def run_event(
     type_: str,
-    transition: str,
     run: RunRef,
     step: int,
     data: Mapping[str, Any] | None = None,
     *,
-    tool_call_id: str | None = None,
+    key: str | None = None,
     traceparent: str | None = None,
 ) -> CloudEvent:
-    """An event about one run, emitted by ``transition`` for ``step``."""
+    """An event about one run at ``step``; ``key`` tells apart several of one type and step."""
     payload: dict[str, Any] = {"run": run.to_data(), "step": step}
     payload.update(data or {})
     return make_event(
         type_,
-        SOURCE_PREFIX + transition,
+        run_source(run),
         payload,
-        id_=event_id(run, step, transition, tool_call_id),
+        id_=event_id(run, step, type_, key),
         subject=run.name,
         extensions={RUN_EXTENSION: run.key, STEP_EXTENSION: str(step), TRACEPARENT: traceparent},
     )
+
+
+def dedupe_key(event: BaseCloudEvent) -> str:
+    """An event's identity as CloudEvents defines it: ``source`` and ``id`` together."""
+    return f"{event.get_source()}\n{event.get_id()}"
 
 
 def data_of(event: BaseCloudEvent) -> dict[str, Any]:

@@ -7,6 +7,7 @@ current, writes the new status with the resourceVersion it read, then emits.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -18,8 +19,10 @@ from events.errors import TransientError
 from functions.ports import Conflict, Deps, NotFound, Resource
 
 __all__ = [
+    "DURATION_PATTERN",
     "KIND",
     "TERMINAL_PHASES",
+    "Phase",
     "Stage",
     "get_run",
     "is_terminal",
@@ -31,7 +34,21 @@ __all__ = [
 ]
 
 KIND: Final = "AgentRun"
-TERMINAL_PHASES: Final = frozenset({"Succeeded", "Failed", "Cancelled"})
+
+
+class Phase:
+    """An AgentRun's phase (``status.phase``), as a person reads it."""
+
+    PENDING: Final = "Pending"  # waiting for a reference (Agent, Model, MCPServer)
+    RUNNING: Final = "Running"
+    AWAITING_APPROVAL: Final = "AwaitingApproval"
+    SERVING: Final = "Serving"  # server mode: waiting for the next input
+    SUCCEEDED: Final = "Succeeded"
+    FAILED: Final = "Failed"
+    CANCELLED: Final = "Cancelled"
+
+
+TERMINAL_PHASES: Final = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED})
 _MAX_CONFLICT_RETRIES: Final = 16
 
 
@@ -59,30 +76,24 @@ def parse_time(value: str | None) -> float | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-_UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# The CRDs' duration pattern, and the parser's: both accept exactly the same strings.
+DURATION_PATTERN: Final = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+_DURATION: Final = re.compile(DURATION_PATTERN)
+_PART: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|ms|s|m|h)")
+_UNITS: Final = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def parse_duration(value: str | None) -> float | None:
-    """``"1h30m"``, ``"45s"``, ``"250ms"`` in seconds (the CRD checks the pattern)."""
+    """A Go-style duration (``"1h30m"``, ``"45s"``, ``"250ms"``) in seconds; None when unset.
+
+    Accepts exactly what the CRDs' ``DURATION_PATTERN`` accepts, so nothing the API
+    server stored can fail here; ``ValueError`` names the string otherwise.
+    """
     if not value:
         return None
-    total, number = 0.0, ""
-    i = 0
-    while i < len(value):
-        ch = value[i]
-        if ch.isdigit() or ch == ".":
-            number += ch
-            i += 1
-            continue
-        unit = "ms" if value.startswith("ms", i) else ch
-        if unit not in _UNITS or not number:
-            raise ValueError(f"invalid duration {value!r}")
-        total += float(number) * _UNITS[unit]
-        number = ""
-        i += len(unit)
-    if number:
-        raise ValueError(f"invalid duration {value!r}: missing unit")
-    return total
+    if not _DURATION.fullmatch(value):
+        raise ValueError(f"invalid duration {value[:64]!r}: want e.g. 30s, 5m, 1h30m")
+    return sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(value))
 
 
 def is_terminal(run: Resource) -> bool:

@@ -1,33 +1,34 @@
-"""call_llm: one model call for the run's current step.
+"""call_llm: one model call for the run's current step, claimed before it is made.
 
-The reply is recorded in the journal before status moves on, so a crash after
-the call is repaired by redelivery reading the recorded reply, never by asking
-the model twice. Tokens are added in the same status write that leaves the
-Model stage, so they are counted once however often the event arrives.
+The call is claimed in the run's record first (``functions.run.claims``): another
+delivery of the same ``llm.requested`` finds the live claim and leaves it alone, and
+a call whose owner died is made again (same idempotency key) only after its lease
+lapsed. The reply, its tokens and what follows (tool calls, the answer, another turn)
+are written in one commit that also drops the claim, so tokens are counted once
+however often the event arrives and a recorded reply is never asked for again.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 
-from events import types
-from events.envelope import CloudEvent, RunRef, run_event, run_ref_of, step_of
+from events.envelope import CloudEvent, RunRef
 from events.errors import PermanentError, TransientError
-from functions import session
-from functions.agentrun import Stage, get_run, parse_duration, parse_time, set_condition, transact
+from events.run_events import decode
+from functions.agentrun import Phase, Stage, get_run, parse_duration, parse_time, set_condition
 from functions.ports import Deps, ModelReply, ModelRequest, NotFound, Resource
+from functions.run import claims
+from functions.run.step import Outcome, advance, follow_up
+from functions.run.view import RunView
 from functions.session import is_server
 from functions.stop_reasons import classify_stop
-from functions.toolstep import tool_requested
-from functions.transcript import Transcript, load, reply_entry, reply_from_entry, reply_key
+from functions.transcript import Transcript, answer_text, reply_entry, reply_from_entry, reply_key
 
-__all__ = ["handle"]
+__all__ = ["decide_claim", "decide_failure", "decide_reply", "decide_retry", "handle"]
 
 NAME = "call_llm"
-# Stop reasons after which the next step continues the same answer (when not failed).
-CONTINUED: Final = frozenset({"pause_turn", "max_tokens"})
 
 
 def _model(deps: Deps, ref: RunRef, name: str) -> Resource:
@@ -41,124 +42,79 @@ def _model(deps: Deps, ref: RunRef, name: str) -> Resource:
         ) from None
 
 
-def _limit_breach(run: Resource, transcript: Transcript, step: int, now: float) -> tuple[str, str]:
+def _limit_breach(view: RunView) -> tuple[str, str]:
+    transcript, step = view.transcript, view.step
     limits = transcript.context.get("limits") or {}
     max_turns = int(limits.get("maxTurns", 10))
     # Turns and time count per exchange: a server-mode session answers input after input.
     if step - transcript.exchange_start(step) + 1 > max_turns:
         return "MaxTurnsExceeded", f"no final answer within maxTurns ({max_turns})"
-    timeout = parse_duration(run["spec"].get("timeout") or limits.get("timeout"))
-    st = run.get("status", {})
+    timeout = parse_duration(view.spec.get("timeout") or limits.get("timeout"))
+    st = view.status
     started = parse_time(st.get("exchangeStartedAt") or st.get("startedAt"))
-    if timeout and started and now - started > timeout:
+    if timeout and started and view.now - started > timeout:
         return "Timeout", f"the run exceeded its timeout ({timeout:g}s)"
     max_tokens = limits.get("maxTokens")
-    total = run.get("status", {}).get("tokenUsage", {}).get("total", 0)
+    total = st.get("tokenUsage", {}).get("total", 0)
     if max_tokens and total >= int(max_tokens):
         return "TokenBudgetExceeded", f"used {total} tokens of limits.maxTokens {max_tokens}"
     return "", ""
 
 
-def _fail(deps: Deps, ref: RunRef, step: int, reason: str, message: str) -> list[CloudEvent]:
-    def record(current: Resource, st: dict[str, Any]) -> bool:
-        if st.get("stage") != Stage.MODEL or st.get("step") != step:
-            return False
-        st.update(stage=Stage.FINALIZING, error={"reason": reason, "message": message})
-        return True
-
-    if transact(deps, ref, record) is None:
-        return []
-    kind = types.RUN_TIMEDOUT if reason == "Timeout" else types.RUN_FAILED
-    return [run_event(kind, NAME, ref, step, {"reason": reason, "message": message})]
+def _waiting(view: RunView, step: int) -> bool:
+    return view.stage == Stage.MODEL and view.step == step
 
 
-def _ask_model(
-    deps: Deps, run: Resource, model: Resource, transcript: Transcript, step: int, ref: RunRef
-) -> ModelReply:
-    request = ModelRequest(
-        system=transcript.system,
-        messages=transcript.messages(step),
-        tools=transcript.tools,
-        max_tokens=int(model["spec"].get("maxTokens", 1024)),
-        idempotency_key=f"{ref.uid}/{step}/{NAME}",
+def _end(st: dict[str, Any], phase: str, reason: str, message: str, **more: Any) -> None:
+    st.update(
+        stage=Stage.FINALIZING, outcome={"phase": phase, "reason": reason, "message": message}
     )
-    try:
-        return deps.models.for_resource(model).complete(request)
-    except TransientError as exc:
-        _note_retry(deps, ref, step, exc)
-        raise
+    st.update(more)
 
 
-def _note_retry(deps: Deps, ref: RunRef, step: int, exc: TransientError) -> None:
-    """Make the retry visible on the run: attempt count and the cause."""
-    now = deps.clock.now()
-
-    def note(current: Resource, st: dict[str, Any]) -> bool:
-        if st.get("stage") != Stage.MODEL or st.get("step") != step:
-            return False
-        st["modelAttempts"] = int(st.get("modelAttempts", 0)) + 1
-        set_condition(st, "ModelAvailable", False, exc.reason, exc.message, now)
-        return True
-
-    transact(deps, ref, note)
-
-
-def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
-    """Call the model for step n (or reuse its recorded reply) and emit what follows."""
-    ref, step = run_ref_of(event), step_of(event)
-    run = get_run(deps, ref)
-    status = (run or {}).get("status") or {}
-    if run is not None and status.get("stage") == Stage.INPUT and status.get("step") == step:
-        return _replay_reply(event, deps, run, step)
-    if run is None or status.get("stage") != Stage.MODEL or status.get("step") != step:
-        return []
-    transcript = load(deps.store, run)
-    entry = transcript.reply(step)
-    if entry is None:
-        reason, message = _limit_breach(run, transcript, step, deps.clock.now())
-        if reason:
-            return _fail(deps, ref, step, reason, message)
-        model_name = transcript.context.get("model", "")
-        model = _model(deps, ref, model_name)
-        reply = _ask_model(deps, run, model, transcript, step, ref)
-        if not deps.store.append_journal(run, reply_key(step), reply_entry(reply)):
-            reply = reply_from_entry(load(deps.store, run).reply(step) or {})
-    else:
-        reply = reply_from_entry(entry)
-        model = _model(deps, ref, str(transcript.context.get("model", "")))
-    text = _answer_text(transcript, step, reply)
-    traceparent = event.get_extension("traceparent")
-    if is_server(run):
-        return _record_server(deps, ref, step, reply, model, traceparent, text, run, transcript)
-    return _record(deps, ref, step, reply, model, traceparent, text, run)
+def decide_claim(view: RunView, step: int, owner: str) -> Outcome:
+    """Claim the model call of ``step`` (or end the run on a limit it would break)."""
+    if not _waiting(view, step) or view.transcript.reply(step) is not None:
+        return Outcome()  # stale, or the reply is recorded: the caller applies it
+    if claims.is_live(view.status, claims.llm_claim(step), view.now):
+        return Outcome(idle="busy")
+    st = view.edit()
+    reason, message = _limit_breach(view)
+    if reason:
+        _end(st, Phase.FAILED, reason, message, error={"reason": reason, "message": message})
+        return Outcome(st)
+    claims.claim(st, claims.llm_claim(step), owner, view.now)
+    return Outcome(st)
 
 
-def _replay_reply(event: BaseCloudEvent, deps: Deps, run: Resource, step: int) -> list[CloudEvent]:
-    """A redelivery after a server-mode answer was recorded: emit its events again (same ids).
-
-    Nothing else would: a Serving run waits for input, so sweep sees nothing stalled.
-    """
-    transcript = load(deps.store, run)
-    entry = transcript.reply(step)
-    if entry is None or not is_server(run):
-        return []
-    text = _answer_text(transcript, step, reply_from_entry(entry))
-    traceparent = event.get_extension("traceparent")
-    return session.reply_events(deps, RunRef.of(run), step, text, run, transcript, traceparent)
-
-
-def _answer_text(transcript: Transcript, step: int, reply: ModelReply) -> str:
-    """The reply's text, after the text of the turns it continues (pause_turn, max_tokens)."""
-    parts = [reply.text]
-    k, start = step - 1, transcript.exchange_start(step)
-    while k >= start and (entry := transcript.reply(k)) and entry.get("stop_reason") in CONTINUED:
-        parts.insert(0, reply_from_entry(entry).text)
-        k -= 1
-    return "".join(parts)
+def decide_retry(view: RunView, step: int, owner: str, exc: TransientError) -> Outcome:
+    """A transient model error: count the attempt, say why, and free the claim for the retry."""
+    if not _waiting(view, step) or claims.holder(view.status, claims.llm_claim(step)) != owner:
+        return Outcome()
+    if view.transcript.reply(step) is not None:
+        return Outcome()
+    st = view.edit()
+    st["modelAttempts"] = int(st.get("modelAttempts", 0)) + 1
+    set_condition(st, "ModelAvailable", False, exc.reason, exc.message, view.now)
+    claims.release(st, claims.llm_claim(step))
+    return Outcome(st, idle="busy")
 
 
-def _count(deps: Deps, st: dict[str, Any], reply: ModelReply, model: Resource, now: float) -> None:
-    """Add the reply's tokens and cost to the status (in the write that leaves the Model stage)."""
+def decide_failure(view: RunView, step: int, owner: str, exc: PermanentError) -> Outcome:
+    """The model refused for good (bad key, unknown model): the run fails with the reason."""
+    if not _waiting(view, step) or claims.holder(view.status, claims.llm_claim(step)) != owner:
+        return Outcome()
+    if view.transcript.reply(step) is not None:
+        return Outcome()
+    st = view.edit()
+    claims.release(st, claims.llm_claim(step))
+    error = {"reason": exc.reason, "message": exc.message}
+    _end(st, Phase.FAILED, exc.reason, exc.message, error=error)
+    return Outcome(st)
+
+
+def _count(st: dict[str, Any], reply: ModelReply, cost: str, now: float) -> None:
+    """Add the reply's tokens and cost to the status (in the commit that records the reply)."""
     usage = dict(st.get("tokenUsage") or {})
     u = reply.usage
     usage["input"] = usage.get("input", 0) + u.input
@@ -167,98 +123,130 @@ def _count(deps: Deps, st: dict[str, Any], reply: ModelReply, model: Resource, n
     usage["cacheCreation"] = usage.get("cacheCreation", 0) + u.cache_creation
     usage["total"] = usage["input"] + usage["output"] + usage["cacheRead"] + usage["cacheCreation"]
     st["tokenUsage"] = usage
-    st["costEstimate"] = deps.models.cost(model, usage)
+    st["costEstimate"] = cost
     if any(c["type"] == "ModelAvailable" for c in st.get("conditions", [])):
         set_condition(st, "ModelAvailable", True, "Replied", "the model replied", now)
 
 
-def _record_server(
-    deps: Deps,
-    ref: RunRef,
-    step: int,
-    reply: ModelReply,
-    model: Resource,
-    traceparent: Any,
-    text: str,
-    run: Resource,
-    transcript: Transcript,
-) -> list[CloudEvent]:
-    """Server mode: a final answer is a reply and the run serves again; the rest as in task mode."""
+def decide_reply(
+    view: RunView, step: int, reply: ModelReply, model: Resource, cost: Any
+) -> Outcome:
+    """Record ``reply`` for ``step`` and move on: tool calls, another turn, or the answer.
+
+    A reply recorded already wins (a lapsed claim's second call, or a commit whose
+    journal landed but whose status write did not): its tokens are the ones counted.
+    ``cost(usage) -> str`` prices the run's new token totals (pure: the Model's pricing).
+    """
+    if not _waiting(view, step):
+        return Outcome()
+    recorded = view.transcript.reply(step)
+    if recorded is not None:
+        reply = reply_from_entry(recorded)
     spec = model["spec"]
     decision = classify_stop(reply, str(spec.get("onMaxTokens") or "fail"), spec.get("maxTokens"))
-    if decision.kind != "answer":
-        return _record(deps, ref, step, reply, model, traceparent, text, run)
-    now = deps.clock.now()
+    st = view.edit()
+    claims.release(st, claims.llm_claim(step))
+    _count(st, reply, "0", view.now)
+    st["costEstimate"] = cost(st["tokenUsage"])
+    text = answer_text(view.transcript, step, reply)
+    if decision.kind == "tool_calls":
+        st.update(stage=Stage.TOOLS, pendingToolCalls=[c.id for c in reply.tool_calls])
+        for field in ("awaitingApproval", "approvals", "delegations", "queuedCalls"):
+            st.pop(field, None)
+    elif decision.kind == "continue":
+        st.update(step=step + 1)
+    elif decision.kind == "answer" and is_server(view.run):
+        st.update(phase=Phase.SERVING, stage=Stage.INPUT, result=text)
+    elif decision.kind == "answer":
+        st.update(result=text)
+        _end(st, Phase.SUCCEEDED, "Completed", "the agent answered")
+    else:
+        error = {"reason": decision.reason, "message": decision.message}
+        _end(st, Phase.FAILED, decision.reason, decision.message, error=error)
+    return Outcome(st, {reply_key(step): reply_entry(reply)})
 
-    def serve(current: Resource, st: dict[str, Any]) -> bool:
-        if st.get("stage") != Stage.MODEL or st.get("step") != step:
-            return False
-        _count(deps, st, reply, model, now)
-        st.update(phase="Serving", stage=Stage.INPUT, result=text)
-        return True
 
-    written = transact(deps, ref, serve, read=run)
-    if written is None:
+def _renewer(deps: Deps, ref: RunRef, step: int, owner: str) -> Any:
+    key = claims.llm_claim(step)
+
+    def renew() -> bool:
+        def extend(view: RunView) -> Outcome:
+            if claims.holder(view.status, key) != owner or not _waiting(view, step):
+                return Outcome()
+            st = view.edit()
+            claims.claim(st, key, owner, view.now)
+            return Outcome(st)
+
+        return advance(deps, ref, extend).committed
+
+    return renew
+
+
+def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
+    """Claim the model call of step n, make it, and record the reply with what follows."""
+    ev = decode(event)
+    run = get_run(deps, ev.run)
+    if run is None:
         return []
-    return session.reply_events(deps, ref, step, text, written, transcript, traceparent)
+    ref, step, owner = RunRef.of(run), ev.step, claims.new_owner()
+    status = run.get("status") or {}
+    if status.get("stage") != Stage.MODEL or status.get("step") != step:
+        return follow_up(deps, advance(deps, ref, lambda v: Outcome(), read=run), event)
+    transcript = Transcript(deps.store.read_journal(run))
+    model = _model(deps, ref, str(transcript.context.get("model", "")))
 
+    def price(usage: dict[str, int]) -> str:
+        return deps.models.cost(model, usage)
 
-def _record(
-    deps: Deps,
-    ref: RunRef,
-    step: int,
-    reply: ModelReply,
-    model: Resource,
-    traceparent: Any,
-    text: str,
-    read: Resource | None = None,
-) -> list[CloudEvent]:
-    spec = model["spec"]
-    decision = classify_stop(reply, str(spec.get("onMaxTokens") or "fail"), spec.get("maxTokens"))
-    outcome, reason, message = decision.kind, decision.reason, decision.message
-    calls = reply.tool_calls
-    now = deps.clock.now()
+    recorded = transcript.reply(step)
+    if recorded is not None:  # recorded, not yet applied (a crash, a lost status write)
+        reply = reply_from_entry(recorded)
+        applied = advance(
+            deps,
+            ref,
+            lambda v: decide_reply(v, step, reply, model, price),
+            read=run,
+            transcript=transcript,
+        )
+        return follow_up(deps, applied, event)
+    claimed = advance(
+        deps,
+        ref,
+        lambda view: decide_claim(view, step, owner),
+        read=run,
+        transcript=transcript,
+    )
+    after = claimed.after
+    mine = after is not None and claims.holder(after["status"], claims.llm_claim(step)) == owner
+    if not claimed.committed or after is None or not mine:
+        return follow_up(deps, claimed, event)
+    if claimed.before is not run:  # decided on a re-read: the journal may have changed too
+        transcript = Transcript(deps.store.read_journal(after))
+    # The claim wrote no journal: the transcript is still the run's.
+    request = ModelRequest(
+        system=transcript.system,
+        messages=transcript.messages(step),
+        tools=transcript.tools,
+        max_tokens=int(model["spec"].get("maxTokens", 1024)),
+        idempotency_key=f"{ref.uid}/{step}/{NAME}",
+    )
+    try:
+        with claims.renewing(_renewer(deps, ref, step, owner)):
+            reply = deps.models.for_resource(model).complete(request)
+    except TransientError as exc:
+        transient = exc
+        advance(deps, ref, lambda v: decide_retry(v, step, owner, transient))
+        raise
+    except PermanentError as exc:
+        permanent = exc
+        failed = advance(deps, ref, lambda v: decide_failure(v, step, owner, permanent))
+        return follow_up(deps, failed)
 
-    def advance(current: Resource, st: dict[str, Any]) -> bool:
-        if st.get("stage") != Stage.MODEL or st.get("step") != step:
-            return False
-        _count(deps, st, reply, model, now)
-        if outcome == "tool_calls":
-            st.update(stage=Stage.TOOLS, pendingToolCalls=[c.id for c in calls])
-        elif outcome == "continue":
-            st.update(step=step + 1)
-        elif outcome == "answer":
-            st.update(stage=Stage.FINALIZING, result=text)
-        else:
-            st.update(stage=Stage.FINALIZING, error={"reason": reason, "message": message})
-        return True
-
-    if transact(deps, ref, advance, read=read) is None:
-        return []
-    if outcome == "tool_calls":
-        return [tool_requested(NAME, ref, step, c, traceparent=traceparent) for c in calls]
-    if outcome == "continue":
-        return [run_event(types.LLM_REQUESTED, NAME, ref, step + 1, traceparent=traceparent)]
-    if outcome == "answer":
-        return [
-            run_event(
-                types.RUN_COMPLETED,
-                NAME,
-                ref,
-                step,
-                {"result": text},
-                traceparent=traceparent,
-            )
-        ]
-    if outcome == "fail" and reason:
-        return [
-            run_event(
-                types.RUN_FAILED,
-                NAME,
-                ref,
-                step,
-                {"reason": reason, "message": message},
-                traceparent=traceparent,
-            )
-        ]
-    raise PermanentError(f"run {ref.key}: unhandled outcome {outcome}")
+    done = advance(
+        deps,
+        ref,
+        lambda v: decide_reply(v, step, reply, model, price),
+        read=after,
+        transcript=transcript,
+    )
+    return follow_up(deps, done)

@@ -87,7 +87,10 @@ def bind(function: str, deps: Deps, recorder: Recorder | None = None) -> Handler
         emitted = handle(event, deps)
         if recorder is not None:
             for out in emitted:
-                recorder.record(out)
+                # A store change is the watch's to record (once); sweep's re-announcement
+                # of a waiting run is not a new step of its chain.
+                if out.get_type() not in types.APISERVER_TYPES:
+                    recorder.record(out)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s -> %s (%.2f ms)",

@@ -9,17 +9,21 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 
 from events import types
 from events.apiserver import object_of
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON
-from events.envelope import CloudEvent, RunRef, data_of, run_event
+from events.envelope import CloudEvent, RunRef, data_of, dedupe_key
 from events.errors import MalformedEvent
-from functions.agentrun import TERMINAL_PHASES, Stage, get_run, transact
+from events.run_events import decode
+from functions.agentrun import TERMINAL_PHASES, Phase, Stage, get_run, is_terminal, parse_time
 from functions.ports import Deps, Resource
+from functions.run.delivery import gave_up
+from functions.run.needs import needs
+from functions.run.step import Outcome, advance, follow_up
+from functions.run.view import RunView
 
 __all__ = ["handle", "reason_of"]
 
@@ -62,47 +66,60 @@ def _run_of(event: BaseCloudEvent) -> RunRef | None:
     return RunRef(str(run.get("namespace") or "default"), str(run["name"]), str(run.get("uid", "")))
 
 
-def _still_current(event: BaseCloudEvent, status: dict[str, Any]) -> bool:
-    """Whether the run still waits on what ``event`` was for (unknown step: assume so)."""
+def run_time(run: Resource) -> float:
+    """Any time will do once claims are set aside; the run's last event keeps it pure."""
+    return parse_time((run.get("status") or {}).get("lastEventTime")) or 0.0
+
+
+def _is_a_need(event: BaseCloudEvent, run: Resource) -> bool:
+    """Whether ``event`` is one the run's record still waits for (claims aside).
+
+    A malformed, forged or old event is not: it fails nothing.
+    """
+    st = run.get("status") or {}
     if event.get_type() in types.APISERVER_TYPES:
-        return status.get("phase", "") in ("", "Pending")
+        return st.get("phase", "") in ("", Phase.PENDING) and st.get("stage") != Stage.FINALIZING
     try:
-        step = data_of(event).get("step")
+        decode(event)
     except MalformedEvent:
-        return True
-    return not isinstance(step, int) or step == status.get("step", 0)
+        return False
+    key = dedupe_key(event)
+    # The needs as first published: without claims (a lapsed one renames its re-drive).
+    unclaimed = {**run, "status": {**st, "claims": {}}}
+    return any(dedupe_key(e) == key for e in needs(unclaimed, run_time(run)))
+
+
+def decide(view: RunView, error: dict[str, str]) -> Outcome:
+    """Record the failure as the run's outcome (finalize carries it out)."""
+    if view.phase in TERMINAL_PHASES or view.stage == Stage.FINALIZING:
+        return Outcome()
+    st = view.edit()
+    st.update(
+        stage=Stage.FINALIZING,
+        error=error,
+        outcome={"phase": Phase.FAILED, **error},
+    )
+    st.pop("claims", None)
+    return Outcome(st)
 
 
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
-    """Record the failure on the run the event was about and ask finalize to end it."""
+    """Record the failure on the run the event was about, when the run still needed it."""
     reason, message = reason_of(event)
     ref = _run_of(event)
     log.warning("dead letter %s (%s): %s: %s", event.get_id(), event.get_type(), reason, message)
-    # A reply that could not be posted is deliver's failure, not the session's.
-    if ref is None or event.get_type() in (
-        types.RUN_FINISHED,
-        types.RUN_REPLIED,
-        types.TOOL_COMPLETED,
-    ):
-        return []
-    if event.get_type() in types.TERMINAL_REQUESTS:
-        return []  # finalize itself failed for good: nothing further to ask of it
+    if ref is None or event.get_type() in (types.TOOL_COMPLETED, *types.TERMINAL_REQUESTS):
+        return []  # a record, or finalize itself failed for good: nothing to ask of it
     run = get_run(deps, ref)
     if run is None:
         return []
-    ref = RunRef.of(run)
-    error = {"reason": reason, "message": f"{event.get_type()} failed: {message}"}
-
-    def record(current: Resource, st: dict[str, Any]) -> bool:
-        if st.get("phase") in TERMINAL_PHASES or st.get("stage") == Stage.FINALIZING:
-            return False
-        if not _still_current(event, st):
-            return False  # an old step's event: the run moved on without it
-        st.update(stage=Stage.FINALIZING, error=error)
-        return True
-
-    written = transact(deps, ref, record)
-    if written is None:
+    if event.get_type() in (types.RUN_FINISHED, types.RUN_REPLIED):
+        # A reply that could not be posted is deliver's failure, not the run's: say so.
+        if is_terminal(run) or event.get_type() == types.RUN_REPLIED:
+            gave_up(deps, RunRef.of(run), reason, message)
         return []
-    step = int(written["status"].get("step", 0))
-    return [run_event(types.RUN_FAILED, NAME, ref, step, error)]
+    if not _is_a_need(event, run):
+        return []  # an old step's, a forged or a malformed event: the run is not its to fail
+    error = {"reason": reason, "message": f"{event.get_type()} failed: {message}"}
+    result = advance(deps, RunRef.of(run), lambda view: decide(view, error), read=run)
+    return follow_up(deps, result)

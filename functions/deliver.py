@@ -34,8 +34,10 @@ from typing import Any, Final
 from cloudevents.core.base import BaseCloudEvent
 
 from events import types
-from events.envelope import CloudEvent, RunRef, data_of, run_ref_of, step_of
+from events.envelope import CloudEvent, RunRef
 from events.errors import PermanentError, TransientError
+from events.run_events import decode
+from functions import transcript as recorded
 from functions.agentrun import (
     TERMINAL_PHASES,
     get_run,
@@ -45,11 +47,14 @@ from functions.agentrun import (
     transact,
 )
 from functions.ports import Deps, NotFound, Resource
+from functions.run.delivery import CONDITION, settle
+from functions.run.needs import finished_data
+from functions.session import reply_routing
+from functions.transcript import Transcript, load, reply_from_entry, reply_key
 
-__all__ = ["CONDITION", "LEASE", "answer_text", "handle"]
+__all__ = ["LEASE", "answer_text", "handle"]
 
 NAME = "deliver"
-CONDITION: Final = "Delivered"
 # Longer than one post may take (the adapters time out after 10 s), so a live claim
 # is never taken over; short enough that a crashed claim is retried within a minute.
 LEASE: Final = 15.0
@@ -112,33 +117,32 @@ def _claim(deps: Deps, ref: RunRef, channel: str) -> str:
     return outcome
 
 
-def _settle(deps: Deps, ref: RunRef, ok: bool, reason: str, message: str) -> None:
-    now = deps.clock.now()
-
-    def decide(run: Resource, st: dict[str, Any]) -> bool:
-        set_condition(st, CONDITION, ok, reason, message, now)
-        return True
-
-    transact(deps, ref, decide)
-
-
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
-    """Post the answer of a finished run with routing into its thread, once as far as possible."""
-    if event.get_type() == types.RUN_REPLIED:
-        return _post_reply(event, deps)
-    if event.get_type() != types.RUN_FINISHED:
+    """Post the answer of a finished run with routing into its thread, once as far as possible.
+
+    What is posted, and where, comes from the run's record, never from the event.
+    """
+    ev = decode(event)
+    run = get_run(deps, ev.run)
+    if run is None:
         return []
-    data = data_of(event)
+    if ev.type == types.RUN_REPLIED:
+        return _post_reply(deps, run, ev.step)
+    if ev.type != types.RUN_FINISHED:
+        return []
+    data = finished_data(run)
     routing = data.get("routing")
+    if data.get("phase") not in TERMINAL_PHASES:
+        return []
     if not isinstance(routing, dict) or not routing.get("channel"):
         return []
     if data.get("mode") == "server" and data.get("phase") == "Succeeded":
         return []  # a session that ended (idle): every answer went out as run.replied
-    ref = run_ref_of(event)
+    ref = RunRef.of(run)
     channel = str(routing["channel"])
     if deps.channels is None:
         log.warning("run %s has routing to %s but no channels are configured", ref.key, channel)
-        _settle(deps, ref, False, "NoChannels", "this deployment has no chat channels configured")
+        settle(deps, ref, False, "NoChannels", "this deployment has no chat channels configured")
         return []
     claim = _claim(deps, ref, channel)
     if claim == "done":
@@ -148,41 +152,46 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         deps.channels.post(routing, answer_text(data, ref), key)
     except TransientError as exc:
         if claim == "post":
-            _settle(deps, ref, False, "Retrying", f"{channel}: {exc.message}")
+            settle(deps, ref, False, "Retrying", f"{channel}: {exc.message}")
         raise
     except PermanentError as exc:
         log.warning("run %s: delivery to %s failed: %s", ref.key, channel, exc.message)
         if claim == "post":
-            _settle(deps, ref, False, exc.reason, f"{channel}: {exc.message}")
+            settle(deps, ref, False, exc.reason, f"{channel}: {exc.message}")
         return []
     if claim == "post":
-        _settle(deps, ref, True, "Posted", f"the answer is in the {channel} thread")
+        settle(deps, ref, True, "Posted", f"the answer is in the {channel} thread")
     return []
 
 
-def _post_reply(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
+def _post_reply(deps: Deps, run: Resource, step: int) -> list[CloudEvent]:
     """Post one answer of a Serving run into its thread, once per step as far as possible."""
-    data = data_of(event)
-    routing = data.get("routing")
+    ref = RunRef.of(run)
+    transcript = load(deps.store, run)
+    routing = reply_routing(run, transcript, step)
     if not isinstance(routing, dict) or not routing.get("channel"):
         return []
-    ref, step = run_ref_of(event), step_of(event)
+    entry = transcript.reply(step)
+    if entry is None or reply_key(step) not in transcript.entries:
+        return []  # no answer of that step in the record: nothing to post
     channel = str(routing["channel"])
     if deps.channels is None:
         log.warning("run %s has routing to %s but no channels are configured", ref.key, channel)
         return []
-    run = get_run(deps, ref)
     marker = f"delivered/{step}"
-    if run is not None and any(key == marker for key, _ in deps.store.read_journal(run)):
+    if marker in transcript.entries:
         return []
+    text = answer_text_of(transcript, step)
     try:
-        deps.channels.post(
-            routing, str(data.get("result") or ""), f"{ref.uid or ref.key}/{step}/{NAME}"
-        )
+        deps.channels.post(routing, text, f"{ref.uid or ref.key}/{step}/{NAME}")
     except PermanentError as exc:
         log.warning("run %s: reply to %s failed: %s", ref.key, channel, exc.message)
         return []
-    if run is not None:
-        with contextlib.suppress(NotFound):  # the session was deleted meanwhile
-            deps.store.append_journal(run, marker, {"channel": channel})
+    with contextlib.suppress(NotFound):  # the session was deleted meanwhile
+        deps.store.append_journal(run, marker, {"channel": channel})
     return []
+
+
+def answer_text_of(transcript: Transcript, step: int) -> str:
+    """The answer of ``step`` as the record holds it (continued turns included)."""
+    return recorded.answer_text(transcript, step, reply_from_entry(transcript.reply(step) or {}))

@@ -110,6 +110,16 @@ class Store(Protocol):
 
     def update_status(self, obj: Resource) -> Resource: ...
 
+    def commit(
+        self, obj: Resource, journal: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> Resource:
+        """Write ``obj``'s status and append ``journal`` (each key once) as one change.
+
+        Conflict (stale resourceVersion) writes nothing of the status; journal entries
+        are keyed, so a retry that decides again writes the same ones.
+        """
+        ...
+
     def delete(self, kind: str, namespace: str, name: str) -> None: ...
 
     def watch(
@@ -161,6 +171,9 @@ class ToolResult:
     content: str
     is_error: bool = False
     pending: bool = False
+    # A sub-agent run now holds the call (``{"name", "uid"}``); pending without one means
+    # the call waits for a free sub-agent slot and is tried again when one frees.
+    delegated_to: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +245,8 @@ class ToolContext:
     agent: Resource
     idempotency_key: str
     store: Store
+    # Every call the model made in this step, in its order (sub-agent limits go by it).
+    step_calls: Sequence[ToolCall] = ()
 
 
 class Toolbox(Protocol):

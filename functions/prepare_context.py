@@ -17,14 +17,17 @@ from typing import Any, Final
 from cloudevents.core.base import BaseCloudEvent
 
 from events import types
-from events.envelope import CloudEvent, RunRef, run_event, run_ref_of, step_of
+from events.envelope import CloudEvent
 from events.errors import TransientError
+from events.run_events import decode
 from functions import session
-from functions.agentrun import KIND, Stage, get_run, rfc3339, transact
+from functions.agentrun import KIND, Phase, Stage, get_run, rfc3339
 from functions.ports import Deps, NotFound, Resource
+from functions.run.step import Outcome, advance, follow_up
+from functions.run.view import RunView
 from functions.transcript import CONTEXT, user_key
 
-__all__ = ["estimate_tokens", "handle", "session_history"]
+__all__ = ["decide_context", "decide_input", "estimate_tokens", "handle", "session_history"]
 
 NAME = "prepare_context"
 DEFAULT_BUDGET: Final = 100_000
@@ -98,100 +101,65 @@ def _context(deps: Deps, run: Resource) -> dict[str, Any]:
     }
 
 
-def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
-    """Write the context once and emit ``llm.requested`` for step 1 (or take an input)."""
-    ref = run_ref_of(event)
-    if event.get_type() == types.RUN_INPUT_RECEIVED:
-        return _take_input(event, deps, ref)
-    if step_of(event) != 0:
-        return []
-    run = get_run(deps, ref)
-    status = (run or {}).get("status") or {}
+def decide_context(view: RunView, step: int, context: dict[str, Any]) -> Outcome:
+    """Freeze ``context`` and open step 1 (or wait for input: a server run without a task)."""
     if (
-        run is None
-        or status.get("phase") not in ("Running", "Serving")
-        or status.get("stage") != Stage.ACCEPTED
+        step != 0
+        or not context
+        or view.phase not in (Phase.RUNNING, Phase.SERVING)
+        or view.stage != Stage.ACCEPTED
     ):
-        return []
-    try:
-        context = _context(deps, run)
-    except NotFound as exc:
-        # The Agent (or an MCPServer it names) vanished after validation. Retry (it may be
-        # being replaced), then the dead letter fails the run: a drop would leave it Running.
-        raise TransientError(f"run {ref.key}: {exc}", reason="ReferenceNotFound") from exc
-    deps.store.append_journal(run, CONTEXT, context)  # a redelivery finds it and keeps the first
-
-    serve = status.get("phase") == "Serving"  # server mode, no task: wait for input
-
-    def first_turn(current: Resource, st: dict[str, Any]) -> bool:
-        if st.get("phase") not in ("Running", "Serving") or st.get("stage") != Stage.ACCEPTED:
-            return False
-        if serve:
-            st.update(stage=Stage.INPUT)
-        else:
-            st.update(step=1, stage=Stage.MODEL)
-        return True
-
-    written = transact(deps, ref, first_turn, read=run)
-    if written is None:
-        return []
-    traceparent = event.get_extension("traceparent")
-    if serve:
-        return _wake(deps, written)
-    return [run_event(types.LLM_REQUESTED, NAME, ref, 1, traceparent=traceparent)]
+        return Outcome()
+    st = view.edit()
+    if view.phase == Phase.SERVING:
+        st.update(stage=Stage.INPUT)
+    else:
+        st.update(step=1, stage=Stage.MODEL)
+    return Outcome(st, {CONTEXT: context})
 
 
-def _wake(deps: Deps, run: Resource) -> list[CloudEvent]:
-    """``run.input.received`` for an input that queued while the context was prepared."""
-    index = session.next_input(run["status"])
-    if not index:
-        return []
-    entry = dict(deps.store.read_journal(run)).get(session.input_key(index)) or {}
-    step = int(run["status"].get("step", 0))
-    text = str(entry.get("content", ""))
-    return [session.input_event(RunRef.of(run), step, index, text, NAME)]
-
-
-def _take_input(event: BaseCloudEvent, deps: Deps, ref: RunRef) -> list[CloudEvent]:
-    """Open the next step with the next queued input (a Serving run only; else a no-op)."""
-    run = get_run(deps, ref)
-    status = (run or {}).get("status") or {}
-    if run is None or status.get("phase") != "Serving" or status.get("stage") != Stage.INPUT:
-        return []  # busy (the input waits in the queue) or over
-    index = session.next_input(status)
-    if not index:
-        return []  # already taken: a duplicate or late wake-up
-    entry = dict(deps.store.read_journal(run)).get(session.input_key(index))
+def decide_input(view: RunView, index: int) -> Outcome:
+    """Open the next step with queued input ``index`` (a Serving run waiting for it only)."""
+    st = view.status
+    if view.phase != Phase.SERVING or view.stage != Stage.INPUT or session.next_input(st) != index:
+        return Outcome()  # busy (the input waits in the queue), over, or taken already
+    entry = view.transcript.entries.get(session.input_key(index))
     if entry is None:
         raise TransientError(
-            f"run {ref.key}: input {index} is counted but not yet readable",
+            f"run {view.ref.key}: input {index} is counted but not yet readable",
             reason="InputNotFound",
         )
-    step = int(status.get("step", 0)) + 1
-    now = deps.clock.now()
-    # Journal first: a redelivery finds the same (input, step) pair, as status only moves here.
-    deps.store.append_journal(
-        run, user_key(step), {"role": "user", "content": entry["content"], "input": index}
+    step = view.step + 1
+    new = view.edit()
+    new.update(
+        phase=Phase.RUNNING,
+        stage=Stage.MODEL,
+        step=step,
+        inputsTaken=index,
+        exchangeStartedAt=rfc3339(view.now),
     )
+    new.pop("result", None)
+    journal = {user_key(step): {"role": "user", "content": entry["content"], "input": index}}
+    return Outcome(new, journal)
 
-    def take(current: Resource, st: dict[str, Any]) -> bool:
-        if (
-            st.get("phase") != "Serving"
-            or st.get("stage") != Stage.INPUT
-            or session.next_input(st) != index
-            or int(st.get("step", 0)) != step - 1
-        ):
-            return False
-        st.update(
-            phase="Running",
-            stage=Stage.MODEL,
-            step=step,
-            inputsTaken=index,
-            exchangeStartedAt=rfc3339(now),
-        )
-        return True
 
-    if transact(deps, ref, take, read=run) is None:
+def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
+    """Write the context once and ask for the first model turn (or take a queued input)."""
+    ev = decode(event)
+    if ev.type == types.RUN_INPUT_RECEIVED:
+        result = advance(deps, ev.run, lambda view: decide_input(view, ev.index))
+        return follow_up(deps, result, event)
+    run = get_run(deps, ev.run)
+    if run is None:
         return []
-    traceparent = event.get_extension("traceparent")
-    return [run_event(types.LLM_REQUESTED, NAME, ref, step, traceparent=traceparent)]
+    context: dict[str, Any] = {}
+    status = run.get("status") or {}
+    if status.get("stage") == Stage.ACCEPTED and ev.step == 0:
+        try:
+            context = _context(deps, run)
+        except NotFound as exc:
+            # The Agent (or an MCPServer it names) vanished after validation. Retry (it may
+            # be being replaced), then the dead letter fails the run: a drop would hang it.
+            raise TransientError(f"run {ev.run.key}: {exc}", reason="ReferenceNotFound") from exc
+    result = advance(deps, ev.run, lambda view: decide_context(view, ev.step, context), read=run)
+    return follow_up(deps, result, event)

@@ -20,10 +20,11 @@ from cloudevents.core.base import BaseCloudEvent
 
 from events import types
 from events.catalogue import validate_data
-from events.envelope import CloudEvent, RunRef, data_of
+from events.envelope import CloudEvent, data_of
 from functions import session
-from functions.agentrun import KIND, Stage, is_terminal
+from functions.agentrun import KIND, is_terminal
 from functions.ports import API_VERSION, Conflict, Deps, Invalid, Resource
+from functions.run.step import follow_up
 
 __all__ = ["handle", "run_name_for"]
 
@@ -80,16 +81,10 @@ def _as_input(
     if serving["metadata"]["name"] == name:
         return []  # this very request created the run: a redelivery, not new input
     origin = data.get("idempotencyKey") or f"{event.get_source()}#{event.get_id()}"
-    written = session.receive(deps, serving, str(data["task"]), origin, data.get("routing"))
-    if written is None:
+    result = session.receive(deps, serving, str(data["task"]), origin, data.get("routing"))
+    if result is None:
         return None  # it ended meanwhile: this request starts a new run
-    st = written.get("status") or {}
-    index = session.next_input(st)
-    if st.get("phase") != "Serving" or st.get("stage") != Stage.INPUT or not index:
-        return []  # busy: the input waits in the queue for the end of this exchange
-    entry = dict(deps.store.read_journal(written)).get(session.input_key(index)) or {}
-    ref, step = RunRef.of(written), int(st.get("step", 0))
-    return [session.input_event(ref, step, index, str(entry.get("content", "")), NAME)]
+    return follow_up(deps, result)
 
 
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:

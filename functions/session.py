@@ -11,20 +11,23 @@ Writers of an input (route for chat messages, ``baton send`` through the store)
 journal it and bump ``status.inputs`` in one conditional write; the status write
 is what makes a concurrent transition re-read, so an input is never lost between
 "the turn ended" and "the run went back to Serving". ``run.input.received`` is only
-a wake-up: whoever sees a Serving run with queued input emits it (route, call_llm
-at the end of an exchange, sweep at every tick), and prepare_context's guard on
-the status makes every extra copy a no-op.
+a wake-up, and one of the run's needs (``functions.run.needs``): a Serving run with
+queued input needs it, whoever looks (the commit that counted the input, the one
+that ended an exchange, sweep), and prepare_context's guard on the status makes
+every extra copy a no-op.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
-from events import types
-from events.envelope import CloudEvent, RunRef, run_event
+from events.envelope import RunRef
 from events.errors import TransientError
-from functions.agentrun import TERMINAL_PHASES, get_run, parse_duration, rfc3339, transact
+from functions.agentrun import TERMINAL_PHASES, Stage, parse_duration, rfc3339
 from functions.ports import Deps, Resource
+from functions.run.step import Outcome, Result, advance
+from functions.run.view import RunView
 from functions.transcript import Transcript
 
 __all__ = [
@@ -32,12 +35,11 @@ __all__ = [
     "INPUT_PREFIX",
     "exchanges",
     "idle_ttl",
-    "input_event",
     "input_key",
     "is_server",
     "next_input",
     "receive",
-    "reply_events",
+    "reply_routing",
 ]
 
 DEFAULT_IDLE_TTL: Final = "30m"
@@ -61,29 +63,10 @@ def idle_ttl(run: Resource) -> float:
     return value if value is not None else 1800.0
 
 
-def next_input(status: dict[str, Any]) -> int:
+def next_input(status: Mapping[str, Any]) -> int:
     """The index of the queued input to take next, or 0 when none is waiting."""
     taken = int(status.get("inputsTaken", 0))
     return taken + 1 if int(status.get("inputs", 0)) > taken else 0
-
-
-def input_event(
-    ref: RunRef, step: int, index: int, text: str, transition: str, *, redrive: str = ""
-) -> CloudEvent:
-    """``run.input.received`` for input ``index``: one id per input, step and emitter.
-
-    ``redrive`` (sweep: the run's lastEventTime) makes a new id once the run changed,
-    so a bus that dedupes by id lets the next wake-up through.
-    """
-    suffix = f"input-{index}" + (f"-redrive-{redrive}" if redrive else "")
-    return run_event(
-        types.RUN_INPUT_RECEIVED,
-        transition,
-        ref,
-        step,
-        {"input": text, "index": index},
-        tool_call_id=suffix,
-    )
 
 
 def _journal(
@@ -121,66 +104,40 @@ def receive(
     text: str,
     origin: str,
     routing: dict[str, Any] | None = None,
-) -> Resource | None:
-    """Journal and count one input of a server-mode run; the run as written, None if it is over.
+) -> Result | None:
+    """Journal and count one input of a server-mode run; None if the run no longer takes input.
 
-    None means the run no longer takes input (finished, or not in server mode): the
-    caller starts a new run instead. A duplicate ``origin`` changes nothing and
-    returns the run as it is.
+    None means the run is over (or not in server mode): the caller starts a new run
+    instead. A duplicate ``origin`` counts nothing new. The result's follow-up events
+    wake a Serving run for the input (``run.input.received``).
     """
     if not is_server(run) or (run.get("status") or {}).get("phase") in TERMINAL_PHASES:
         return None
     index = _journal(deps, run, text, origin, routing)
-    now = deps.clock.now()
-    ended = False
 
-    def count(current: Resource, st: dict[str, Any]) -> bool:
-        nonlocal ended
-        if st.get("phase") in TERMINAL_PHASES:
-            ended = True
-            return False
+    def count(view: RunView) -> Outcome:
+        st = view.status
+        if st.get("phase") in TERMINAL_PHASES or st.get("stage") == Stage.FINALIZING:
+            return Outcome(idle="ended")  # its end is recorded: the input starts a new run
         if int(st.get("inputs", 0)) >= index:
-            return False  # counted already (a duplicate, or a later input counted first)
-        st.update(inputs=index, lastInputAt=rfc3339(now))
-        return True
+            return Outcome()  # counted already (a duplicate, or a later input counted first)
+        new = view.edit()
+        new.update(inputs=index, lastInputAt=rfc3339(view.now))
+        return Outcome(new)
 
-    written = transact(deps, RunRef.of(run), count, read=run)
-    if ended:
-        return None
-    return written if written is not None else get_run(deps, RunRef.of(run))
+    result = advance(deps, RunRef.of(run), count, read=run)
+    return None if result.outcome.idle == "ended" else result
 
 
-def reply_events(
-    deps: Deps,
-    ref: RunRef,
-    step: int,
-    text: str,
-    run: Resource,
-    transcript: Transcript,
-    traceparent: Any,
-    transition: str = "call_llm",
-) -> list[CloudEvent]:
-    """``run.replied`` for the answer of ``step``, and a wake-up for the next queued input."""
+def reply_routing(run: Resource, transcript: Transcript, step: int) -> Any:
+    """Where the answer of ``step`` goes: the opening input's own routing, else the run's."""
     opening = transcript.user(transcript.exchange_start(step)) or {}
     index = int(opening.get("input", 0))
-    routing = run["spec"].get("routing")
+    routing = (run.get("spec") or {}).get("routing")
     if index:
         entry = transcript.entries.get(input_key(index)) or {}
-        routing = entry.get("routing") or routing  # the input's own thread/replyTo
-    replied = run_event(
-        types.RUN_REPLIED,
-        transition,
-        ref,
-        step,
-        {"result": text, "input": index, "routing": routing},
-        traceparent=traceparent,
-    )
-    queued = next_input(run["status"])
-    if not queued:
-        return [replied]
-    # Inputs that arrived during this exchange: wake prepare_context for the next one.
-    entry = dict(deps.store.read_journal(run)).get(input_key(queued)) or {}
-    return [replied, input_event(ref, step, queued, str(entry.get("content", "")), transition)]
+        routing = entry.get("routing") or routing
+    return routing
 
 
 def exchanges(task: str, entries: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str]]:

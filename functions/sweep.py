@@ -1,38 +1,58 @@
 """sweep: the level-triggered safety net, driven by ``dev.baton.tick``.
 
-Edge-triggered delivery can lose an event (a crash between write and emit, an
-ApiServerSource that started after the run was created, a dropped retry). Sweep
-compares every run's status with the clock and re-emits what is missing; the
-transitions' guards make a re-emit of something already handled a no-op. It
-also turns a person's annotations into events (``baton.dev/cancel``,
-``baton.dev/approve``/``reject``: what ``baton cancel``/``approve`` or ``kubectl
-annotate`` set), enforces timeouts, wakes Serving runs for queued input (what
-``baton send`` journals) and ends them idle past their idleTTL, deletes runs with
-``cleanup: delete`` and keeps each agent's finished runs within ``runHistoryLimit``
-(here rather than in finalize, so finalize's cost never grows with history).
+Each run is looked at on its own (one that cannot be evaluated gets a ``Swept``
+condition with the reason; the others proceed):
+
+- a person's annotations become the run's record (``baton.dev/cancel`` -> the outcome
+  Cancelled; ``baton.dev/approve``/``reject`` -> ``status.approvals``), and the record
+  then says which events follow;
+- timeouts and a server-mode session's idle end are decided and recorded the same way;
+- a run that made no progress for ``QUIET_SECONDS`` gets every event it still needs
+  published again (``functions.run.needs``: same ids, so buses drop what they had;
+  claims keep in-flight calls from running twice, so the wait can be short);
+- a run nobody has validated yet is announced again (a Pending one every
+  ``PENDING_RECHECK_SECONDS``, with one id per slot so repeats dedupe);
+- a delegated call whose sub-agent run ended (or vanished) resumes its parent;
+- finished runs with ``cleanup: delete`` go, and each agent keeps ``runHistoryLimit``.
+
+A tick carries no settings: how long sweep waits is its own business, not the sender's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections import defaultdict
-from typing import Any, Final
+from typing import Final
 
 from cloudevents.core.base import BaseCloudEvent
 
-from events import types
 from events.apiserver import resource_event
-from events.envelope import CloudEvent, RunRef, data_of, run_event
-from functions.agentrun import KIND, Stage, is_terminal, parse_duration, parse_time
+from events.envelope import CloudEvent, RunRef
+from functions.agentrun import (
+    KIND,
+    TERMINAL_PHASES,
+    Phase,
+    Stage,
+    is_terminal,
+    parse_duration,
+    parse_time,
+    set_condition,
+)
 from functions.ports import Deps, NotFound, Resource
-from functions.session import idle_ttl, input_event, input_key, next_input
-from functions.toolstep import call_data, tool_requested
-from functions.transcript import load
+from functions.run.needs import needs
+from functions.run.step import Outcome, Result, advance, follow_up
+from functions.run.subagents import decide_resume, vanished
+from functions.run.view import RunView
+from functions.session import idle_ttl, next_input
 
-__all__ = ["Settings", "handle"]
+__all__ = ["QUIET_SECONDS", "decide", "handle"]
 
 NAME = "sweep"
 DEFAULT_HISTORY_LIMIT: Final = 50
+QUIET_SECONDS: Final = 2.0
+UNSEEN_SECONDS: Final = 1.0
+PENDING_RECHECK_SECONDS: Final = 10.0
 # Annotations a person (baton cancel/approve, or kubectl annotate) sets on an AgentRun.
 CANCEL: Final = "baton.dev/cancel"
 APPROVE: Final = "baton.dev/approve"
@@ -40,166 +60,117 @@ REJECT: Final = "baton.dev/reject"
 APPROVED_BY: Final = "baton.dev/decided-by"
 
 
-class Settings:
-    """Thresholds, overridable per tick in the event's data."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        # A model or tool call may be in flight for minutes: wait that long before re-driving.
-        self.stall_after = float(data.get("stallAfterSeconds", 300))
-        # Accepted and Finalizing stages wait on no outside call: a lost event shows sooner.
-        self.quick_after = min(float(data.get("quickStallAfterSeconds", 30)), self.stall_after)
-        self.unseen_after = float(data.get("unseenAfterSeconds", 10))
-
-    def stalled_after(self, stage: str | None) -> float:
-        """How long a run may sit in ``stage`` before sweep re-emits what it waits for."""
-        return self.quick_after if stage in (Stage.ACCEPTED, Stage.FINALIZING) else self.stall_after
-
-
-def _timeout(run: Resource, agents: dict[tuple[str, str], Resource | None]) -> float | None:
-    spec = run["spec"]
-    if spec.get("timeout"):
-        return parse_duration(spec["timeout"])
-    agent = agents.get((run["metadata"].get("namespace", "default"), spec["agentRef"]["name"]))
-    return parse_duration(((agent or {}).get("spec", {}).get("limits") or {}).get("timeout"))
-
-
-def _redrive(deps: Deps, run: Resource, now: float) -> list[CloudEvent]:
-    """The event a stalled run is waiting for, emitted again."""
-    st = run["status"]
-    ref, step, stage = RunRef.of(run), int(st.get("step", 0)), st.get("stage")
-    marker = st.get("lastEventTime", "")
-    if stage == Stage.ACCEPTED:
-        return [run_event(types.RUN_ACCEPTED, NAME, ref, 0, tool_call_id=f"redrive-{marker}")]
-    if stage == Stage.MODEL:
-        return [run_event(types.LLM_REQUESTED, NAME, ref, step, tool_call_id=f"redrive-{marker}")]
-    if stage == Stage.TOOLS:
-        pending = set(st.get("pendingToolCalls") or [])
-        return [
-            tool_requested(NAME, ref, step, c, suffix=f"-redrive-{marker}")
-            for c in load(deps.store, run).tool_calls(step)
-            if c.id in pending and c.id not in (st.get("awaitingApproval") or [])
-        ]
-    if stage == Stage.FINALIZING:
-        error = st.get("error")
-        if error:
-            return [
-                run_event(
-                    types.RUN_FAILED, NAME, ref, step, dict(error), tool_call_id=f"redrive-{marker}"
-                )
-            ]
-        return [
-            run_event(
-                types.RUN_COMPLETED,
-                NAME,
-                ref,
-                step,
-                {"result": st.get("result", "")},
-                tool_call_id=f"redrive-{marker}",
-            )
-        ]
-    return []
-
-
-def _timed_out(ref: RunRef, step: int, timeout: float) -> CloudEvent:
-    message = f"the run exceeded its timeout ({timeout:g}s)"
-    return run_event(types.RUN_TIMEDOUT, NAME, ref, step, {"reason": "Timeout", "message": message})
-
-
 def _ids(value: str | None) -> set[str]:
     return {part.strip() for part in (value or "").split(",") if part.strip()}
 
 
-def _requests(deps: Deps, run: Resource) -> list[CloudEvent]:
-    """What a person asked for with annotations (``baton cancel``/``approve`` or kubectl)."""
-    notes = run["metadata"].get("annotations") or {}
-    st = run.get("status") or {}
-    ref, step = RunRef.of(run), int(st.get("step", 0))
-    if notes.get(CANCEL) and st.get("stage") != Stage.FINALIZING:
+def _timeout(view: RunView, agent: Resource | None) -> float | None:
+    if view.spec.get("timeout"):
+        return parse_duration(view.spec["timeout"])
+    limits = ((agent or {}).get("spec") or {}).get("limits") or {}
+    return parse_duration(limits.get("timeout"))
+
+
+def _end(view: RunView, phase: str, reason: str, message: str) -> Outcome:
+    st = view.edit()
+    st.update(
+        stage=Stage.FINALIZING, outcome={"phase": phase, "reason": reason, "message": message}
+    )
+    if phase != Phase.SUCCEEDED:
+        st["error"] = {"reason": reason, "message": message}
+    return Outcome(st)
+
+
+def decide(view: RunView, agent: Resource | None) -> Outcome:
+    """What the clock and a person's annotations decide for one live run, as a record."""
+    st, now = view.status, view.now
+    if view.phase in TERMINAL_PHASES or view.stage == Stage.FINALIZING:
+        return Outcome()
+    notes = view.run["metadata"].get("annotations") or {}
+    if notes.get(CANCEL):
         by = notes[CANCEL] if notes[CANCEL] not in ("true", "yes") else "a user"
-        data = {"reason": "Cancelled", "message": f"cancelled by {by}"}
-        return [run_event(types.RUN_CANCELLED, NAME, ref, step, data)]
+        return _end(view, Phase.CANCELLED, "Cancelled", f"cancelled by {by}")
     waiting = set(st.get("awaitingApproval") or [])
     decided = {
         **{c: True for c in _ids(notes.get(APPROVE))},
         **{c: False for c in _ids(notes.get(REJECT))},
     }
-    if not waiting or not decided.keys() & waiting:
-        return []
-    by = notes.get(APPROVED_BY) or "a reviewer"
-    return [
-        run_event(
-            types.TOOL_APPROVED,
-            NAME,
-            ref,
-            step,
-            {
-                "toolCall": call_data(c),
-                "approved": decided[c.id],
-                "by": by,
-            },
-            tool_call_id=f"{c.id}-approval",
-        )
-        for c in load(deps.store, run).tool_calls(step)
-        if c.id in waiting and c.id in decided
-    ]
-
-
-def _check(
-    deps: Deps,
-    run: Resource,
-    settings: Settings,
-    now: float,
-    agents: dict[tuple[str, str], Resource | None],
-) -> list[CloudEvent]:
-    st = run.get("status") or {}
-    phase = st.get("phase", "")
-    created = parse_time(run["metadata"].get("creationTimestamp")) or now
-    timeout = _timeout(run, agents)
-    requested = _requests(deps, run)
-    if requested:
-        return requested
-    if phase in ("", "Pending"):
-        if st.get("stage") == Stage.FINALIZING:
-            return _redrive(deps, run, now)
-        if phase == "Pending" and timeout and now - created > timeout:
-            return [_timed_out(RunRef.of(run), 0, timeout)]  # its references never came
-        if phase == "Pending" or now - created > settings.unseen_after:
-            return [resource_event("ADDED", run)]
-        return []
-    if phase == "Serving" and st.get("stage") == Stage.INPUT:
-        return _serving(deps, run, now)
-    ref, step = RunRef.of(run), int(st.get("step", 0))
+    approvals = dict(st.get("approvals") or {})
+    fresh = {c: ok for c, ok in decided.items() if c in waiting and c not in approvals}
+    if fresh:
+        by = notes.get(APPROVED_BY) or "a reviewer"
+        new = view.edit()
+        new["approvals"] = {
+            **approvals,
+            **{c: {"approved": ok, "by": by} for c, ok in fresh.items()},
+        }
+        return Outcome(new)
+    if view.phase in ("", Phase.PENDING):
+        return Outcome()  # validate decides (and fails a run that waited too long)
+    if view.phase == Phase.SERVING and view.stage == Stage.INPUT:
+        ttl = idle_ttl(view.run)
+        idle = now - (parse_time(st.get("lastEventTime")) or now)
+        if idle > ttl and not next_input(st):
+            message = f"no input for {ttl:g}s (idleTTL): the session ended"
+            return _end(view, Phase.SUCCEEDED, "IdleTimeout", message)
+        return Outcome()
+    timeout = _timeout(view, agent)
     # Server mode: the timeout bounds each exchange, not the whole session.
-    started = parse_time(st.get("exchangeStartedAt") or st.get("startedAt")) or created
-    if timeout and now - started > timeout and st.get("stage") != Stage.FINALIZING:
-        return [_timed_out(ref, step, timeout)]
-    last = parse_time(st.get("lastEventTime")) or started
-    if phase != "AwaitingApproval" and now - last > settings.stalled_after(st.get("stage")):
-        return _redrive(deps, run, now)
+    started = parse_time(st.get("exchangeStartedAt") or st.get("startedAt"))
+    if timeout and started and now - started > timeout:
+        return _end(view, Phase.FAILED, "Timeout", f"the run exceeded its timeout ({timeout:g}s)")
+    return Outcome()
+
+
+def _announce(run: Resource, now: float) -> list[CloudEvent]:
+    """The AgentRun's add event again, for a run validate has not taken up (yet)."""
+    st = run.get("status") or {}
+    created = parse_time(run["metadata"].get("creationTimestamp")) or now
+    if st.get("phase") == Phase.PENDING or now - created > UNSEEN_SECONDS:
+        slot = int(now // PENDING_RECHECK_SECONDS)
+        return [resource_event("ADDED", run, id_=f"{run['metadata']['uid']}/announce/{slot}")]
     return []
 
 
-def _serving(deps: Deps, run: Resource, now: float) -> list[CloudEvent]:
-    """A Serving run: wake it for queued input (``baton send`` only writes the store), or end
-    it once it has been idle longer than its idleTTL."""
-    st = run["status"]
-    ref, step = RunRef.of(run), int(st.get("step", 0))
-    marker = st.get("lastEventTime", "")
-    index = next_input(st)
-    if index:
-        entry = dict(deps.store.read_journal(run)).get(input_key(index)) or {}
-        text = str(entry.get("content", ""))
-        return [input_event(ref, step, index, text, NAME, redrive=marker)]
-    ttl = idle_ttl(run)
-    idle = now - (parse_time(st.get("lastEventTime")) or now)
-    if idle <= ttl:
-        return []
-    data = {
-        "result": st.get("result", ""),
-        "reason": "IdleTimeout",
-        "message": f"no input for {ttl:g}s (idleTTL): the session ended",
-    }
-    return [run_event(types.RUN_COMPLETED, NAME, ref, step, data, tool_call_id="idle")]
+def _children(deps: Deps, run: Resource) -> list[CloudEvent]:
+    """Resume the parent for every delegated call whose sub-agent run ended or vanished."""
+    st = run.get("status") or {}
+    out: list[CloudEvent] = []
+    for call_id, child_ref in (st.get("delegations") or {}).items():
+        if call_id not in (st.get("pendingToolCalls") or []):
+            continue
+        try:
+            child = deps.store.get(KIND, run["metadata"]["namespace"], child_ref.get("name", ""))
+        except NotFound:
+            child = vanished(run, call_id, child_ref)
+        if child["metadata"].get("uid") != child_ref.get("uid"):
+            child = vanished(run, call_id, child_ref)
+        if not is_terminal(child):
+            continue
+        out.extend(follow_up(deps, _resume(deps, run, child)))
+    return out
+
+
+def _resume(deps: Deps, run: Resource, child: Resource) -> Result:
+    return advance(deps, RunRef.of(run), lambda view: decide_resume(view, child))
+
+
+def _check(deps: Deps, run: Resource, agent: Resource | None) -> list[CloudEvent]:
+    st = run.get("status") or {}
+    now = deps.clock.now()
+    if st.get("phase", "") in ("", Phase.PENDING) and st.get("stage") != Stage.FINALIZING:
+        decided = advance(deps, RunRef.of(run), lambda view: decide(view, agent), read=run)
+        return follow_up(deps, decided) if decided.committed else _announce(run, now)
+    decided = advance(deps, RunRef.of(run), lambda view: decide(view, agent), read=run)
+    if decided.committed:
+        return follow_up(deps, decided)
+    out = _children(deps, run) if st.get("delegations") else []
+    last = parse_time(st.get("lastEventTime")) or now
+    # Input queued by another process (``baton send`` writes only the store) wakes at once.
+    queued = st.get("phase") == Phase.SERVING and next_input(st)
+    if not out and (queued or now - last > QUIET_SECONDS):
+        out = needs(run, now)
+    return out
 
 
 def _housekeep(
@@ -227,25 +198,44 @@ def _delete(deps: Deps, run: Resource) -> None:
         deps.store.delete(KIND, meta.get("namespace", "default"), meta["name"])
 
 
+def _unsweepable(deps: Deps, run: Resource, exc: Exception) -> None:
+    """Say on the run why sweep cannot look after it (once per reason), and go on."""
+    message = f"sweep cannot evaluate this run: {type(exc).__name__}: {exc}"[:500]
+
+    def note(view: RunView) -> Outcome:
+        conds = {c["type"]: c for c in view.status.get("conditions", [])}
+        if conds.get("Swept", {}).get("message") == message:
+            return Outcome()
+        st = view.edit()
+        set_condition(st, "Swept", False, "SweepFailed", message, view.now)
+        return Outcome(st)
+
+    with contextlib.suppress(Exception):
+        advance(deps, RunRef.of(run), note)
+
+
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
-    """Re-emit what stalled runs wait for, enforce timeouts, prune finished runs."""
-    settings = Settings(data_of(event) if event.get_data() else {})
-    now = deps.clock.now()
+    """Look after every run, each on its own; prune finished runs."""
     runs = deps.store.list(KIND)
     agents: dict[tuple[str, str], Resource | None] = {}
-    for run in runs:
-        key = (run["metadata"].get("namespace", "default"), run["spec"]["agentRef"]["name"])
-        if key not in agents:
-            try:
-                agents[key] = deps.store.get("Agent", *key)
-            except NotFound:
-                agents[key] = None
     out: list[CloudEvent] = []
     finished = []
     for run in runs:
         if is_terminal(run):
             finished.append(run)
-        else:
-            out.extend(_check(deps, run, settings, now, agents))
+            continue
+        key = (run["metadata"].get("namespace", "default"), run["spec"]["agentRef"]["name"])
+        try:
+            if key not in agents:
+                try:
+                    agents[key] = deps.store.get("Agent", *key)
+                except NotFound:
+                    agents[key] = None
+            out.extend(_check(deps, run, agents[key]))
+        except Exception as exc:  # one bad run must not stop sweep for everyone
+            logging.getLogger(__name__).warning(
+                "sweep: run %s/%s: %s", key[0], run["metadata"]["name"], exc
+            )
+            _unsweepable(deps, run, exc)
     _housekeep(deps, finished, agents)
     return out

@@ -16,7 +16,9 @@ from functions.ports import ModelReply, Resource, Store, ToolCall, ToolSpec, Usa
 
 __all__ = [
     "CONTEXT",
+    "CONTINUED",
     "Transcript",
+    "answer_text",
     "load",
     "reply_entry",
     "reply_from_entry",
@@ -26,6 +28,8 @@ __all__ = [
 ]
 
 CONTEXT: Final = "context"
+# Stop reasons after which the next step continues the same answer (when not failed).
+CONTINUED: Final = frozenset({"pause_turn", "max_tokens"})
 
 
 def reply_key(step: int) -> str:
@@ -150,6 +154,16 @@ class Transcript:
             if results:
                 messages.append({"role": "user", "content": results})
         return messages
+
+
+def answer_text(transcript: Transcript, step: int, reply: ModelReply) -> str:
+    """The reply's text, after the text of the turns it continues (pause_turn, max_tokens)."""
+    parts = [reply.text]
+    k, start = step - 1, transcript.exchange_start(step)
+    while k >= start and (entry := transcript.reply(k)) and entry.get("stop_reason") in CONTINUED:
+        parts.insert(0, reply_from_entry(entry).text)
+        k -= 1
+    return "".join(parts)
 
 
 def load(store: Store, run: Resource) -> Transcript:

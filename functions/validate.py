@@ -1,60 +1,81 @@
 """validate: an AgentRun was added; check its spec and references, then accept it.
 
-Unknown references leave the run Pending with a reason (sweep re-drives it, so
-it proceeds once the reference appears); an invalid run is sent to finalize as
-failed; a valid one goes Running (Serving: a server-mode run with no task) and
-``run.accepted`` starts the chain.
+Unknown references leave the run Pending with a reason, and the run is announced
+again while it waits; it proceeds once the reference appears, or fails after its
+waiting deadline (its timeout, else ``PENDING_DEADLINE``) with the missing reference
+named. An invalid run fails with the reason; a valid one goes Running (Serving: a
+server-mode run with no task) and ``run.accepted`` starts the chain.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from cloudevents.core.base import BaseCloudEvent
 
-from events import types
 from events.apiserver import object_of
-from events.envelope import CloudEvent, RunRef, run_event
+from events.envelope import CloudEvent, RunRef
 from events.errors import MalformedEvent
-from functions.agentrun import KIND, Stage, get_run, rfc3339, set_condition, transact
+from functions.agentrun import (
+    KIND,
+    Phase,
+    Stage,
+    get_run,
+    parse_duration,
+    parse_time,
+    rfc3339,
+    set_condition,
+)
 from functions.ports import Deps, NotFound, Resource
+from functions.run.step import Outcome, advance, follow_up
+from functions.run.view import RunView
 from functions.session import is_server
 
-__all__ = ["check_references", "handle"]
+__all__ = ["PENDING_DEADLINE", "Verdict", "check_references", "decide", "handle"]
 
 NAME = "validate"
+# How long a run waits for a reference (Agent, Model, MCPServer) when it has no timeout.
+PENDING_DEADLINE: Final = 600.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the references say: ``ok``, ``unresolved`` (may appear) or ``invalid`` (never)."""
+
+    kind: str
+    reason: str = ""
+    message: str = ""
 
 
 class _Unresolved(Exception):
-    """A reference that does not exist (yet)."""
-
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
-        self.reason = reason
-        self.message = message
+        self.verdict = Verdict("unresolved", reason, message)
 
 
 class _Invalid(Exception):
-    """A run that can never succeed as written."""
-
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
-        self.reason = reason
-        self.message = message
+        self.verdict = Verdict("invalid", reason, message)
 
 
 def _lookup(deps: Deps, kind: str, namespace: str, name: str, what: str) -> Resource:
     try:
-        return deps.store.get(kind, namespace, name)
+        found = deps.store.get(kind, namespace, name)
     except NotFound:
         raise _Unresolved(
             f"{kind}NotFound", f"{what} {kind} {namespace}/{name} does not exist (yet)"
         ) from None
+    if found["metadata"].get("namespace", "default") != namespace:
+        # A store must never hand out another namespace's object for a name.
+        raise _Invalid("CrossNamespaceReference", f"{what} {name} is not in namespace {namespace}")
+    return found
 
 
 def check_references(deps: Deps, run: Resource) -> tuple[Resource, Resource]:
-    """The run's Agent and Model; raises when one is missing or the run is invalid."""
+    """The run's Agent and Model, in the run's namespace; raises when one is missing or invalid."""
     spec = run["spec"]
     namespace = run["metadata"].get("namespace", "default")
     agent = _lookup(deps, "Agent", namespace, spec["agentRef"]["name"], "agentRef:")
@@ -70,6 +91,13 @@ def check_references(deps: Deps, run: Resource) -> tuple[Resource, Resource]:
     mode = spec.get("mode", "task")
     if mode == "task" and not (spec.get("task") or "").strip():
         raise _Invalid("InvalidSpec", "spec.task: required when spec.mode is task")
+    for field in ("timeout", "idleTTL"):
+        try:
+            seconds = parse_duration(spec.get(field))
+        except ValueError as exc:
+            raise _Invalid("InvalidSpec", f"spec.{field}: {exc}") from None
+        if seconds is not None and seconds <= 0:
+            raise _Invalid("InvalidSpec", f"spec.{field}: must be longer than 0s")
     parent = spec.get("parent") or {}
     max_depth = (agent["spec"].get("subagents") or {}).get("maxDepth", 2)
     if parent and int(parent.get("spawnDepth", 0)) > max_depth:
@@ -83,6 +111,76 @@ def check_references(deps: Deps, run: Resource) -> tuple[Resource, Resource]:
     return agent, model
 
 
+def verdict_of(deps: Deps, run: Resource) -> Verdict:
+    """Look the references up (the only I/O of validate) and say what they mean."""
+    try:
+        check_references(deps, run)
+    except (_Unresolved, _Invalid) as exc:
+        return exc.verdict
+    return Verdict("ok")
+
+
+def _deadline(view: RunView) -> float:
+    try:
+        timeout = parse_duration(view.spec.get("timeout"))
+    except ValueError:
+        timeout = None
+    return timeout or PENDING_DEADLINE
+
+
+def decide(view: RunView, verdict: Verdict) -> Outcome:
+    """Accept, hold or reject a run that validate has not decided yet."""
+    if view.phase not in ("", Phase.PENDING) or view.stage == Stage.FINALIZING:
+        return Outcome()
+    st = view.edit()
+    if verdict.kind == "invalid":
+        return _reject(view, st, verdict.reason, verdict.message)
+    if verdict.kind == "unresolved":
+        created = parse_time(view.run["metadata"].get("creationTimestamp")) or view.now
+        deadline = _deadline(view)
+        if view.now - created > deadline:
+            message = f"{verdict.message.removesuffix(' (yet)')} after waiting {deadline:g}s"
+            return _reject(view, st, verdict.reason, message)
+        conds = {c["type"]: c for c in st.get("conditions", [])}
+        if (
+            view.phase == Phase.PENDING
+            and conds.get("Accepted", {}).get("message") == verdict.message
+        ):
+            return Outcome()  # nothing new to say: no write on every re-announcement
+        st["phase"] = Phase.PENDING
+        set_condition(st, "Accepted", False, verdict.reason, verdict.message, view.now)
+        return Outcome(st)
+    uid = view.ref.uid
+    # The run's uid is its trace id: every shape, traced or not, names the same trace.
+    trace_id = uuid.UUID(uid).hex if uid else uuid.uuid4().hex
+    # A server-mode run without a task serves at once; with one it works on the task first.
+    serve = is_server(view.run) and not (view.spec.get("task") or "").strip()
+    st.update(
+        phase=Phase.SERVING if serve else Phase.RUNNING,
+        stage=Stage.ACCEPTED,
+        step=0,
+        startedAt=rfc3339(view.now),
+        traceID=st.get("traceID") or trace_id,
+        observedGeneration=view.run["metadata"].get("generation", 1),
+        tokenUsage={"input": 0, "output": 0, "total": 0, "cacheRead": 0, "cacheCreation": 0},
+        toolCalls=0,
+        pendingToolCalls=[],
+    )
+    st.pop("error", None)
+    set_condition(st, "Accepted", True, "Validated", "spec and references are valid", view.now)
+    return Outcome(st)
+
+
+def _reject(view: RunView, st: dict[str, Any], reason: str, message: str) -> Outcome:
+    st.update(
+        stage=Stage.FINALIZING,
+        error={"reason": reason, "message": message},
+        outcome={"phase": Phase.FAILED, "reason": reason, "message": message},
+    )
+    set_condition(st, "Accepted", False, reason, message, view.now)
+    return Outcome(st)
+
+
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     """Accept, hold (Pending) or reject the AgentRun the event carries."""
     obj = object_of(event)
@@ -93,74 +191,11 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         raise MalformedEvent(f"event {event.get_id()}: AgentRun without metadata.name")
     ref = RunRef(meta.get("namespace", "default"), meta["name"], meta.get("uid", ""))
     run = get_run(deps, ref)
-    status = (run or {}).get("status") or {}
-    if run is None or status.get("phase", "") not in ("", "Pending"):
+    if run is None:
         return []
-    if status.get("stage") == Stage.FINALIZING:
-        return []  # already rejected; finalize (or sweep) takes it from here
-    ref = RunRef.of(run)
-    now = deps.clock.now()
-    try:
-        check_references(deps, run)
-    except _Unresolved as exc:
-        return _hold(deps, ref, exc.reason, exc.message, now)
-    except _Invalid as exc:
-        return _reject(deps, ref, exc.reason, exc.message, now)
-
-    # The run's uid is its trace id: every shape, traced or not, names the same trace.
-    trace_id = uuid.UUID(ref.uid).hex if ref.uid else uuid.uuid4().hex
-    # A server-mode run without a task serves at once; with one it works on the task first.
-    serve = is_server(run) and not (run["spec"].get("task") or "").strip()
-    phase = "Serving" if serve else "Running"
-
-    def accept(current: Resource, status: dict[str, Any]) -> bool:
-        if status.get("phase", "") not in ("", "Pending"):
-            return False
-        status.update(
-            phase=phase,
-            stage=Stage.ACCEPTED,
-            step=0,
-            startedAt=rfc3339(now),
-            traceID=status.get("traceID") or trace_id,
-            observedGeneration=current["metadata"].get("generation", 1),
-            tokenUsage={"input": 0, "output": 0, "total": 0, "cacheRead": 0, "cacheCreation": 0},
-            toolCalls=0,
-            pendingToolCalls=[],
-        )
-        status.pop("error", None)
-        set_condition(status, "Accepted", True, "Validated", "spec and references are valid", now)
-        return True
-
-    written = transact(deps, ref, accept, read=run)
-    if written is None:
-        return []
-    traceparent = f"00-{written['status']['traceID']}-{uuid.uuid4().hex[:16]}-01"
-    return [run_event(types.RUN_ACCEPTED, NAME, ref, 0, traceparent=traceparent)]
-
-
-def _hold(deps: Deps, ref: RunRef, reason: str, message: str, now: float) -> list[CloudEvent]:
-    def pend(current: Resource, status: dict[str, Any]) -> bool:
-        if status.get("phase", "") not in ("", "Pending"):
-            return False
-        conds = {c["type"]: c for c in status.get("conditions", [])}
-        if status.get("phase") == "Pending" and conds.get("Accepted", {}).get("message") == message:
-            return False  # nothing new to say: do not churn writes on every re-drive
-        status["phase"] = "Pending"
-        set_condition(status, "Accepted", False, reason, message, now)
-        return True
-
-    transact(deps, ref, pend)
-    return []
-
-
-def _reject(deps: Deps, ref: RunRef, reason: str, message: str, now: float) -> list[CloudEvent]:
-    def fail(current: Resource, status: dict[str, Any]) -> bool:
-        if status.get("phase", "") not in ("", "Pending"):
-            return False
-        status.update(stage=Stage.FINALIZING, error={"reason": reason, "message": message})
-        set_condition(status, "Accepted", False, reason, message, now)
-        return True
-
-    if transact(deps, ref, fail) is None:
-        return []
-    return [run_event(types.RUN_FAILED, NAME, ref, 0, {"reason": reason, "message": message})]
+    status = run.get("status") or {}
+    verdict = Verdict("ok")
+    if status.get("phase", "") in ("", Phase.PENDING) and status.get("stage") != Stage.FINALIZING:
+        verdict = verdict_of(deps, run)
+    result = advance(deps, RunRef.of(run), lambda view: decide(view, verdict), read=run)
+    return follow_up(deps, result, event)

@@ -16,35 +16,20 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON, Handler, Subscription, matches
-from events.envelope import CloudEvent
-from events.errors import PermanentError, TransientError
+from events.delivery import RetryPolicy, Verdict, classify
+from events.envelope import CloudEvent, dedupe_key
+from events.errors import BatonError
 
-__all__ = ["InProcessBus", "RetryPolicy"]
+__all__ = ["InProcessBus"]
 
 _Delivery = tuple[str, Handler, BaseCloudEvent, int]
 
 log = logging.getLogger("baton.bus")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff: ``base * 2**(attempt-1)`` capped at ``cap``, ``max_attempts`` tries."""
-
-    max_attempts: int = 8
-    base: float = 0.05
-    cap: float = 30.0
-
-    def delay(self, attempt: int, hint: float | None) -> float:
-        """Seconds to wait before the next attempt."""
-        if hint is not None:
-            return min(max(hint, 0.0), self.cap)
-        return float(min(self.base * 2 ** (attempt - 1), self.cap))
 
 
 def _dead_letter_copy(event: BaseCloudEvent, reason: str, message: str) -> CloudEvent:
@@ -97,16 +82,17 @@ class InProcessBus:
         self._taps.append(listener)
 
     def publish(self, event: CloudEvent) -> None:
-        """Deliver ``event`` to every matching subscription; repeats of an id are dropped."""
+        """Deliver ``event`` to matching subscriptions; a repeat (same source and id) is dropped."""
         self._route(event, keep=False)
 
     def _route(self, event: BaseCloudEvent, *, keep: bool) -> _Delivery | None:
         """Submit ``event``'s deliveries; with ``keep``, hand the first back to run here."""
         if self._window:
             with self._lock:
-                if event.get_id() in self._seen:
+                key = dedupe_key(event)
+                if key in self._seen:
                     return None
-                self._seen[event.get_id()] = None
+                self._seen[key] = None
                 if len(self._seen) > self._window:
                     self._seen.popitem(last=False)
         for listener in self._taps:
@@ -172,20 +158,19 @@ class InProcessBus:
         kept: _Delivery | None = None
         try:
             emitted = handler(event)
-        except TransientError as exc:
-            self._retry_later(name, handler, event, attempt, exc.reason, exc.message, exc.delay)
-        except PermanentError as exc:
-            self._dead(event, exc.reason, exc.message)
-        except Exception as exc:  # a bug in a handler: retried like a 5xx, logged with its trace
-            if attempt == 1:
-                log.exception("%s failed on %s", name, event.get_id())
+        except Exception as exc:
+            verdict = classify(exc, attempt, self._retry)
+            if not isinstance(exc, BatonError):  # a bug in a handler: logged with its trace
+                if attempt == 1:
+                    log.exception("%s failed on %s", name, event.get_id())
+                else:
+                    log.error(
+                        "%s failed on %s again (attempt %d): %s", name, event.get_id(), attempt, exc
+                    )
+            if verdict.action == "dead":
+                self._dead(event, verdict.reason, verdict.message)
             else:
-                log.error(
-                    "%s failed on %s again (attempt %d): %s", name, event.get_id(), attempt, exc
-                )
-            self._retry_later(
-                name, handler, event, attempt, "InternalError", f"{type(exc).__name__}: {exc}", None
-            )
+                self._retry_later(name, handler, event, attempt, verdict)
         else:
             for out in emitted:
                 if kept is None:
@@ -197,21 +182,15 @@ class InProcessBus:
         return kept
 
     def _retry_later(
-        self,
-        name: str,
-        handler: Handler,
-        event: BaseCloudEvent,
-        attempt: int,
-        reason: str,
-        message: str,
-        hint: float | None,
+        self, name: str, handler: Handler, event: BaseCloudEvent, attempt: int, verdict: Verdict
     ) -> None:
-        if attempt >= self._retry.max_attempts:
-            self._dead(event, reason, f"gave up after {attempt} attempts: {message}")
-            return
-        delay = self._retry.delay(attempt, hint)
         log.info(
-            "%s: %s on %s, retry %d in %.2fs", name, reason, event.get_id(), attempt + 1, delay
+            "%s: %s on %s, retry %d in %.2fs",
+            name,
+            verdict.reason,
+            event.get_id(),
+            attempt + 1,
+            verdict.delay,
         )
         with self._lock:
             self._inflight += 1  # a scheduled retry keeps the bus busy
@@ -220,7 +199,7 @@ class InProcessBus:
             self._submit(name, handler, event, attempt + 1)
             self._done()
 
-        self._schedule(delay, resubmit)
+        self._schedule(verdict.delay, resubmit)
 
     def _dead(self, event: BaseCloudEvent, reason: str, message: str) -> None:
         if event.get_extension(DEAD_LETTER_REASON):

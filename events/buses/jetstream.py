@@ -15,6 +15,7 @@ calls are bridged with ``run_coroutine_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 from collections.abc import Coroutine
@@ -28,7 +29,7 @@ from events.buses.jetstream_config import JetStreamConfig, dead_letter_subject, 
 from events.buses.jetstream_delivery import Delivery, Settings
 from events.buses.jetstream_pull import PullLoop
 from events.codecs.nats import to_binary
-from events.envelope import CloudEvent
+from events.envelope import CloudEvent, dedupe_key
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -220,9 +221,11 @@ class JetStreamBus:
         assert self._js is not None
         message = to_binary(event)
         headers = dict(message.headers)
-        # A dead letter is a new message about the event: its own id, still deduplicated.
-        msg_id = event.get_id() if subject is None else f"{event.get_id()}@{subject}"
-        headers["Nats-Msg-Id"] = msg_id
+        # CloudEvents identity is source + id (two producers may share an id); hashed, so a
+        # long source cannot make an oversized header. A dead letter is a new message about
+        # the event: its own id, still deduplicated.
+        identity = dedupe_key(event) if subject is None else f"{dedupe_key(event)}@{subject}"
+        headers["Nats-Msg-Id"] = hashlib.sha256(identity.encode()).hexdigest()[:32]
         target = subject or subject_for(event.get_type(), self.config.prefix)
         await self._js.publish(target, message.data, headers=headers)
 

@@ -21,7 +21,8 @@ from cloudevents.core.v1.event import CloudEvent
 
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON, Handler, Subscription, matches
 from events.codecs.nats import NATSMessage, from_nats
-from events.errors import MalformedEvent, PermanentError, TransientError
+from events.delivery import RetryPolicy, classify
+from events.errors import BatonError, MalformedEvent
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -77,6 +78,9 @@ class Delivery:
         self._dead_letter_subject = dead_letter_subject
         self._skip_prefix = skip_prefix
         self._transport_errors = transport_errors
+        self._policy = RetryPolicy(
+            max_attempts=settings.max_deliver, base=settings.backoff_base, cap=settings.backoff_max
+        )
 
     async def __call__(self, msg: Msg) -> None:
         """Handle one message and settle it; heartbeats keep it ours while that runs."""
@@ -120,17 +124,19 @@ class Delivery:
             return
         try:
             emitted = await self._run(handlers, event)
-        except TransientError as exc:
-            await self._retry(msg, event, exc, exc.delay, delivered)
-            return
-        except PermanentError as exc:
-            await self._dead_letter(msg, event, exc.reason, exc.message)
-            return
-        except Exception as exc:  # a bug in a handler: retried, then dead-lettered with its type
-            log.exception("%s: handler failed on %s", self._function, event.get_id())
-            await self._retry(
-                msg, event, TransientError(str(exc), reason=type(exc).__name__), None, delivered
-            )
+        except Exception as exc:
+            if not isinstance(exc, BatonError):  # a bug in a handler: logged with its trace
+                log.exception("%s: handler failed on %s", self._function, event.get_id())
+            verdict = classify(exc, delivered, self._policy)
+            if verdict.action == "dead":
+                reason = (
+                    "MaxDeliveriesExceeded"
+                    if delivered >= self._policy.max_attempts
+                    else verdict.reason
+                )
+                await self._dead_letter(msg, event, reason, f"{self._function}: {verdict.message}")
+            else:
+                await msg.nak(delay=verdict.delay)
             return
         try:
             for out in emitted:
@@ -152,24 +158,8 @@ class Delivery:
             emitted += await loop.run_in_executor(self._executor, handler, event)
         return emitted
 
-    async def _retry(
-        self,
-        msg: Msg,
-        event: BaseCloudEvent,
-        exc: TransientError,
-        delay: float | None,
-        delivered: int,
-    ) -> None:
-        if delivered >= self._settings.max_deliver:
-            cause = f"{exc.reason}: {exc.message}"
-            text = f"{self._function}: gave up after {delivered} deliveries: {cause}"
-            await self._dead_letter(msg, event, "MaxDeliveriesExceeded", text)
-            return
-        await msg.nak(delay=delay if delay is not None else self._backoff(delivered))
-
     def _backoff(self, delivered: int) -> float:
-        base, cap = self._settings.backoff_base, self._settings.backoff_max
-        return float(min(cap, base * 2 ** (delivered - 1)))
+        return self._policy.delay(delivered, None)
 
     async def _dead_letter(
         self, msg: Msg, event: BaseCloudEvent, reason: str, message: str

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from functions.agentrun import is_terminal
+from functions.chain import ROUTES
 from functions.ports import Resource, Store
 from functions.runtime.eventlog import EventLog, LoggedEvent
 
@@ -24,13 +25,22 @@ def short_type(type_: str) -> str:
     return _SHORT.get(type_, type_.removeprefix("dev.baton."))
 
 
+# Which function takes each type (the chain's routing), to say where an event goes.
+_TAKEN_BY = {r.filter["type"]: r.function for r in ROUTES}
+
+
 def _line(run: Resource, ev: LoggedEvent, started: float) -> str:
     step = "-" if ev.step is None else str(ev.step)
-    by = ev.source.rsplit("/", 1)[-1] if ev.source.startswith("/baton/") else "watch"
+    to = _TAKEN_BY.get(ev.type, "-")
     return (
         f"{(time.monotonic() - started) * 1000:8.1f} ms  {run['metadata']['name']:<16} "
-        f"step {step:>2}  {short_type(ev.type):<18} by {by:<16} {ev.detail}"
+        f"step {step:>2}  {short_type(ev.type):<18} -> {to:<16} {ev.detail}"
     ).rstrip()
+
+
+def _uid(run: Resource) -> str | None:
+    uid = run["metadata"].get("uid")
+    return str(uid) if uid else None
 
 
 def approval_note(run: Resource) -> str | None:
@@ -76,7 +86,7 @@ def follow(
     while len(done) < len(runs) and time.monotonic() - started < timeout:
         for run in runs:
             if log is not None:
-                for ev in log.read(keys[id(run)], cursors[id(run)]):
+                for ev in log.read(keys[id(run)], cursors[id(run)], uid=_uid(run)):
                     cursors[id(run)] = ev.seq
                     print(_line(run, ev, started), flush=True)
             if id(run) in done:
@@ -97,7 +107,7 @@ def follow(
         time.sleep(0.01 if log is not None else 0.2)
     time.sleep(0.05)
     for run in runs:  # the last events (run.finished) may land just after the phase
-        for ev in log.read(keys[id(run)], cursors[id(run)]) if log is not None else ():
+        for ev in log.read(keys[id(run)], cursors[id(run)], uid=_uid(run)) if log else ():
             print(_line(run, ev, started), flush=True)
     return summarize(runs, done, timeout)
 

@@ -203,7 +203,8 @@ def cmd_events(args: argparse.Namespace) -> int:
 
         log = EventLog(db_path(args))
         meta = run["metadata"]
-        for ev in log.read(f"{meta.get('namespace', 'default')}/{meta['name']}"):
+        key = f"{meta.get('namespace', 'default')}/{meta['name']}"
+        for ev in log.read(key, uid=meta.get("uid") or None):
             rows.append({"time": ev.time, "type": ev.type, "id": ev.id, "source": ev.source,
                          "step": ev.step, "detail": ev.detail})  # fmt: skip
         log.close()

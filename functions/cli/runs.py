@@ -191,7 +191,7 @@ def _complete(args: argparse.Namespace, run: Resource, calls: list[str]) -> int:
     store, ns, name = store_of(args), namespace_of(args) or "default", args.name
     key = f"{ns}/{name}"
     log = EventLog(db_path(args))
-    seen = {key: max((ev.seq for ev in log.read(key)), default=0)}
+    seen = {key: max((ev.seq for ev in log.read(key, uid=run["metadata"].get("uid"))), default=0)}
     deadline = time.monotonic() + TAKE_UP
     while time.monotonic() < deadline:
         st = store.get("AgentRun", ns, name).get("status") or {}

@@ -74,7 +74,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"baton: {args.name} is not a server-mode run (spec.mode)", file=sys.stderr)
         return 1
     origin = f"cli:{args.by}#{args.id or uuid.uuid4().hex}"
-    written = session.receive(build_deps(store), run, args.text, origin)
+    received = session.receive(build_deps(store), run, args.text, origin)
+    written = received.after if received is not None else None
     if written is None:
         phase = (store.get("AgentRun", args.namespace, args.name).get("status") or {}).get("phase")
         print(f"baton: {args.name} takes no more input (phase {phase})", file=sys.stderr)

@@ -102,19 +102,18 @@ class ObservedStore:
         self._changed(result, before, result.get("status") or {})
         return result
 
-    def commit(self, run: Resource, journal_entries: Any = (), *args: Any, **kwargs: Any) -> Any:
-        """Status and journal in one commit (when the inner store has it); record both."""
-        commit = self.inner.commit  # type: ignore[attr-defined]
-        if run.get("kind") != _KIND:
-            return commit(run, journal_entries, *args, **kwargs)
-        before = self._before(run)
-        result = commit(run, journal_entries, *args, **kwargs)
-        written = result if isinstance(result, dict) and "metadata" in result else run
-        self._changed(written, before, written.get("status") or {})
-        items = journal_entries.items() if isinstance(journal_entries, Mapping) else journal_entries
-        for item in items or ():
-            if isinstance(item, tuple) and len(item) == 2:
-                self._journaled(run, str(item[0]), item[1])
+    def commit(
+        self, obj: Resource, journal: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> Resource:
+        """Status and journal in one commit; record what changed in both."""
+        if obj.get("kind") != _KIND:
+            return self.inner.commit(obj, journal)
+        before = self._before(obj)
+        obj = _in_creators_trace(obj, before)
+        result = self.inner.commit(obj, journal)
+        self._changed(result, before, result.get("status") or {})
+        for key, entry in (journal or {}).items():
+            self._journaled(result, key, entry)
         return result
 
     def append_journal(self, run: Resource, key: str, entry: Mapping[str, Any]) -> bool:

@@ -1,4 +1,4 @@
-"""Run Events in the embedded store's SQLite file (a table of their own), for ``baton describe``.
+"""Run Events in the embedded store's SQLite file (table ``kube_events``), for ``baton describe``.
 
 Deduplication is the table's: the same run, type, reason, message and component is one
 row whose ``count`` and ``last`` move, whichever process records it.
@@ -15,7 +15,7 @@ from functions.observe.recorder import Occurrence, RecordedEvent
 __all__ = ["SqliteEvents"]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS run_events (
+CREATE TABLE IF NOT EXISTS kube_events (
   id INTEGER PRIMARY KEY,
   namespace TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -29,10 +29,10 @@ CREATE TABLE IF NOT EXISTS run_events (
   last REAL NOT NULL,
   UNIQUE (uid, type, reason, message, component)
 );
-CREATE INDEX IF NOT EXISTS run_events_run ON run_events (namespace, name, id);
+CREATE INDEX IF NOT EXISTS kube_events_run ON kube_events (namespace, name, id);
 """
 _UPSERT = (
-    "INSERT INTO run_events (namespace, name, uid, type, reason, message, component, count,"
+    "INSERT INTO kube_events (namespace, name, uid, type, reason, message, component, count,"
     " first, last) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
     " ON CONFLICT (uid, type, reason, message, component)"
     " DO UPDATE SET count = count + 1, last = excluded.last"
@@ -70,7 +70,7 @@ class SqliteEvents:
 
     def read(self, namespace: str, name: str, uid: str = "") -> list[RecordedEvent]:
         """The run's Events, oldest first (only the run with ``uid`` when given)."""
-        sql = f"SELECT {_COLUMNS} FROM run_events WHERE namespace = ? AND name = ?"
+        sql = f"SELECT {_COLUMNS} FROM kube_events WHERE namespace = ? AND name = ?"
         args = [namespace, name]
         if uid:
             sql += " AND uid = ?"

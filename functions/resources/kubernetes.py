@@ -141,6 +141,19 @@ class KubernetesStore:
         """Replace status only; Conflict when ``metadata.resourceVersion`` is stale."""
         return self._replace(obj, "status")
 
+    def commit(
+        self, obj: Resource, journal: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> Resource:
+        """Journal objects first (each key once, immutable), then one write of the run's status.
+
+        The API server has no transaction across objects: a journal entry may land while
+        the status write then conflicts. Entries are keyed and written once, so the retry
+        (which decides again on the re-read run) finds them and writes the same status.
+        """
+        for key, entry in (journal or {}).items():
+            self.append_journal(obj, key, entry)
+        return self.update_status(obj)
+
     def _replace(self, obj: Resource, sub: str) -> Resource:
         kind, namespace, name = str(obj.get("kind", "")), _namespace(obj), self._name_of(obj)
         body = _checked(obj, sub or None)

@@ -162,6 +162,15 @@ class SqliteStore:
 
     def update_status(self, obj: Resource) -> Resource:
         """Write status only; everything else in ``obj`` is ignored."""
+        return self.commit(obj)
+
+    def commit(
+        self, obj: Resource, journal: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> Resource:
+        """Write ``obj``'s status and append ``journal`` (each key once) in one transaction.
+
+        A stale resourceVersion raises Conflict and nothing is written, journal included.
+        """
         probe = {
             "apiVersion": obj.get("apiVersion"),
             "kind": obj.get("kind"),
@@ -171,9 +180,15 @@ class SqliteStore:
             probe["status"] = _json_copy(obj["status"])
         validate_and_default(probe, subresource="status")
         kind, namespace, name, expected_rv = _identity(probe)
+        entries = [(key, _dumps(entry)) for key, entry in (journal or {}).items()]
 
         def replace_status(conn: sqlite3.Connection) -> Resource:
             stored = self._stored(conn, kind, namespace, name, expected_rv, probe)
+            uid = stored["metadata"]["uid"]
+            conn.executemany(
+                "INSERT OR IGNORE INTO journal (run_uid, key, entry) VALUES (?, ?, ?)",
+                [(uid, key, body) for key, body in entries],
+            )
             if stored.get("status") == probe.get("status"):
                 return stored
             if "status" in probe:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from events.buses.inprocess import InProcessBus, RetryPolicy
+from cloudevents.core.base import BaseCloudEvent
+
+from events.buses.inprocess import InProcessBus
+from events.delivery import RetryPolicy
 from functions import chain
 from functions.ports import Deps, Store
 from functions.runtime.deps import build_deps
 from functions.runtime.eventlog import EventLog
+from functions.runtime.inbox import Inbox
 from functions.runtime.source import follow_runs, tick
 
 __all__ = ["DEFAULT_DB", "Embedded"]
@@ -36,7 +39,6 @@ class Embedded:
         workers: int = 32,
         retry: RetryPolicy | None = None,
         sweep_interval: float = 1.0,
-        sweep_settings: Mapping[str, Any] | None = None,
         deps: Deps | None = None,
         store: Store | None = None,
         offline_fallback: bool = False,
@@ -57,10 +59,10 @@ class Embedded:
             self.bus.subscribe(sub)
         self.bus.on_dead_letter(chain.dead_letter_handler(self.deps, self.events))
         self._sweep_interval = sweep_interval
-        self._sweep_settings = dict(sweep_settings or {})
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._watch_ready = threading.Event()
+        self._inbox = Inbox(db_path)
 
     def __enter__(self) -> Embedded:
         self.start()
@@ -70,11 +72,17 @@ class Embedded:
         self.stop()
 
     def start(self) -> None:
-        """Start the store watch and the sweep timer."""
+        """Start the store watch and the sweep timer; publish what was accepted before a crash."""
         self._spawn(self._watch, "baton-watch")
         self._watch_ready.wait(5)
+        self._inbox.replay(self.bus.publish)
         if self._sweep_interval > 0:
             self._spawn(self._tick, "baton-sweep")
+
+    def accept(self, event: BaseCloudEvent) -> None:
+        """Take an event from outside (``baton serve``): durable first, then published."""
+        self._inbox.accept(event)
+        self.bus.publish(event)  # type: ignore[arg-type]
 
     def stop(self) -> None:
         """Stop the watch and timer, then drain the bus."""
@@ -84,6 +92,7 @@ class Embedded:
         self.bus.close()
         if self.events is not None:
             self.events.close()
+        self._inbox.close()
         close = getattr(self.deps.tools, "close", None)
         if close is not None:
             close()
@@ -104,6 +113,5 @@ class Embedded:
         tick(
             self.bus.publish,
             interval=self._sweep_interval,
-            settings=self._sweep_settings,
             stop=self._stop,
         )

@@ -19,18 +19,27 @@ from cloudevents.core.base import BaseCloudEvent
 __all__ = ["EventLog", "LoggedEvent", "run_key_of"]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS event_log (
+CREATE TABLE IF NOT EXISTS run_events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   run TEXT NOT NULL,
+  uid TEXT NOT NULL DEFAULT '',
   type TEXT NOT NULL,
-  id TEXT NOT NULL UNIQUE,
+  id TEXT NOT NULL,
   step INTEGER,
   source TEXT NOT NULL,
   detail TEXT NOT NULL DEFAULT '',
-  time TEXT NOT NULL DEFAULT ''
+  time TEXT NOT NULL DEFAULT '',
+  UNIQUE(source, id)
 );
-CREATE INDEX IF NOT EXISTS event_log_run ON event_log(run, seq);
+CREATE INDEX IF NOT EXISTS run_events_run ON run_events(run, uid, seq);
+CREATE INDEX IF NOT EXISTS run_events_uid ON run_events(uid);
+DROP TABLE IF EXISTS event_log;
 """
+# Rows of runs that are gone (deleted by a user, cleanup or history limits) go with them.
+_PRUNE = """
+DELETE FROM run_events WHERE uid != '' AND uid NOT IN (SELECT uid FROM objects)
+"""
+PRUNE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class LoggedEvent:
 
     seq: int
     run: str
+    uid: str
     type: str
     id: str
     step: int | None
@@ -73,6 +83,19 @@ def _time_of(event: BaseCloudEvent) -> str:
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def run_uid_of(event: BaseCloudEvent) -> str:
+    """The uid of the run an event is about ('' when the event does not say)."""
+    data = event.get_data()
+    if isinstance(data, dict):
+        run = data.get("run")
+        if isinstance(run, dict):
+            return str(run.get("uid") or "")
+        meta = data.get("metadata")
+        if isinstance(meta, dict):
+            return str(meta.get("uid") or "")
+    return ""
+
+
 def run_key_of(event: BaseCloudEvent) -> str | None:
     """``namespace/name`` of the run an event is about, or None."""
     key = event.get_extension("batonrun")
@@ -100,9 +123,9 @@ class EventLog:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
-        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(event_log)")}
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(run_events)")}
         if "time" not in columns:  # a log written before events had times
-            self._conn.execute("ALTER TABLE event_log ADD COLUMN time TEXT NOT NULL DEFAULT ''")
+            self._conn.execute("ALTER TABLE run_events ADD COLUMN time TEXT NOT NULL DEFAULT ''")
         self._db_lock = threading.Lock()
         self._pending: list[tuple[Any, ...]] = []
         self._wake = threading.Condition()
@@ -119,6 +142,7 @@ class EventLog:
         step = event.get_extension("batonstep")
         row = (
             run,
+            run_uid_of(event),
             event.get_type(),
             event.get_id(),
             int(step) if step is not None else None,
@@ -139,19 +163,31 @@ class EventLog:
         with self._db_lock:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
-                "INSERT OR IGNORE INTO event_log(run, type, id, step, source, detail, time)"
-                " VALUES (?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO run_events(run, uid, type, id, step, source, detail, time)"
+                " VALUES (?,?,?,?,?,?,?,?)",
                 rows,
             )
             self._conn.execute("COMMIT")
 
     def _write_loop(self) -> None:
+        pruned = time.monotonic()
         while not self._closed:
             with self._wake:
                 if not self._pending:
                     self._wake.wait(1.0)
             time.sleep(self.FLUSH_SECONDS)  # let a burst of events share one commit
             self.flush()
+            if time.monotonic() - pruned > PRUNE_SECONDS:
+                pruned = time.monotonic()
+                self.prune()
+
+    def prune(self) -> int:
+        """Drop the rows of runs no longer in the store (same file); how many went."""
+        with self._db_lock:
+            try:
+                return int(self._conn.execute(_PRUNE).rowcount)
+            except sqlite3.OperationalError:  # a log without a store beside it
+                return 0
 
     def close(self) -> None:
         """Flush and stop the writer (safe to call twice)."""
@@ -164,19 +200,27 @@ class EventLog:
         self._writer.join(timeout=2)
         self.flush()
 
-    def read(self, run: str, after: int = 0) -> list[LoggedEvent]:
-        """Events of ``run`` (``namespace/name``) after sequence number ``after``."""
+    def read(self, run: str, after: int = 0, *, uid: str | None = None) -> list[LoggedEvent]:
+        """Events of ``run`` (``namespace/name``) after ``after``; of one incarnation with ``uid``.
+
+        A run deleted and created again under its name has another uid: pass the one
+        in the store, or its predecessor's events mix in.
+        """
         self.flush()
+        query = (
+            "SELECT seq, run, uid, type, id, step, source, detail, time FROM run_events"
+            " WHERE run=? AND seq>?"
+        )
+        args: tuple[Any, ...] = (run, after)
+        if uid is not None:
+            query += " AND uid=?"
+            args = (*args, uid)
         with self._db_lock:
-            rows = self._conn.execute(
-                "SELECT seq, run, type, id, step, source, detail, time FROM event_log"
-                " WHERE run=? AND seq>? ORDER BY seq",
-                (run, after),
-            ).fetchall()
+            rows = self._conn.execute(query + " ORDER BY seq", args).fetchall()
         return [LoggedEvent(*row) for row in rows]
 
     def forget(self, run: str) -> None:
         """Drop the log of a deleted run."""
         self.flush()
         with self._db_lock:
-            self._conn.execute("DELETE FROM event_log WHERE run=?", (run,))
+            self._conn.execute("DELETE FROM run_events WHERE run=?", (run,))

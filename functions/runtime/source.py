@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from cloudevents.core.base import BaseCloudEvent
 
@@ -45,11 +44,13 @@ def follow_runs(
 ) -> None:
     """Publish AgentRun changes as ApiServerSource events until ``stop`` is set.
 
-    Changes made while nothing followed are not replayed (Knative's ApiServerSource has
-    the same gap): sweep finds runs nobody saw. ``timeout`` bounds how long ``stop``
-    waits for the watch to notice.
+    The first watch starts with every run that exists (``since="0"``, as an informer's
+    initial list): a run applied while nothing ran, or one whose emit was lost when the
+    last process died, is taken up at once; validate's answer to a run it already
+    decided is that run's needs (functions.run.needs). ``timeout`` bounds how long
+    ``stop`` waits for the watch to notice.
     """
-    since: str | None = None
+    since: str | None = "0"
     changes = _wanted_changes()
     while not stop.is_set():
         try:
@@ -69,13 +70,7 @@ def follow_runs(
             since = None
 
 
-def tick(
-    publish: Callable[[CloudEvent], None],
-    *,
-    interval: float,
-    settings: Mapping[str, Any],
-    stop: threading.Event,
-) -> None:
+def tick(publish: Callable[[CloudEvent], None], *, interval: float, stop: threading.Event) -> None:
     """Publish ``dev.baton.tick`` every ``interval`` seconds until ``stop`` is set.
 
     One id per interval: ticks from two sources in the same interval dedupe.
@@ -84,4 +79,4 @@ def tick(
         return
     while not stop.wait(interval):
         slot = int(time.time() // interval)
-        publish(make_event(types.TICK, "/baton/timer", dict(settings), id_=f"tick/{slot}"))
+        publish(make_event(types.TICK, "/baton/timer", None, id_=f"tick/{slot}"))

@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from events.buses.jetstream import JetStreamBus, JetStreamConfig
 from functions import chain
@@ -82,7 +81,6 @@ class Source:
         *,
         config: JetStreamConfig | None = None,
         sweep_interval: float = 1.0,
-        sweep_settings: Mapping[str, Any] | None = None,
     ) -> None:
         from functions.resources.sqlite import SqliteStore
 
@@ -90,7 +88,6 @@ class Source:
         self.events = EventLog(store_path)
         self.bus = JetStreamBus(_config(nats_url, config))
         self._sweep_interval = sweep_interval
-        self._sweep_settings = dict(sweep_settings or {})
         self._stop = threading.Event()
         self._watching = threading.Event()
         self._threads = [
@@ -133,7 +130,6 @@ class Source:
         tick(
             self.bus.publish,
             interval=self._sweep_interval,
-            settings=self._sweep_settings,
             stop=self._stop,
         )
 
@@ -168,7 +164,6 @@ def run_source(
     stop: threading.Event | None = None,
     config: JetStreamConfig | None = None,
     sweep_interval: float = 1.0,
-    sweep_settings: Mapping[str, Any] | None = None,
 ) -> None:
     """Publish the store's AgentRun changes and ticks until stopped (as ``run_worker``)."""
     with Source(
@@ -176,6 +171,5 @@ def run_source(
         store_path,
         config=config,
         sweep_interval=sweep_interval,
-        sweep_settings=sweep_settings,
     ):
         serve_until_stopped(stop)

@@ -135,7 +135,7 @@ class EmbeddedRunner:
         if tracing.enabled() and not event.get_extension("traceparent"):
             # The bus runs the chain on other threads: the request's trace goes with the event.
             event = tracing.with_traceparent(event, tracing.current_traceparent())
-        self.runtime.bus.publish(event)  # type: ignore[arg-type]
+        self.runtime.accept(event)  # stored before the 202: an accepted event is a promise
         return Reply(202)
 
 

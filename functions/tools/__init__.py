@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from typing import Any
 
-from events.errors import PermanentError, TransientError
-from functions.agentrun import is_terminal
+from events.errors import PermanentError
 from functions.ports import Conflict, Resource, Store, ToolCall, ToolContext, ToolResult, ToolSpec
 from functions.tools.builtin import BUILTINS, run_builtin
-from functions.transcript import load
 
 __all__ = ["AgentToolbox"]
 
-PARENT_LABEL = "baton.dev/parent"
+PARENT_LABEL = "baton.dev/parent-uid"
 _AGENT_INPUT = {
     "type": "object",
     "properties": {"task": {"type": "string", "description": "What the sub-agent should do"}},
@@ -93,57 +90,50 @@ class AgentToolbox:
         return self._mcp
 
     def _spawn(self, agent_name: str, call: ToolCall, ctx: ToolContext) -> ToolResult:
-        """Start a child AgentRun; its finalize closes this call with the child's answer.
+        """Start a child AgentRun for the call; its end closes the call with its answer.
 
-        The parent Agent's ``subagents`` limits hold here: past maxChildrenPerAgent the
-        model is told no; at maxConcurrent running children the call waits (retried).
+        The parent Agent's ``subagents`` limits hold here, decided by the calls' order in
+        the model's reply (no count-then-create race): past maxChildrenPerAgent the model
+        is told no; while maxConcurrent earlier calls of the step are still open, the call
+        waits for a slot (``pending`` without a child) and is tried again as calls close.
         """
         parent = ctx.run
         meta = parent["metadata"]
+        st = parent.get("status") or {}
         namespace = meta.get("namespace", "default")
         digest = hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:10]
-        name = f"{meta['name'][:40]}-sub-{digest}"
+        name = f"{meta['name'][:40].rstrip('-.')}-sub-{digest}"
         limits = ctx.agent["spec"].get("subagents") or {}
-        children = self._store.list("AgentRun", namespace, {PARENT_LABEL: meta["name"]})
-        children = [
-            c for c in children if (c["spec"].get("parent") or {}).get("uid") == meta["uid"]
-        ]
-        if any(c["metadata"]["name"] == name for c in children):
-            return ToolResult("", pending=True)  # created by an earlier delivery of this call
-        # Parallel calls of one step decide by their order in the model's reply, not by a
-        # count-then-create race: call i starts only as the i-th child of this step.
-        step = int((parent.get("status") or {}).get("step", 0))
-        delegations = [
-            c.id for c in load(self._store, parent).tool_calls(step) if self._is_agent(ctx, c.name)
-        ]
+        delegations = [c.id for c in ctx.step_calls if self._is_agent(ctx, c.name)]
         index = delegations.index(call.id) if call.id in delegations else 0
-        by_call = {(c["spec"].get("parent") or {}).get("toolCallId"): c for c in children}
-        earlier = [c for c in children if c["spec"]["parent"].get("toolCallId") not in delegations]
-        if len(earlier) + index >= int(limits.get("maxChildrenPerAgent", 8)):
+        existing = self._store.list("AgentRun", namespace, {PARENT_LABEL: meta["uid"]})
+        mine = next((c for c in existing if c["metadata"]["name"] == name), None)
+        if mine is not None:  # created by an earlier run of this call
+            return _delegated(mine)
+        earlier = [
+            c
+            for c in existing
+            if (c["spec"].get("parent") or {}).get("toolCallId") not in delegations
+        ]
+        max_children = int(limits.get("maxChildrenPerAgent", 8))
+        if len(earlier) + index >= max_children:
             return ToolResult(
-                f"cannot start sub-agent {agent_name}: this run may start "
-                f"{limits.get('maxChildrenPerAgent', 8)} (subagents.maxChildrenPerAgent)",
+                f"cannot start sub-agent {agent_name}: this run may start {max_children} "
+                "(subagents.maxChildrenPerAgent)",
                 is_error=True,
             )
-        unfinished = [
-            cid
-            for cid in delegations[:index]
-            if cid not in by_call or not is_terminal(by_call[cid])
-        ]
-        if len(unfinished) >= int(limits.get("maxConcurrent", 4)):
-            raise TransientError(
-                f"{len(unfinished)} earlier sub-agents of {meta['name']} still running "
-                "(subagents.maxConcurrent)",
-                delay=1.0,
-                reason="SubagentsBusy",
-            )
+        pending = set(st.get("pendingToolCalls") or [])
+        open_before = [c for c in delegations[:index] if c in pending]
+        if len(open_before) >= int(limits.get("maxConcurrent", 4)):
+            return ToolResult("", pending=True)  # waits for a slot
         child = {
             "apiVersion": parent["apiVersion"],
             "kind": "AgentRun",
             "metadata": {
                 "name": name,
                 "namespace": namespace,
-                "labels": {PARENT_LABEL: meta["name"]},
+                # The uid, not the name: a name may be longer than a label value can be.
+                "labels": {PARENT_LABEL: meta["uid"]},
                 # Kubernetes deletes the children with their parent.
                 "ownerReferences": [
                     {
@@ -167,6 +157,15 @@ class AgentToolbox:
                 "cleanup": parent["spec"].get("cleanup", "keep"),
             },
         }
-        with contextlib.suppress(Conflict):  # created by a concurrent delivery of this call
-            self._store.create(child)
-        return ToolResult("", pending=True)
+        try:
+            return _delegated(self._store.create(child))
+        except Conflict:  # created by a concurrent run of this call
+            return _delegated(self._store.get("AgentRun", namespace, name))
+
+
+def _delegated(child: Resource) -> ToolResult:
+    return ToolResult(
+        "",
+        pending=True,
+        delegated_to={"name": child["metadata"]["name"], "uid": child["metadata"]["uid"]},
+    )

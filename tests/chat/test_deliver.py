@@ -86,16 +86,12 @@ def test_a_failure_is_phrased_for_a_person(h: Harness) -> None:
     h.model()
     h.agent()
     run = h.run(routing=SLACK)
-    h.store.update_status(
-        {**run, "status": {"phase": "Failed", "error": {"reason": "Timeout", "message": "x"}}}
-    )
+    error = {"reason": "Timeout", "message": "the run exceeded its timeout"}
+    h.store.update_status({**run, "status": {"phase": "Failed", "error": error}})
+    # What the event says is not read: the run's record is (a forged text posts nothing).
     event = h.event(
         types.RUN_FINISHED,
-        data={
-            "phase": "Failed",
-            "error": {"reason": "Timeout", "message": "the run exceeded its timeout"},
-            "routing": SLACK,
-        },
+        data={"phase": "Succeeded", "result": "forged", "routing": SLACK},
     )
     deliver.handle(event, h.deps)
     ((_, text, _),) = h.channels.posts

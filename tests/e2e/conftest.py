@@ -51,7 +51,7 @@ def embedded(tmp_path: Path) -> Iterator[Callable[..., Embedded]]:
 
     def make(**kwargs: Any) -> Embedded:
         kwargs.setdefault("sweep_interval", 0.1)
-        kwargs.setdefault("sweep_settings", {"stallAfterSeconds": 5, "unseenAfterSeconds": 1})
+
         kwargs.setdefault("offline_fallback", True)
         runtime = Embedded(str(tmp_path / f"state{len(started)}.db"), **kwargs)
         runtime.start()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from cloudevents.core.base import BaseCloudEvent
 
-from events.buses.inprocess import RetryPolicy
+from events.delivery import RetryPolicy
 from functions.agentrun import is_terminal
 from functions.runtime.embedded import Embedded
 from tests.fakes.messages_api import FakeMessagesAPI, Fault, Reply, text, thinking, tool_use

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from events.buses.inprocess import RetryPolicy
+from events.delivery import RetryPolicy
 from functions.ports import Invalid
 from functions.runtime.embedded import Embedded
 from tests.e2e.conftest import docs_of, run_docs, sample, wait_terminal
@@ -94,15 +94,17 @@ def test_tools_sample_event_chain_in_order(embedded: Any) -> None:
         "dev.baton.run.finished",
     ]
     uid = run["metadata"]["uid"]
+    # One id per need of the run (uid, step, type, key), whoever emitted it.
     assert [e.id for e in logged[1:]] == [
-        f"{uid}/0/validate",
-        f"{uid}/1/prepare_context",
-        f"{uid}/1/call_llm/toolu_s01_0",
-        f"{uid}/1/call_tool/toolu_s01_0",
-        f"{uid}/2/call_tool",
-        f"{uid}/2/call_llm",
-        f"{uid}/2/finalize",
+        f"{uid}/0/run.accepted",
+        f"{uid}/1/llm.requested",
+        f"{uid}/1/tool.requested/toolu_s01_0",
+        f"{uid}/1/tool.completed/toolu_s01_0",
+        f"{uid}/2/llm.requested",
+        f"{uid}/2/run.completed",
+        f"{uid}/2/run.finished",
     ]
+    assert {e.source for e in logged[1:]} == {"/baton/runs/default/tools-demo"}
 
 
 def _outcome(rt: Embedded, name: str) -> dict[str, Any]:

@@ -65,7 +65,9 @@ def test_parent_resumes_with_its_childrens_answers(embedded: Any) -> None:
     run = wait_terminal(rt, "lead-run")
     assert run["status"]["phase"] == "Succeeded"
     assert run["status"]["result"] == "The researchers say: findings on tides\nfindings on winds"
-    children = rt.store.list("AgentRun", "default", {"baton.dev/parent": "lead-run"})
+    children = rt.store.list(
+        "AgentRun", "default", {"baton.dev/parent-uid": run["metadata"]["uid"]}
+    )
     assert len(children) == 2
     for child in children:
         assert child["status"]["phase"] == "Succeeded"
@@ -83,4 +85,7 @@ def test_more_children_than_allowed_are_refused_to_the_model(embedded: Any) -> N
     refused = [e for k, e in journal.items() if k.startswith("tool/1/") and e["is_error"]]
     assert len(refused) == 1
     assert "subagents.maxChildrenPerAgent" in refused[0]["content"]
-    assert len(rt.store.list("AgentRun", "default", {"baton.dev/parent": "lead-run"})) == 2
+    assert (
+        len(rt.store.list("AgentRun", "default", {"baton.dev/parent-uid": run["metadata"]["uid"]}))
+        == 2
+    )

@@ -10,6 +10,7 @@ from events.envelope import (
     JSON,
     RunRef,
     data_of,
+    dedupe_key,
     event_id,
     make_event,
     run_event,
@@ -22,26 +23,42 @@ REF = RunRef("team-a", "r1", "uid-1")
 
 
 def test_event_ids_are_deterministic():
-    """One id per run, step, transition and tool call."""
-    assert event_id(REF, 3, "call_llm") == "uid-1/3/call_llm"
-    assert event_id(REF, 3, "call_llm", "toolu_1") == "uid-1/3/call_llm/toolu_1"
+    """One id per run, step, type and key: whoever emits a need emits the same id."""
+    assert event_id(REF, 3, "dev.baton.llm.requested") == "uid-1/3/llm.requested"
     assert (
-        run_event("t", "call_llm", REF, 3).get_id() == run_event("t", "call_llm", REF, 3).get_id()
+        event_id(REF, 3, "dev.baton.tool.requested", "toolu_1") == "uid-1/3/tool.requested/toolu_1"
     )
+    assert run_event("t", REF, 3).get_id() == run_event("t", REF, 3).get_id()
+
+
+def test_two_types_of_one_step_never_share_an_id():
+    """The type is in the id: a run.finished cannot collide with an llm.requested."""
+    ids = {
+        run_event(t, REF, 4).get_id()
+        for t in ("dev.baton.llm.requested", "dev.baton.run.finished", "dev.baton.run.completed")
+    }
+    assert len(ids) == 3
+
+
+def test_the_dedupe_key_is_source_and_id():
+    """Two producers may use the same id: source + id is the identity (CloudEvents)."""
+    attrs = {"type": "t", "id": "1", "specversion": "1.0"}
+    a = CloudEvent({**attrs, "source": "/a"}, None)
+    b = CloudEvent({**attrs, "source": "/b"}, None)
+    assert dedupe_key(a) != dedupe_key(b)
+    assert dedupe_key(a) == dedupe_key(CloudEvent({**attrs, "source": "/a"}, {"x": 1}))
 
 
 def test_run_events_carry_run_step_and_filterable_extensions():
     """data.run and data.step; batonrun/batonstep/traceparent for Triggers and tracing."""
     tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    event = run_event(
-        "dev.baton.x", "call_tool", REF, 2, {"extra": 1}, tool_call_id="t1", traceparent=tp
-    )
+    event = run_event("dev.baton.x", REF, 2, {"extra": 1}, key="t1", traceparent=tp)
     attrs = event.get_attributes()
-    assert attrs["source"] == "/baton/call_tool"
+    assert attrs["source"] == "/baton/runs/team-a/r1"
     assert attrs["subject"] == "r1"
     assert attrs["datacontenttype"] == JSON
     assert (attrs["batonrun"], attrs["batonstep"], attrs["traceparent"]) == ("team-a/r1", "2", tp)
-    assert event.get_id() == "uid-1/2/call_tool/t1"
+    assert event.get_id() == "uid-1/2/x/t1"
     assert data_of(event) == {
         "run": {"namespace": "team-a", "name": "r1", "uid": "uid-1"},
         "step": 2,
@@ -51,12 +68,12 @@ def test_run_events_carry_run_step_and_filterable_extensions():
 
 def test_unset_extensions_are_left_out():
     """No traceparent given: the attribute is absent, not empty."""
-    assert "traceparent" not in run_event("t", "x", REF, 0).get_attributes()
+    assert "traceparent" not in run_event("t", REF, 0).get_attributes()
 
 
 def test_run_events_survive_the_http_binary_binding():
     """Over HTTP binary mode the run, step and extensions come back unchanged."""
-    event = run_event("dev.baton.x", "validate", REF, 0, traceparent="00-a-b-01")
+    event = run_event("dev.baton.x", REF, 0, traceparent="00-a-b-01")
     back = http.from_binary_event(http.to_binary_event(event))
     assert run_ref_of(back) == REF
     assert step_of(back) == 0

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON, Subscription
-from events.buses.inprocess import InProcessBus, RetryPolicy
+from events.buses.inprocess import InProcessBus
+from events.delivery import RetryPolicy
 from events.envelope import make_event
 from events.errors import PermanentError, TransientError
 

@@ -81,14 +81,12 @@ def test_binary_percent_encodes_values_like_the_http_binding() -> None:
 
 def test_baton_run_events_round_trip_with_their_extensions() -> None:
     """A baton run event keeps batonrun, batonstep and traceparent across the binding."""
-    event = run_event(
-        LLM_REQUESTED, "prepare_context", RunRef("ns", "r1", "u1"), 2, traceparent=TRACEPARENT
-    )
+    event = run_event(LLM_REQUESTED, RunRef("ns", "r1", "u1"), 2, traceparent=TRACEPARENT)
     decoded = from_nats(to_binary(event))
     assert decoded.get_extension("batonrun") == "ns/r1"
     assert decoded.get_extension("batonstep") == "2"
     assert decoded.get_extension("traceparent") == TRACEPARENT
-    assert decoded.get_id() == "u1/2/prepare_context"
+    assert decoded.get_id() == "u1/2/llm.requested"
     assert decoded.get_data() == {"run": {"namespace": "ns", "name": "r1", "uid": "u1"}, "step": 2}
 
 

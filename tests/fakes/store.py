@@ -34,6 +34,7 @@ class FakeStore:
         self.journal: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         self.changes: list[tuple[int, WatchEvent]] = []
         self.status_writes = 0  # successful update_status calls that changed something
+        self.commits = 0  # commit calls that passed the resourceVersion check
         self._rv = itertools.count(1)
         self._faults: dict[str, list[BaseException]] = defaultdict(list)
 
@@ -137,6 +138,18 @@ class FakeStore:
         self.objects[key] = new
         self.status_writes += 1
         return self._record("MODIFIED", new)
+
+    def commit(
+        self, obj: Resource, journal: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> Resource:
+        """Status and journal entries as one change (nothing on Conflict)."""
+        self._fault("commit")
+        _, stored = self._stored(obj)  # raises Conflict before anything is written
+        uid = stored["metadata"]["uid"]
+        for key, entry in (journal or {}).items():
+            self.journal[uid].setdefault(key, copy.deepcopy(dict(entry)))
+        self.commits += 1
+        return self.update_status(obj)
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         """Remove the object and its journal; NotFound when it is not there."""

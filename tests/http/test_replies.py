@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 
+from cloudevents.core.v1.event import CloudEvent
+
 from events import types
 from events.apiserver import resource_event
 from events.envelope import make_event
@@ -47,14 +49,22 @@ def test_structured_event_in_binary_event_out(world: World, serve: Serve) -> Non
     assert reply.headers["ce-type"] == types.RUN_ACCEPTED
 
 
-def test_redelivered_event_is_an_empty_2xx(world: World, serve: Serve) -> None:
-    """A duplicate delivery finds the run moved on: empty 202, no second accept."""
+def test_redelivered_event_answers_what_the_run_still_needs(world: World, serve: Serve) -> None:
+    """A duplicate finds the run accepted: no second accept, the same run.accepted again."""
     world.setup([{"text": "5"}])
     url = serve("validate").url
     added = world.added(world.new_run())
-    assert post_event(url, added).status == 200
+    first = post_event(url, added)
+    assert first.status == 200
+    accepted = world.run()["status"]
     again = post_event(url, added)
-    assert (again.status, again.body) == (202, b"")
+    # The next event follows from the run's record: same type and id (a lost emit is repaired).
+    assert again.status == 200
+    assert (again.headers["ce-type"], again.headers["ce-id"]) == (
+        first.headers["ce-type"],
+        first.headers["ce-id"],
+    )
+    assert world.run()["status"] == accepted
 
 
 def test_reference_mode_event_reads_the_run_from_the_store(world: World, serve: Serve) -> None:
@@ -78,7 +88,10 @@ def test_tool_fan_out_goes_to_k_sink_and_the_answer_is_empty(world: World, serve
         assert (reply.status, reply.body) == (202, b"")
         sent = sink.wait_for(2)
     assert [e.get_type() for e in sent] == [types.TOOL_REQUESTED] * 2
-    assert [e.get_data()["toolCall"]["name"] for e in sent] == ["current_time", "calculate"]
+    journal = dict(world.store.read_journal(world.run()))
+    calls = [b["id"] for b in journal["reply/1"]["content"] if b["type"] == "tool_use"]
+    assert [e.get_data()["toolCallId"] for e in sent] == calls
+    assert len(set(calls)) == 2
     assert all(e.get_datacontenttype() == "application/json" for e in sent)
     assert sink.rejected == []
 
@@ -115,16 +128,29 @@ def test_transient_model_error_is_503(world: World, serve: Serve) -> None:
     assert world.run()["status"]["phase"] == "Running"
 
 
-def test_permanent_model_error_is_a_non_retried_4xx(world: World, serve: Serve) -> None:
-    """A model refusing with 401 is permanent: a 4xx Knative does not retry, reason in JSON."""
+def test_permanent_model_error_ends_the_run_where_it_happened(world: World, serve: Serve) -> None:
+    """A model refusing with 401 is recorded as the run's outcome: run.failed, reason given."""
     world.setup([{"error": {"status": 401, "message": "invalid x-api-key"}}])
     url = serve("call_llm").url
     reply = post_event(url, world.llm_requested())
+    assert reply.status == 200
+    assert reply.headers["ce-type"] == types.RUN_FAILED
+    error = world.run()["status"]["error"]
+    assert error["reason"] == "ModelError"
+    assert "401" in error["message"]
+
+
+def test_a_malformed_event_is_a_non_retried_4xx(world: World, serve: Serve) -> None:
+    """step 1.0 is not an integer step: a 4xx Knative does not retry, the field named in JSON."""
+    world.setup([{"text": "5"}])
+    url = serve("call_llm").url
+    good = world.llm_requested()
+    forged = CloudEvent(dict(good.get_attributes()), {**good.get_data(), "step": 1.0})
+    reply = post_event(url, forged)
     assert 400 <= reply.status < 500
     assert reply.status not in (404, 408, 409, 429)
-    body = reply.json()
-    assert body["reason"] == "ModelError"
-    assert "401" in body["message"]
+    assert "data.step must be an integer" in reply.json()["message"]
+    assert world.run()["status"]["phase"] == "Running"
 
 
 def test_sink_refusing_with_503_makes_the_function_answer_503(world: World, serve: Serve) -> None:

@@ -14,8 +14,6 @@ from pathlib import Path
 from events.buses.jetstream import JetStreamConfig
 from functions.runtime.workers import Source, Worker, serve_until_stopped
 
-SWEEP = {"stallAfterSeconds": 5, "unseenAfterSeconds": 1}
-
 
 def main(argv: list[str]) -> None:
     """Run one worker or source process."""
@@ -28,7 +26,7 @@ def main(argv: list[str]) -> None:
             serve_until_stopped(stop)
     else:
         url, db, ready = argv[1], argv[2], Path(argv[3])
-        with Source(url, db, config=config, sweep_interval=0.5, sweep_settings=SWEEP):
+        with Source(url, db, config=config, sweep_interval=0.5):
             ready.touch()
             serve_until_stopped(stop)
 

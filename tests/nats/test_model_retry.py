@@ -210,5 +210,7 @@ def test_rejected_key_fails_the_run_at_once_naming_the_variable(
     assert len(deployment.api.requests) == 1  # not retried
     assert "modelAttempts" not in status
     traces = deployment.traces(run)
-    assert "dead-lettering" in traces
+    # Decided where it happened (the run's outcome), not left to the dead letter.
+    assert "dead-lettering" not in traces
+    assert "call_llm dev.baton.llm.requested -> ['dev.baton.run.failed']" in traces
     assert wrong not in traces and API_KEY not in traces

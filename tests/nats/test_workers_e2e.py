@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 
+from events.buses.jetstream_config import subject_for
+from events.types import LLM_REQUESTED
 from functions.agentrun import is_terminal
 from functions.cli.manifests import apply
 from functions.runtime.eventlog import EventLog
@@ -114,10 +119,8 @@ spec:
 """
 
 
-def test_poison_event_is_dead_lettered_and_its_run_fails_with_the_reason(
-    nats_shape: Shape,
-) -> None:
-    """A permanent model error: the event lands on the dead-letter subject, the run Fails."""
+def test_a_permanent_model_error_fails_the_run_with_the_reason(nats_shape: Shape) -> None:
+    """The model refuses for good: the run Fails with its words, decided where it happened."""
     shape = nats_shape.start()
     docs = [d for d in yaml.safe_load_all(POISON) if d]
     for doc in docs:
@@ -126,11 +129,40 @@ def test_poison_event_is_dead_lettered_and_its_run_fails_with_the_reason(
 
     run = wait_terminal(shape.store, "poisoned")
     assert run["status"]["phase"] == "Failed"
-    assert "prompt is too long" in str(run["status"].get("error"))
+    assert run["status"]["error"]["reason"] == "ModelError"
+    assert "prompt is too long" in run["status"]["error"]["message"]
 
-    async def dead_letter(js: Any) -> Any:
-        return await js.get_last_msg("BATON", "baton.deadletter.call_llm")
 
-    stored = with_jetstream(shape.url, dead_letter)
-    assert stored.headers["ce-batonerror"] == "ModelError"
-    assert stored.headers["ce-type"] == "dev.baton.llm.requested"
+def test_a_malformed_event_is_dead_lettered_and_fails_no_run(nats_shape: Shape) -> None:
+    """llm.requested with step 1.0 goes to the dead-letter subject; the run it names goes on."""
+    shape = nats_shape.start()
+    apply(shape.store, sample("hello"))
+    run = wait_terminal(shape.store, "hello")
+    ref = {"namespace": "default", "name": "hello", "uid": run["metadata"]["uid"]}
+    body = json.dumps({"run": ref, "step": 1.0}).encode()
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": LLM_REQUESTED,
+        "ce-source": "/attacker",
+        "ce-id": "forged-1",
+        "content-type": "application/json",
+    }
+
+    async def forge(js: Any) -> Any:
+        await js.publish(subject_for(LLM_REQUESTED), body, headers=headers)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                return await js.get_last_msg("BATON", "baton.deadletter.call_llm")
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+    stored = with_jetstream(shape.url, forge)
+    assert stored.headers["ce-batonerror"] == "MalformedEvent"
+    assert "data.step must be an integer" in unquote(stored.headers["ce-batonerrormsg"])
+    time.sleep(1.0)  # the dead letter has been handled by now
+    after = shape.store.get("AgentRun", "default", "hello")
+    assert after["status"]["phase"] == "Succeeded"
+    assert after["status"]["result"] == run["status"]["result"]

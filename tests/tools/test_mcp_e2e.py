@@ -161,7 +161,7 @@ def test_every_event_delivered_twice_reaches_the_server_once(runtime, tmp_path):
 
 
 def test_a_redelivered_tool_request_after_a_crash_does_not_run_the_tool_again(tmp_path):
-    """Tool ran and its result was journaled, then the close failed: redelivery closes only."""
+    """Tool ran and its result was journaled, then the status write died: redelivery closes only."""
     h = Harness()
     state_dir = tmp_path / "crash-state"
     mcp = MCPTools(h.store, environ={})
@@ -171,12 +171,16 @@ def test_a_redelivered_tool_request_after_a_crash_does_not_run_the_tool_again(tm
         h.world(tools=[{"mcpServer": "notes"}])
         h.models.script("m1", tool_use(("t1", "put_note", {"key": "k", "text": "once"})))
         (requested,) = call_llm.handle(h.prepared()[0], h.deps)
-        h.store.fail_next("update_status", ConnectionError("store went away"))
+        h.store.crash_commit(skip=1)  # the claim lands; the result's status write dies
         with pytest.raises(ConnectionError):
             call_tool.handle(requested, h.deps)
-        out = call_tool.handle(requested, h.deps)  # the redelivery
+        out = call_tool.handle(requested, h.deps)  # the redelivery, while the claim still lives
         assert [e.get_type() for e in out] == [types.TOOL_COMPLETED, types.LLM_REQUESTED]
-        assert call_tool.handle(requested, h.deps) == []  # and one after the step moved on
+        # One after the step moved on: only what the run needs now, the same next turn.
+        again = call_tool.handle(requested, h.deps)
+        assert [(e.get_type(), e.get_id()) for e in again] == [
+            (types.LLM_REQUESTED, out[1].get_id())
+        ]
     finally:
         mcp.close()
     uid = h.get()["metadata"]["uid"]

@@ -2,22 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 
 from events import types
 from events.apiserver import resource_event
-from events.envelope import CloudEvent, RunRef, run_event
-from functions import prepare_context, validate
+from events.envelope import CloudEvent, RunRef, make_event, run_event
+from functions import prepare_context, sweep, validate
+from functions.agentrun import Stage
 from functions.chain import ROUTES, transition
 from functions.ports import API_VERSION, Deps, Resource
+from functions.run.needs import needs
 from functions.tools import AgentToolbox
 from tests.fakes.clock import FakeClock
 from tests.fakes.model import FakeModels
 from tests.fakes.store import FakeStore
 
-__all__ = ["Harness"]
+__all__ = ["Harness", "JournalFirstStore"]
+
+
+class JournalFirstStore(FakeStore):
+    """FakeStore whose ``commit`` can die between the journal and the status write.
+
+    The Kubernetes store has no transaction across objects: it appends the journal
+    entries first, then writes the status. ``crash_commit`` makes one later commit
+    stop right there (or before it wrote anything), as a killed process would, or
+    have its status write refused (``Conflict``) after its journal landed.
+    """
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        super().__init__(clock)
+        self._crash: list[tuple[int, bool, BaseException]] = []
+
+    def crash_commit(
+        self, skip: int = 0, *, after_journal: bool = True, error: BaseException | None = None
+    ) -> None:
+        """The commit after ``skip`` more commits dies (with or without its journal)."""
+        self._crash.append((skip, after_journal, error or ConnectionError("store went away")))
+
+    def commit(
+        self, obj: Resource, journal: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> Resource:
+        """As FakeStore's, unless a crash is due: then the journal only, and ``error``."""
+        if self._crash:
+            skip, after_journal, error = self._crash[0]
+            if skip == 0:
+                self._crash.pop(0)
+                for key, entry in (journal or {}).items() if after_journal else ():
+                    self.append_journal(obj, key, entry)
+                raise error
+            self._crash[0] = (skip - 1, after_journal, error)
+        return super().commit(obj, journal)
 
 
 class Harness:
@@ -25,7 +62,7 @@ class Harness:
 
     def __init__(self, store: Any = None) -> None:
         self.clock = FakeClock()
-        self.store = store if store is not None else FakeStore(self.clock)
+        self.store = store if store is not None else JournalFirstStore(self.clock)
         self.models = FakeModels()
         self.deps = Deps(self.store, self.models, AgentToolbox(self.store), self.clock)
         self.seen: list[CloudEvent] = []  # every event pump() handled, in order
@@ -89,12 +126,23 @@ class Harness:
         step: int = 0,
         data: dict[str, Any] | None = None,
         *,
+        key: str | None = None,
         tool_call_id: str | None = None,
     ) -> CloudEvent:
-        """A baton event about run ``name`` as another transition would emit it."""
-        return run_event(
-            type_, "test", RunRef.of(self.get(name)), step, data, tool_call_id=tool_call_id
-        )
+        """A baton event about run ``name`` with the id the chain would give it."""
+        payload = dict(data or {})
+        if tool_call_id is not None:
+            payload["toolCallId"] = tool_call_id
+            key = key or tool_call_id
+        return run_event(type_, RunRef.of(self.get(name)), step, payload, key=key)
+
+    def needs(self, name: str = "r1") -> list[CloudEvent]:
+        """What run ``name`` still needs, from its record alone."""
+        return needs(self.get(name), self.clock.now())
+
+    def tick(self) -> list[CloudEvent]:
+        """Run sweep once, as the timer's tick does."""
+        return sweep.handle(make_event(types.TICK, "/test/tick", None), self.deps)
 
     def added(self, name: str = "r1") -> CloudEvent:
         """The watch's add event for run ``name``."""
@@ -115,17 +163,28 @@ class Harness:
         return prepare_context.handle(accepted[0], self.deps)
 
     def pump(
-        self, events: list[CloudEvent], rng: Any = None, duplicate: float = 0.0, limit: int = 500
+        self,
+        events: list[CloudEvent],
+        rng: Any = None,
+        duplicate: float = 0.0,
+        limit: int = 500,
+        lose: float = 0.0,
     ) -> list[CloudEvent]:
         """Deliver ``events`` and what they lead to until none is left, as a bus would.
 
         With ``rng``, the next event is picked at random (reordering) and, with
-        probability ``duplicate``, delivered again later. New AgentRuns are announced
-        like the store's watch does. Returns the events no function takes (finished,
+        probability ``duplicate``, delivered again later; with probability ``lose`` an
+        emitted event (or a watch announcement) is never published, as when a process
+        dies between its commit and its publish. New AgentRuns are announced like the
+        store's watch does. Returns the events no function takes (finished,
         tool.completed), in emission order.
         """
         queue, unrouted = list(events), []
         seen = len(self.store.changes)
+
+        def publish(new: list[CloudEvent]) -> None:
+            queue.extend(e for e in new if rng is None or rng.random() >= lose)
+
         for _ in range(limit):
             if not queue:
                 return unrouted
@@ -134,11 +193,26 @@ class Harness:
             if event.get_type() in (types.RUN_FINISHED, types.TOOL_COMPLETED):
                 unrouted.append(event)
                 continue
-            queue.extend(self.deliver(event))
+            publish(self.deliver(event))
             if rng is not None and rng.random() < duplicate:
                 queue.append(event)
-            for _rv, change in self.store.changes[seen:]:
-                if change.type == "ADDED" and change.object["kind"] == "AgentRun":
-                    queue.append(resource_event("ADDED", change.object))
+            publish(
+                [
+                    resource_event("ADDED", change.object)
+                    for _rv, change in self.store.changes[seen:]
+                    if change.type == "ADDED" and change.object["kind"] == "AgentRun"
+                ]
+            )
             seen = len(self.store.changes)
         raise AssertionError(f"still {len(queue)} events after {limit} deliveries")
+
+    def settle(self, events: list[CloudEvent], rng: Any = None, lose: float = 0.0) -> int:
+        """Pump, then let sweep's ticks repair what was lost until every run ended; the ticks."""
+        self.pump(events, rng, lose=lose)
+        for ticks in range(1, 100):
+            runs = self.store.list("AgentRun")
+            if runs and all((r.get("status") or {}).get("stage") == Stage.DONE for r in runs):
+                return ticks - 1
+            self.clock.advance(sweep.QUIET_SECONDS + 1)
+            self.pump(self.tick(), rng, lose=lose)
+        raise AssertionError("the runs never ended")

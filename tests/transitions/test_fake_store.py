@@ -89,3 +89,23 @@ def test_a_watch_from_zero_lists_then_follows(store):
     first, second = next(events), next(events)
     assert (first.type, first.object["metadata"]["name"]) == ("ADDED", "r1")
     assert (second.type, second.object["status"]) == ("MODIFIED", {"phase": "Running"})
+
+
+def test_commit_writes_status_and_journal_together(store):
+    """One commit: the new status and its journal entries; the first entry per key stays."""
+    run = store.create(_run())
+    run = store.commit({**run, "status": {"phase": "Running"}}, {"reply/1": {"v": 1}})
+    assert store.get("AgentRun", "default", "r1")["status"] == {"phase": "Running"}
+    run = store.commit({**run, "status": {"phase": "Succeeded"}}, {"reply/1": {"v": 2}})
+    assert store.read_journal(run) == [("reply/1", {"v": 1})]
+    assert run["status"] == {"phase": "Succeeded"}
+
+
+def test_a_stale_commit_writes_nothing(store):
+    """A commit from an old read conflicts, and neither its status nor its journal lands."""
+    run = store.create(_run())
+    store.commit({**run, "status": {"phase": "Running"}})
+    with pytest.raises(Conflict):
+        store.commit({**run, "status": {"phase": "Failed"}}, {"reply/1": {"v": 1}})
+    assert store.get("AgentRun", "default", "r1")["status"] == {"phase": "Running"}
+    assert store.read_journal(run) == []

@@ -20,7 +20,7 @@ def test_writes_the_context_and_asks_for_step_one(h):
     run = h.world()
     out = prepare_context.handle(_accepted(h), h.deps)
     assert [e.get_type() for e in out] == [types.LLM_REQUESTED]
-    assert out[0].get_id() == f"{run['metadata']['uid']}/1/prepare_context"
+    assert out[0].get_id() == f"{run['metadata']['uid']}/1/llm.requested"
     st = h.status()
     assert (st["stage"], st["step"]) == (Stage.MODEL, 1)
     ctx = h.journal()["context"]
@@ -31,14 +31,17 @@ def test_writes_the_context_and_asks_for_step_one(h):
 
 
 def test_the_context_is_written_once(h):
-    """A redelivery after the Agent changed keeps the first context and emits nothing."""
+    """A redelivery after the Agent changed keeps the first context and writes nothing."""
     h.world()
     accepted = _accepted(h)
-    prepare_context.handle(accepted, h.deps)
+    (llm,) = prepare_context.handle(accepted, h.deps)
     agent = h.store.get("Agent", "default", "a1")
     agent["spec"]["systemPrompt"] = "Something else."
     h.store.update(agent)
-    assert prepare_context.handle(accepted, h.deps) == []
+    commits = h.store.commits
+    again = prepare_context.handle(accepted, h.deps)
+    assert [e.get_id() for e in again] == [llm.get_id()], "the run's need again, same id"
+    assert h.store.commits == commits
     assert h.journal()["context"]["system"] == "You are terse."
     assert h.status()["step"] == 1
 
@@ -47,9 +50,10 @@ def test_redelivery_after_a_crash_before_the_status_write_keeps_the_first_contex
     """Context journaled, status write lost: the retry reuses that context and moves on."""
     h.world()
     accepted = _accepted(h)
-    h.store.fail_next("update_status", ConnectionError("store went away"))
+    h.store.crash_commit(after_journal=True)
     with pytest.raises(ConnectionError):
         prepare_context.handle(accepted, h.deps)
+    assert h.status()["stage"] == Stage.ACCEPTED
     agent = h.store.get("Agent", "default", "a1")
     agent["spec"]["systemPrompt"] = "Changed meanwhile."
     h.store.update(agent)
@@ -135,14 +139,16 @@ def test_a_run_without_session_key_has_no_history(h):
 
 
 def test_a_stale_step_is_ignored(h):
-    """An event for a step other than 0 is dropped without a write."""
+    """run.accepted for a step other than 0 writes no context; at most the run's need follows."""
     h.world()
     _accepted(h)
     stale = h.event(types.RUN_ACCEPTED, step=3)
-    writes = h.store.status_writes
-    assert prepare_context.handle(stale, h.deps) == []
-    assert h.store.status_writes == writes
+    commits = h.store.commits
+    out = prepare_context.handle(stale, h.deps)
+    assert [e.get_id() for e in out] == [e.get_id() for e in h.needs()]
+    assert h.store.commits == commits
     assert "context" not in h.journal()
+    assert h.status()["stage"] == Stage.ACCEPTED
 
 
 def test_a_run_not_yet_accepted_is_ignored(h):
@@ -150,6 +156,19 @@ def test_a_run_not_yet_accepted_is_ignored(h):
     h.world()
     assert prepare_context.handle(h.event(types.RUN_ACCEPTED), h.deps) == []
     assert h.journal() == {}
+    assert h.store.commits == 0
+
+
+def test_a_server_run_without_a_task_waits_for_input_after_its_context(h):
+    """A Serving run's context is frozen, then it waits: no model turn is asked for."""
+    h.model()
+    h.agent()
+    h.run(task="", mode="server")
+    assert prepare_context.handle(_accepted(h), h.deps) == []
+    st = h.status()
+    assert (st["phase"], st["stage"], st["step"]) == ("Serving", Stage.INPUT, 0)
+    assert h.journal()["context"]["messages"] == []
+    assert h.needs() == []
 
 
 def test_a_run_whose_agent_vanished_after_validation_does_not_wait_forever(h):

@@ -91,3 +91,42 @@ def test_every_event_the_chain_emits_meets_the_catalogue():
     }
     for event in h.seen:
         validate_data(event.get_type(), data_of(event))
+
+
+def _essentials(h: Harness):
+    """What a user reads of each run, without times: phase, answer, counts, journal."""
+    state = {}
+    for run in h.store.list("AgentRun"):
+        st = run["status"]
+        name = "child" if run["spec"].get("parent") else run["metadata"]["name"]
+        kept = (st["phase"], st.get("result"), st["tokenUsage"], st.get("toolCalls"), st["step"])
+        state[name] = (kept, dict(h.store.read_journal(run)))
+    return state
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_lost_emits_are_repaired_from_the_record(seed):
+    """30% of published events lost: sweep re-publishes each run's needs; the same end, once."""
+    reference = _world()
+    _run(reference)
+    h = _world()
+    h.settle([h.added()], random.Random(seed), lose=0.3)
+    assert _essentials(h) == _essentials(reference)
+    assert [len(h.models[m].requests) for m in ("m1", "m2")] == [2, 1]
+
+
+def test_every_event_is_about_its_run_with_a_deterministic_id():
+    """Source is /baton/runs/<ns>/<name>; the id is <uid>/<step>/<type>[/<key>]."""
+    h = _world()
+    _run(h)
+    uids = {r["metadata"]["name"]: r["metadata"]["uid"] for r in h.store.list("AgentRun")}
+    run_events = [e for e in h.seen if e.get_type() != types.RESOURCE_ADD]
+    assert run_events
+    for event in run_events:
+        data = data_of(event)
+        name = data["run"]["name"]
+        assert event.get_source() == f"/baton/runs/default/{name}"
+        prefix = f"{uids[name]}/{data['step']}/{event.get_type().removeprefix('dev.baton.')}"
+        assert event.get_id() == prefix or event.get_id().startswith(prefix + "/")
+        if "toolCallId" in data:
+            assert event.get_id() == f"{prefix}/{data['toolCallId']}"

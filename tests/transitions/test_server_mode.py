@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from events import types
-from events.envelope import CloudEvent, RunRef, data_of, make_event
+from events.envelope import CloudEvent, data_of, make_event
 from functions import call_llm, deliver, finalize, prepare_context, route, session, sweep
 from functions.agentrun import Stage
 from functions.ports import Deps
+from functions.run.step import follow_up
 from tests.fakes.model import answer, tool_use
 from tests.transitions.harness import Harness
 
@@ -25,13 +26,9 @@ def serving(h: Harness, task: str = "", **spec: Any) -> dict[str, Any]:
 
 def send(h: Harness, text: str, origin: str, name: str = "r1") -> list[CloudEvent]:
     """What route does for a chat message: journal and count the input, wake the run."""
-    written = session.receive(h.deps, h.get(name), text, origin)
-    assert written is not None
-    st = written["status"]
-    index = session.next_input(st)
-    if st["phase"] != "Serving" or st["stage"] != Stage.INPUT or not index:
-        return []
-    return [session.input_event(RunRef.of(written), st["step"], index, text, "test")]
+    result = session.receive(h.deps, h.get(name), text, origin)
+    assert result is not None
+    return follow_up(h.deps, result)
 
 
 def types_of(events: list[CloudEvent]) -> list[str]:
@@ -40,8 +37,9 @@ def types_of(events: list[CloudEvent]) -> list[str]:
 
 
 def replies(h: Harness) -> list[dict[str, Any]]:
-    """The data of every run.replied the pump saw, in order."""
-    return [data_of(e) for e in h.seen if e.get_type() == types.RUN_REPLIED]
+    """The data of each run.replied the pump saw, in order, once per id (as a bus keeps it)."""
+    kept = {e.get_id(): e for e in reversed(h.seen) if e.get_type() == types.RUN_REPLIED}
+    return [data_of(e) for e in reversed(kept.values())]
 
 
 def test_a_server_run_without_a_task_serves_without_calling_the_model(h: Harness) -> None:
@@ -68,8 +66,8 @@ def test_a_server_run_with_a_task_answers_it_then_serves(h: Harness) -> None:
     )
     uid = world["run"]["metadata"]["uid"]
     (replied,) = [e for e in h.seen if e.get_type() == types.RUN_REPLIED]
-    assert replied.get_id() == f"{uid}/1/call_llm"
-    assert data_of(replied)["result"] == "42" and data_of(replied)["input"] == 0
+    assert replied.get_id() == f"{uid}/1/run.replied"
+    assert data_of(replied)["result"] == "42"
     assert types.RUN_COMPLETED not in types_of(h.seen)
 
 
@@ -80,7 +78,7 @@ def test_two_inputs_are_answered_in_order_with_the_whole_exchange_in_view(h: Har
     h.pump(send(h, "I am Ada.", "msg-1"))
     h.pump(send(h, "Who am I?", "msg-2"))
     assert [r["result"] for r in replies(h)] == ["Hello Ada.", "You are Ada."]
-    assert [r["input"] for r in replies(h)] == [1, 2]
+    assert [r["step"] for r in replies(h)] == [1, 2]
     assert model.requests[1].messages == [
         {"role": "user", "content": "I am Ada."},
         {"role": "assistant", "content": [{"type": "text", "text": "Hello Ada."}]},
@@ -146,14 +144,16 @@ def test_input_that_arrives_while_running_waits_for_the_exchange_to_end(h: Harne
 
 
 def test_a_late_wake_up_for_a_taken_input_changes_nothing(h: Harness) -> None:
-    """input.received for an input already answered is dropped (no model call)."""
+    """input.received for an input already answered is dropped (no model call, no write)."""
     h.models.script("m1", answer("done"))
     serving(h)
     wake = send(h, "hi", "m1")
     h.pump(wake)
-    before = h.status()
-    assert prepare_context.handle(wake[0], h.deps) == []
-    assert h.status() == before
+    before = h.get()
+    out = prepare_context.handle(wake[0], h.deps)
+    assert types.RUN_INPUT_RECEIVED not in types_of(out)
+    assert {e.get_id() for e in out} <= {e.get_id() for e in h.needs()}
+    assert h.get() == before
     assert h.models.calls == 1
 
 
@@ -187,9 +187,10 @@ def test_sweep_wakes_a_serving_run_with_queued_input(h: Harness) -> None:
     h.models.script("m1", answer("from the store"))
     serving(h)
     session.receive(h.deps, h.get(), "hi", "cli#1")
-    out = sweep.handle(make_event(types.TICK, "test", {}), h.deps)
+    out = h.tick()  # at once: no quiet period for queued input
     assert types_of(out) == [types.RUN_INPUT_RECEIVED]
-    assert data_of(out[0])["index"] == 1 and data_of(out[0])["input"] == "hi"
+    assert data_of(out[0])["index"] == 1 and "input" not in data_of(out[0])
+    assert out[0].get_id() == f"{h.get()['metadata']['uid']}/0/run.input.received/input-1"
     h.pump(out)
     assert h.status()["result"] == "from the store"
 
@@ -199,12 +200,15 @@ def test_an_idle_session_ends_succeeded_after_its_idle_ttl(h: Harness) -> None:
     h.models.script("m1", answer("hi"))
     serving(h, idleTTL="10m")
     h.pump(send(h, "hello", "m1"))
-    tick = make_event(types.TICK, "test", {})
+    (replied,) = [e for e in h.seen if e.get_type() == types.RUN_REPLIED]
     h.clock.advance(590)
-    assert sweep.handle(tick, h.deps) == []
+    out = h.tick()
+    assert [e.get_id() for e in out] == [replied.get_id()], "only the reply's need, again"
+    assert h.status()["phase"] == "Serving"
     h.clock.advance(20)
-    out = sweep.handle(tick, h.deps)
+    out = h.tick()
     assert types_of(out) == [types.RUN_COMPLETED]
+    assert h.status()["outcome"]["reason"] == "IdleTimeout"
     (finished,) = finalize.handle(out[0], h.deps)
     st = h.status()
     assert (st["phase"], st["result"]) == ("Succeeded", "hi")
@@ -213,16 +217,39 @@ def test_an_idle_session_ends_succeeded_after_its_idle_ttl(h: Harness) -> None:
     assert data_of(finished)["mode"] == "server"
 
 
-def test_input_after_sweep_saw_the_session_idle_keeps_it_serving(h: Harness) -> None:
-    """IdleTimeout races a new input: finalize refuses, the input is answered."""
+def test_input_counted_first_keeps_an_idle_session_serving(h: Harness) -> None:
+    """Input counted before sweep looks: the session is not idle, and the input is answered."""
     h.models.script("m1", answer("still here"))
     serving(h, idleTTL="1m")
     h.clock.advance(120)
-    (idle,) = sweep.handle(make_event(types.TICK, "test", {}), h.deps)
-    wake = send(h, "wait!", "m1")
-    assert finalize.handle(idle, h.deps) == []
-    h.pump(wake)
+    session.receive(h.deps, h.get(), "wait!", "m1")
+    out = h.tick()
+    assert types_of(out) == [types.RUN_INPUT_RECEIVED]
+    h.pump(out)
     assert (h.status()["phase"], h.status()["result"]) == ("Serving", "still here")
+
+
+def test_a_session_whose_end_is_recorded_takes_no_input(h: Harness) -> None:
+    """Once sweep recorded the idle end, receive answers None (route starts a new run)."""
+    serving(h, idleTTL="1m")
+    h.clock.advance(120)
+    assert types_of(h.tick()) == [types.RUN_COMPLETED]
+    assert h.status()["stage"] == Stage.FINALIZING
+    assert session.receive(h.deps, h.get(), "wait!", "m1") is None
+
+
+def test_a_message_racing_the_idle_end_is_answered(h: Harness) -> None:
+    """A chat message between sweep's idle decision and finalize is answered, not lost."""
+    h.models.script("m1", answer("first"), answer("second"))
+    h.model()
+    h.agent()
+    h.pump([_message("one", "E1", idleTTL="1m")])
+    h.clock.advance(120)
+    idle = h.tick()
+    h.pump([_message("two", "E2", idleTTL="1m")])
+    h.pump(idle)
+    assert h.models.calls == 2
+    assert [r["result"] for r in replies(h)] == ["first", "second"]
 
 
 def test_a_finished_session_takes_no_input(h: Harness) -> None:
@@ -240,12 +267,13 @@ def test_a_task_run_takes_no_input(h: Harness) -> None:
     assert session.receive(h.deps, h.get(), "hi", "m1") is None
 
 
-def _message(text: str, event_id: str, thread: str = "T1") -> CloudEvent:
+def _message(text: str, event_id: str, thread: str = "T1", **more: Any) -> CloudEvent:
     data = {
         "agent": "a1",
         "task": text,
         "mode": "server",
         "routing": {"channel": "slack", "thread": thread},
+        **more,
     }
     return make_event(types.CHANNEL_MESSAGE, "/chat/slack", data, id_=event_id)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from events import types
 from events.apiserver import resource_event
 from events.envelope import data_of
@@ -19,7 +21,8 @@ def test_accepts_a_valid_run(h):
     assert st["tokenUsage"]["total"] == 0
     assert {c["type"]: c["status"] for c in st["conditions"]} == {"Accepted": "True"}
     assert [e.get_type() for e in out] == [types.RUN_ACCEPTED]
-    assert out[0].get_id() == f"{run['metadata']['uid']}/0/validate"
+    assert out[0].get_id() == f"{run['metadata']['uid']}/0/run.accepted"
+    assert out[0].get_source() == "/baton/runs/default/r1"
     assert data_of(out[0])["run"]["name"] == "r1"
     assert out[0].get_extension("traceparent").split("-")[1] == st["traceID"]
 
@@ -84,12 +87,15 @@ def test_rejects_a_spawn_depth_over_the_agents_max_depth(h):
 
 
 def test_a_rejected_run_is_not_rejected_twice(h):
-    """A redelivered add of a rejected run emits nothing more."""
+    """A redelivered add of a rejected run writes nothing; it repeats the same run.failed."""
     h.model()
     h.agent()
     h.run(task="")
-    assert len(validate.handle(h.added(), h.deps)) == 1
-    assert validate.handle(h.added(), h.deps) == []
+    (first,) = validate.handle(h.added(), h.deps)
+    before = h.get()
+    again = validate.handle(h.added(), h.deps)
+    assert [e.get_id() for e in again] == [first.get_id()], "the same need, deduped by id"
+    assert h.get() == before
 
 
 def test_ignores_other_kinds(h):
@@ -99,12 +105,21 @@ def test_ignores_other_kinds(h):
 
 
 def test_ignores_a_run_already_running(h):
-    """A second add of an accepted run changes nothing and emits nothing."""
+    """A second add of an accepted run changes nothing; it repeats the run's need, same id."""
     h.world()
-    validate.handle(h.added(), h.deps)
+    (accepted,) = validate.handle(h.added(), h.deps)
     before = h.get()
-    assert validate.handle(h.added(), h.deps) == []
+    again = validate.handle(h.added(), h.deps)
+    assert [e.get_id() for e in again] == [accepted.get_id()]
     assert h.get() == before
+
+
+def test_a_second_add_after_the_run_moved_on_repeats_only_its_current_need(h):
+    """An add redelivered once the run is in its model turn repairs that need, not run.accepted."""
+    h.world()
+    h.prepared()
+    (need,) = validate.handle(h.added(), h.deps)
+    assert (need.get_type(), data_of(need)["step"]) == (types.LLM_REQUESTED, 1)
 
 
 def test_ignores_an_add_for_a_replaced_run(h):
@@ -124,3 +139,50 @@ def test_reference_mode_events_work(h):
     out = validate.handle(event, h.deps)
     assert [e.get_type() for e in out] == [types.RUN_ACCEPTED]
     assert h.status()["phase"] == "Running"
+
+
+def test_a_run_pending_past_its_timeout_fails_naming_the_missing_reference(h):
+    """Held past spec.timeout since creation: Failed, with the reference it waited for."""
+    h.model()
+    h.run(agent="ghost", timeout="1m")
+    assert validate.handle(h.added(), h.deps) == []
+    h.clock.advance(59)
+    assert validate.handle(h.added(), h.deps) == []
+    h.clock.advance(2)
+    (failed,) = validate.handle(h.added(), h.deps)
+    assert failed.get_type() == types.RUN_FAILED
+    st = h.status()
+    assert (st["stage"], st["outcome"]["phase"]) == (Stage.FINALIZING, "Failed")
+    assert st["error"]["reason"] == "AgentNotFound"
+    assert "ghost" in st["error"]["message"] and "60s" in st["error"]["message"]
+    h.deliver(failed)
+    assert h.status()["phase"] == "Failed"
+
+
+def test_a_run_without_timeout_waits_the_pending_deadline(h):
+    """No spec.timeout: a run waits validate.PENDING_DEADLINE for its reference, then fails."""
+    h.agent(model="nowhere")
+    h.run()
+    validate.handle(h.added(), h.deps)
+    h.clock.advance(validate.PENDING_DEADLINE - 1)
+    assert validate.handle(h.added(), h.deps) == []
+    assert h.status()["phase"] == "Pending"
+    h.clock.advance(2)
+    (failed,) = validate.handle(h.added(), h.deps)
+    assert failed.get_type() == types.RUN_FAILED
+    assert h.status()["error"]["reason"] == "ModelNotFound"
+    assert "nowhere" in h.status()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("timeout", "0s"), ("idleTTL", "0s"), ("timeout", "soon")]
+)
+def test_a_zero_or_unparsable_duration_is_an_invalid_spec(h, field, value):
+    """timeout/idleTTL of 0s or not a duration: the run fails with InvalidSpec naming the field."""
+    h.model()
+    h.agent()
+    h.run(**{field: value})
+    (failed,) = validate.handle(h.added(), h.deps)
+    assert failed.get_type() == types.RUN_FAILED
+    error = h.status()["error"]
+    assert error["reason"] == "InvalidSpec" and f"spec.{field}" in error["message"]

@@ -1,0 +1,109 @@
+"""Claims on effects: a model or tool call is claimed in the run's record before it runs.
+
+``status.claims[key] = {"owner", "expiresAt"}``. A delivery runs a call only after it
+committed its own claim; another delivery seeing a live claim leaves the call alone.
+The owner renews the lease while the call runs (``Lease``), so a slow call keeps it and
+a dead owner's claim lapses within ``LEASE_SECONDS``; the call then runs again with the
+same idempotency key. The claim is removed in the commit that records the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
+
+from functions.agentrun import parse_time, rfc3339
+
+__all__ = [
+    "LEASE_SECONDS",
+    "RENEW_SECONDS",
+    "claim",
+    "holder",
+    "is_live",
+    "llm_claim",
+    "new_owner",
+    "release",
+    "renewing",
+    "tool_claim",
+]
+
+LEASE_SECONDS: Final = 6.0
+RENEW_SECONDS: Final = 2.0
+log = logging.getLogger("baton.claims")
+
+
+def llm_claim(step: int) -> str:
+    """The claim key of the model call of ``step``."""
+    return f"llm/{step}"
+
+
+def tool_claim(step: int, call_id: str) -> str:
+    """The claim key of one tool call."""
+    return f"tool/{step}/{call_id}"
+
+
+def new_owner() -> str:
+    """A fresh owner id for one delivery's claim."""
+    return uuid.uuid4().hex
+
+
+def is_live(status: Mapping[str, Any], key: str, now: float) -> bool:
+    """True while someone holds ``key`` and its lease has not lapsed."""
+    held = (status.get("claims") or {}).get(key)
+    if not held:
+        return False
+    expires = parse_time(held.get("expiresAt"))
+    return expires is not None and expires > now
+
+
+def holder(status: Mapping[str, Any], key: str) -> str | None:
+    """Who holds ``key`` (live or lapsed), if anyone."""
+    held = (status.get("claims") or {}).get(key)
+    return str(held.get("owner")) if held else None
+
+
+def claim(status: dict[str, Any], key: str, owner: str, now: float) -> None:
+    """Take ``key`` for ``owner`` in ``status`` (the caller checked it is free)."""
+    claims = dict(status.get("claims") or {})
+    claims[key] = {"owner": owner, "expiresAt": rfc3339(now + LEASE_SECONDS)}
+    status["claims"] = claims
+
+
+def release(status: dict[str, Any], key: str) -> None:
+    """Drop ``key`` from ``status`` (the result is recorded in the same commit)."""
+    claims = dict(status.get("claims") or {})
+    claims.pop(key, None)
+    if claims:
+        status["claims"] = claims
+    else:
+        status.pop("claims", None)
+
+
+@contextlib.contextmanager
+def renewing(renew: Callable[[], bool], every: float = RENEW_SECONDS) -> Iterator[None]:
+    """Call ``renew`` every ``every`` seconds while the body runs (a long call keeps its lease).
+
+    ``renew`` returns False once the claim is no longer ours; renewal then stops (the
+    result commit will find out and drop the result).
+    """
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            try:
+                if not renew():
+                    return
+            except Exception:  # a failed renewal is retried at the next beat
+                log.warning("claim renewal failed", exc_info=True)
+
+    thread = threading.Thread(target=loop, name="baton-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every + 1)
