@@ -47,7 +47,7 @@ Handler = Callable[[BaseCloudEvent], list[CloudEvent]]
 
 @contextmanager
 def _in_flight(m: Metrics, kind: str) -> Iterator[None]:
-    gauge = m.in_flight.labels(kind)
+    gauge = m.in_flight_of(kind)
     gauge.inc()
     try:
         yield

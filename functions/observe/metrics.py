@@ -92,6 +92,12 @@ class Metrics:
             "baton_tool_call_duration_seconds", "One tool call", ["tool"], buckets=_CALL_BUCKETS
         )
         self._tools: set[str] = set()
+        # Label lookups cost a lock and a dict each; the fixed ones are resolved once.
+        self._in_flight = {k: self.in_flight.labels(k) for k in ("transition", "model", "tool")}
+
+    def in_flight_of(self, kind: str) -> Any:
+        """The in-flight gauge of ``kind`` (transition, model, tool)."""
+        return self._in_flight[kind]
 
     def tool_label(self, name: str) -> str:
         """``name``, or ``other`` once too many distinct names were seen (a model invents them)."""

@@ -20,15 +20,14 @@ def events_enabled() -> bool:
 
 def event_backend_for(store: Any) -> EventBackend | None:
     """Where ``store``'s run Events live: its SQLite file, or its API server's core/v1 Events."""
-    from functions.resources.kubernetes import KubernetesStore
-    from functions.resources.sqlite import SqliteStore
-
     store = getattr(store, "inner", store)  # an ObservedStore's
-    if isinstance(store, SqliteStore):
+    # By module, not isinstance: a process on one store does not import the other's code.
+    module = type(store).__module__
+    if module == "functions.resources.sqlite":
         from functions.observe.sqlite_events import SqliteEvents
 
         return SqliteEvents(store.db.path)
-    if isinstance(store, KubernetesStore):
+    if module == "functions.resources.kubernetes":
         from functions.observe.k8s_events import KubernetesEvents
 
         return KubernetesEvents(store.api)
