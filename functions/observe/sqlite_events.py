@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 
 from functions.observe.recorder import Occurrence, RecordedEvent
@@ -38,6 +39,10 @@ _UPSERT = (
     " DO UPDATE SET count = count + 1, last = excluded.last"
 )
 _COLUMNS = "namespace, name, type, reason, message, count, first, last, component"
+# The Events of runs that are gone (deleted, cleaned up, past the history limit) go too,
+# as the run's own rows do; the API server's Event TTL plays this part on a cluster.
+_PRUNE = "DELETE FROM kube_events WHERE uid NOT IN (SELECT uid FROM objects)"
+PRUNE_SECONDS = 60.0
 
 
 class SqliteEvents:
@@ -51,6 +56,7 @@ class SqliteEvents:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._pruned = time.monotonic()
 
     def write(self, batch: Sequence[Occurrence]) -> None:
         """Upsert the batch in one transaction."""
@@ -67,6 +73,17 @@ class SqliteEvents:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+        if time.monotonic() - self._pruned > PRUNE_SECONDS:
+            self.prune()
+
+    def prune(self) -> int:
+        """Drop the Events of runs no longer in the store (same file); how many went."""
+        self._pruned = time.monotonic()
+        with self._lock:
+            try:
+                return int(self._conn.execute(_PRUNE).rowcount)
+            except sqlite3.OperationalError:  # no objects table: a file without a store
+                return 0
 
     def read(self, namespace: str, name: str, uid: str = "") -> list[RecordedEvent]:
         """The run's Events, oldest first (only the run with ``uid`` when given)."""

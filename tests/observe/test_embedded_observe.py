@@ -159,3 +159,16 @@ def test_a_failed_run_counts_its_reason(embedded: Any) -> None:
     assert after - before == 1
     failed = _events(rt, "deny-run", reason)
     assert (failed[-1].reason, failed[-1].type) == (reason, "Warning")
+
+
+def test_a_deleted_runs_events_go_with_it(embedded: Any) -> None:
+    """Deleting a run and pruning leaves none of its Events behind."""
+    rt = embedded(sweep_interval=0)
+    run_docs(rt, sample("tools"))
+    wait_terminal(rt, "tools-demo")
+    backend = event_backend_for(rt.store)
+    assert backend is not None
+    assert _events(rt, "tools-demo", "Succeeded")
+    rt.store.delete("AgentRun", "default", "tools-demo")
+    assert backend.prune() == 3  # type: ignore[attr-defined]
+    assert backend.read("default", "tools-demo") == []

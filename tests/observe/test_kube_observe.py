@@ -79,7 +79,9 @@ def test_status_changes_become_kubernetes_events(kube: Cluster, kube_store: Any)
     assert "RetryingModel" in described and "the model call failed (RateLimited" in described
 
 
-def test_the_cli_reads_the_cluster(kube: Cluster, kube_store: Any, tmp_path: Path) -> None:
+def test_the_cli_reads_the_cluster(
+    kube: Cluster, kube_store: Any, tmp_path: Path, capsys: Any
+) -> None:
     """apply, get, describe (with Events), logs (the ConfigMap journal) and events on a cluster."""
     from functions.runtime.embedded import Embedded
 
@@ -97,6 +99,10 @@ def test_the_cli_reads_the_cluster(kube: Cluster, kube_store: Any, tmp_path: Pat
             assert time.monotonic() < deadline, "the run did not finish"
             time.sleep(0.1)
         runtime.bus.wait_idle(5)
+        # `baton run` against a cluster applies and follows; the cluster's functions work.
+        code = main([*k, "-n", namespace, "run", str(SAMPLES / "hello.yaml"), "--timeout", "60"])
+        assert code == 0
+        runtime.bus.wait_idle(5)
     env = {**os.environ, "KUBECONFIG": str(kube.kubeconfig), "BATON_STORE": "kubernetes"}
     env.pop("BATON_DB", None)
 
@@ -108,7 +114,12 @@ def test_the_cli_reads_the_cluster(kube: Cluster, kube_store: Any, tmp_path: Pat
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert baton("get", "runs", "-n", namespace, "-o", "name") == "agentrun.baton.dev/tools-demo\n"
+    followed = capsys.readouterr().out
+    assert "agentrun/hello created" in followed and "hello: Succeeded" in followed
+    assert baton("get", "runs", "-n", namespace, "-o", "name").splitlines() == [
+        "agentrun.baton.dev/hello",
+        "agentrun.baton.dev/tools-demo",
+    ]
     every = baton("get", "runs", "-A").splitlines()
     assert every[0].split()[:3] == ["NAMESPACE", "NAME", "PHASE"]
     assert [namespace, "tools-demo", "Succeeded"] in [line.split()[:3] for line in every[1:]]
