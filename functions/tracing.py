@@ -1,9 +1,10 @@
 """OpenTelemetry traces: one trace per run, exported over OTLP/HTTP (or to the console).
 
-Opt-in: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) exports to that
-collector; ``BATON_TRACING=console`` prints spans on stderr; ``BATON_TRACING=1`` exports to
-the OTLP default (http://localhost:4318). The SDK and exporter are imported only then
-(~200 ms), so a function that must answer within 0.3 s of exec pays nothing otherwise.
+Opt-in: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``)
+exports to that collector; ``BATON_TRACING=console`` prints spans on stderr;
+``BATON_TRACING=1`` exports to the OTLP default (http://localhost:4318). The SDK and
+exporter are imported only then (~200 ms), so a function that must answer within 0.3 s of
+exec pays nothing otherwise.
 
 Each transition is a CONSUMER span, the child of the span that emitted its event (the
 ``traceparent`` extension); the events it emits carry its own context onward. A run's
@@ -38,6 +39,7 @@ __all__ = [
 
 Handler = Callable[[BaseCloudEvent], list[CloudEvent]]
 TRACEPARENT_ANNOTATION: Final = "baton.dev/traceparent"
+_TRACES_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 _UNTRACED_TYPES: Final = frozenset({"dev.baton.tick", "dev.knative.sources.ping"})
 _setup_lock = threading.Lock()
 _setup_done = False
@@ -46,9 +48,11 @@ log = logging.getLogger("baton.tracing")
 
 def enabled() -> bool:
     """True when traces are wanted in this process."""
-    if os.environ.get("BATON_TRACING", "").lower() in ("1", "true", "yes", "console"):
+    env = os.environ
+    if env.get("BATON_TRACING", "").lower() in ("1", "true", "yes", "console"):
         return True
-    return any(k.startswith("OTEL_EXPORTER_OTLP") and k.endswith("ENDPOINT") for k in os.environ)
+    # Named, not searched for: this runs on every model and tool call.
+    return bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get(_TRACES_ENDPOINT))
 
 
 def setup() -> None:
