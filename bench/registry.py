@@ -30,6 +30,8 @@ BENCHMARKS: Final[dict[str, str]] = {
     "nats-runs": "bench.nats_runs",
     "http": "external:http",
     "anthropic-adapter": "external:anthropic-adapter",
+    "openai-adapter": "external:openai-adapter",
+    "budget": "external:budget",
     "webhook": "external:webhook",
 }
 QUICK_SKIP: Final[frozenset[str]] = frozenset()

@@ -102,6 +102,9 @@ class _TimedModels:
     def for_resource(self, model: Resource) -> Any:
         return _TimedModel(self._inner.for_resource(model), self._clock)
 
+    def for_models(self, models: Any) -> Any:
+        return _TimedModel(self._inner.for_models(models), self._clock)
+
     def cost(self, model: Resource, usage: Any) -> str:
         return str(self._inner.cost(model, usage))
 

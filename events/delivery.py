@@ -63,9 +63,8 @@ def classify(exc: BaseException, attempt: int, policy: RetryPolicy) -> Verdict:
     if transient is None:
         reason = getattr(exc, "reason", type(exc).__name__)
         return Verdict("dead", str(reason), str(getattr(exc, "message", exc)))
-    if attempt >= policy.max_attempts:
-        message = f"gave up after {attempt} attempts: {transient.message}"
-        return Verdict("dead", transient.reason, message, exhausted=True)
+    if attempt >= policy.max_attempts:  # the bus says how it gave up, in its own words
+        return Verdict("dead", transient.reason, transient.message, exhausted=True)
     return Verdict(
         "retry", transient.reason, transient.message, policy.delay(attempt, transient.delay)
     )

@@ -1,22 +1,17 @@
-"""An AgentRun's status: phases, stages, conditions, and the optimistic write loop.
+"""An AgentRun's status vocabulary: phases, stages, conditions, durations and times.
 
-Every transition reads the run, decides from its status whether the event is
-current, writes the new status with the resourceVersion it read, then emits.
-``transact`` is that loop; a decision of ``None`` means "stale, drop the event".
+How a transition reads, decides and writes is ``functions.run.step``; this module
+holds the words its decisions use.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import orjson
-
 from events.envelope import RunRef
-from events.errors import TransientError
-from functions.ports import Conflict, Deps, NotFound, Resource
+from functions.ports import Deps, NotFound, Resource
 
 __all__ = [
     "DURATION_PATTERN",
@@ -30,7 +25,6 @@ __all__ = [
     "parse_time",
     "rfc3339",
     "set_condition",
-    "transact",
 ]
 
 KIND: Final = "AgentRun"
@@ -49,7 +43,6 @@ class Phase:
 
 
 TERMINAL_PHASES: Final = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED})
-_MAX_CONFLICT_RETRIES: Final = 16
 
 
 class Stage:
@@ -132,38 +125,4 @@ def set_condition(
             "message": message,
             "lastTransitionTime": rfc3339(now),
         }
-    )
-
-
-Decision = Callable[[Resource, dict[str, Any]], bool]
-
-
-def transact(
-    deps: Deps, ref: RunRef, decide: Decision, *, read: Resource | None = None
-) -> Resource | None:
-    """Read the run, let ``decide`` edit a copy of its status, write it; retry on conflict.
-
-    ``decide(run, status)`` returns False when the event is stale for this run
-    (nothing is written and None is returned). Side effects belong before the
-    call, recorded in the journal, so a retried write never repeats them.
-    ``read`` is the run as the caller just read it: the first attempt writes on
-    top of it (a stale copy only costs a conflict and a re-read).
-    """
-    for attempt in range(_MAX_CONFLICT_RETRIES):
-        run = read if attempt == 0 and read is not None else get_run(deps, ref)
-        if run is None:
-            return None
-        # A private copy to edit (JSON round trip: several times faster than deepcopy).
-        status = orjson.loads(orjson.dumps(run.get("status") or {}))
-        if not decide(run, status):
-            return None
-        status["lastEventTime"] = rfc3339(deps.clock.now())
-        updated = {**run, "status": status}
-        try:
-            return deps.store.update_status(updated)
-        except Conflict:
-            continue
-    raise TransientError(
-        f"agentrun {ref.key}: {_MAX_CONFLICT_RETRIES} write conflicts in a row",
-        reason="WriteConflict",
     )

@@ -10,6 +10,7 @@ however often the event arrives and a recorded reply is never asked for again.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
@@ -17,10 +18,13 @@ from cloudevents.core.base import BaseCloudEvent
 from events.envelope import CloudEvent, RunRef
 from events.errors import PermanentError, TransientError
 from events.run_events import decode
+from functions import budget as budgets
 from functions.agentrun import Phase, Stage, get_run, parse_duration, parse_time, set_condition
 from functions.ports import Deps, ModelReply, ModelRequest, NotFound, Resource
 from functions.run import claims
+from functions.run.lease import held as held_lease
 from functions.run.step import Outcome, advance, follow_up
+from functions.run.usage import answering, count, usage_record
 from functions.run.view import RunView
 from functions.session import is_server
 from functions.stop_reasons import classify_stop
@@ -40,6 +44,17 @@ def _model(deps: Deps, ref: RunRef, name: str) -> Resource:
             f"Model {ref.namespace}/{name} was deleted while run {ref.name} needs it",
             reason="ModelNotFound",
         ) from None
+
+
+def _fallbacks(deps: Deps, ref: RunRef, names: list[str]) -> list[Resource]:
+    """The Agent's fallback Models that exist (one that does not could not answer anyway)."""
+    found = []
+    for name in names:
+        try:
+            found.append(deps.store.get("Model", ref.namespace, name))
+        except NotFound:
+            continue
+    return found
 
 
 def _limit_breach(view: RunView) -> tuple[str, str]:
@@ -87,11 +102,18 @@ def decide_claim(view: RunView, step: int, owner: str) -> Outcome:
     return Outcome(st)
 
 
+def _holds(view: RunView, step: int, owner: str) -> bool:
+    """``owner`` still holds the call of ``step``, and no reply of it is recorded."""
+    return (
+        _waiting(view, step)
+        and claims.holder(view.status, claims.llm_claim(step)) == owner
+        and view.transcript.reply(step) is None
+    )
+
+
 def decide_retry(view: RunView, step: int, owner: str, exc: TransientError) -> Outcome:
     """A transient model error: count the attempt, say why, and free the claim for the retry."""
-    if not _waiting(view, step) or claims.holder(view.status, claims.llm_claim(step)) != owner:
-        return Outcome()
-    if view.transcript.reply(step) is not None:
+    if not _holds(view, step, owner):
         return Outcome()
     st = view.edit()
     st["modelAttempts"] = int(st.get("modelAttempts", 0)) + 1
@@ -102,9 +124,7 @@ def decide_retry(view: RunView, step: int, owner: str, exc: TransientError) -> O
 
 def decide_failure(view: RunView, step: int, owner: str, exc: PermanentError) -> Outcome:
     """The model refused for good (bad key, unknown model): the run fails with the reason."""
-    if not _waiting(view, step) or claims.holder(view.status, claims.llm_claim(step)) != owner:
-        return Outcome()
-    if view.transcript.reply(step) is not None:
+    if not _holds(view, step, owner):
         return Outcome()
     st = view.edit()
     claims.release(st, claims.llm_claim(step))
@@ -113,41 +133,43 @@ def decide_failure(view: RunView, step: int, owner: str, exc: PermanentError) ->
     return Outcome(st)
 
 
-def _count(st: dict[str, Any], reply: ModelReply, cost: str, now: float) -> None:
-    """Add the reply's tokens and cost to the status (in the commit that records the reply)."""
-    usage = dict(st.get("tokenUsage") or {})
-    u = reply.usage
-    usage["input"] = usage.get("input", 0) + u.input
-    usage["output"] = usage.get("output", 0) + u.output
-    usage["cacheRead"] = usage.get("cacheRead", 0) + u.cache_read
-    usage["cacheCreation"] = usage.get("cacheCreation", 0) + u.cache_creation
-    usage["total"] = usage["input"] + usage["output"] + usage["cacheRead"] + usage["cacheCreation"]
-    st["tokenUsage"] = usage
-    st["costEstimate"] = cost
-    if any(c["type"] == "ModelAvailable" for c in st.get("conditions", [])):
-        set_condition(st, "ModelAvailable", True, "Replied", "the model replied", now)
+def decide_over_budget(
+    view: RunView, step: int, owner: str, refused: budgets.BudgetExceeded
+) -> Outcome:
+    """The tree's budget cannot take this call: the run fails BudgetExceeded, numbers kept."""
+    if not _holds(view, step, owner):
+        return Outcome()
+    st = view.edit()
+    claims.release(st, claims.llm_claim(step))
+    error = {"reason": "BudgetExceeded", "message": refused.message}
+    _end(st, Phase.FAILED, "BudgetExceeded", refused.message, error=error)
+    st["budgetExceeded"] = refused.record()
+    return Outcome(st)
+
+
+Price = Callable[[Resource, Mapping[str, int]], str]
 
 
 def decide_reply(
-    view: RunView, step: int, reply: ModelReply, model: Resource, cost: Any
+    view: RunView, step: int, reply: ModelReply, models: list[Resource], price: Price
 ) -> Outcome:
     """Record ``reply`` for ``step`` and move on: tool calls, another turn, or the answer.
 
     A reply recorded already wins (a lapsed claim's second call, or a commit whose
     journal landed but whose status write did not): its tokens are the ones counted.
-    ``cost(usage) -> str`` prices the run's new token totals (pure: the Model's pricing).
+    ``price(model, usage)`` is the Model's pricing of one reply's usage (pure arithmetic).
     """
     if not _waiting(view, step):
         return Outcome()
     recorded = view.transcript.reply(step)
     if recorded is not None:
         reply = reply_from_entry(recorded)
+    model = answering(models, reply)
     spec = model["spec"]
     decision = classify_stop(reply, str(spec.get("onMaxTokens") or "fail"), spec.get("maxTokens"))
     st = view.edit()
     claims.release(st, claims.llm_claim(step))
-    _count(st, reply, "0", view.now)
-    st["costEstimate"] = cost(st["tokenUsage"])
+    count(st, reply, price(model, usage_record(reply.usage)), view.now)
     text = answer_text(view.transcript, step, reply)
     if decision.kind == "tool_calls":
         st.update(stage=Stage.TOOLS, pendingToolCalls=[c.id for c in reply.tool_calls])
@@ -166,22 +188,6 @@ def decide_reply(
     return Outcome(st, {reply_key(step): reply_entry(reply)})
 
 
-def _renewer(deps: Deps, ref: RunRef, step: int, owner: str) -> Any:
-    key = claims.llm_claim(step)
-
-    def renew() -> bool:
-        def extend(view: RunView) -> Outcome:
-            if claims.holder(view.status, key) != owner or not _waiting(view, step):
-                return Outcome()
-            st = view.edit()
-            claims.claim(st, key, owner, view.now)
-            return Outcome(st)
-
-        return advance(deps, ref, extend).committed
-
-    return renew
-
-
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     """Claim the model call of step n, make it, and record the reply with what follows."""
     ev = decode(event)
@@ -193,18 +199,19 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     if status.get("stage") != Stage.MODEL or status.get("step") != step:
         return follow_up(deps, advance(deps, ref, lambda v: Outcome(), read=run), event)
     transcript = Transcript(deps.store.read_journal(run))
-    model = _model(deps, ref, str(transcript.context.get("model", "")))
-
-    def price(usage: dict[str, int]) -> str:
-        return deps.models.cost(model, usage)
-
+    context = transcript.context
+    models = [
+        _model(deps, ref, str(context.get("model", ""))),
+        *_fallbacks(deps, ref, list(context.get("fallbackModels") or [])),
+    ]
+    price = deps.models.cost
     recorded = transcript.reply(step)
     if recorded is not None:  # recorded, not yet applied (a crash, a lost status write)
         reply = reply_from_entry(recorded)
         applied = advance(
             deps,
             ref,
-            lambda v: decide_reply(v, step, reply, model, price),
+            lambda v: decide_reply(v, step, reply, models, price),
             read=run,
             transcript=transcript,
         )
@@ -227,25 +234,39 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         system=transcript.system,
         messages=transcript.messages(step),
         tools=transcript.tools,
-        max_tokens=int(model["spec"].get("maxTokens", 1024)),
+        max_tokens=int(models[0]["spec"].get("maxTokens", 1024)),
         idempotency_key=f"{ref.uid}/{step}/{NAME}",
     )
+    # The tree's budget takes the call's worst case first (a conditional write on its root).
+    held = budgets.guard(
+        deps, after, budgets.run_budget(after, context.get("budget")), models, request
+    )
+    if isinstance(held, budgets.BudgetExceeded):
+        refused = held
+        return follow_up(
+            deps, advance(deps, ref, lambda v: decide_over_budget(v, step, owner, refused))
+        )
     try:
-        with claims.renewing(_renewer(deps, ref, step, owner)):
-            reply = deps.models.for_resource(model).complete(request)
+        with held_lease(deps, ref, claims.llm_claim(step), owner):
+            reply = deps.models.for_models(models).complete(request)
     except TransientError as exc:
+        budgets.release(deps, held)
         transient = exc
         advance(deps, ref, lambda v: decide_retry(v, step, owner, transient))
         raise
     except PermanentError as exc:
+        budgets.release(deps, held)
         permanent = exc
         failed = advance(deps, ref, lambda v: decide_failure(v, step, owner, permanent))
         return follow_up(deps, failed)
-
+    except BaseException:
+        budgets.release(deps, held)
+        raise
+    budgets.account(deps, held, models, reply)
     done = advance(
         deps,
         ref,
-        lambda v: decide_reply(v, step, reply, model, price),
+        lambda v: decide_reply(v, step, reply, models, price),
         read=after,
         transcript=transcript,
     )

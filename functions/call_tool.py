@@ -24,6 +24,7 @@ from functions import policy
 from functions.agentrun import Phase, Stage, get_run, set_condition
 from functions.ports import Deps, NotFound, ToolCall, ToolContext, ToolResult
 from functions.run import claims
+from functions.run.lease import held
 from functions.run.step import Outcome, advance, follow_up, view_of
 from functions.run.view import RunView
 from functions.toolstep import close_call, completed_event, result_entry
@@ -166,22 +167,6 @@ def _run_tool(deps: Deps, view: RunView, call: ToolCall, step: int) -> ToolResul
         )
 
 
-def _renewer(deps: Deps, ref: RunRef, step: int, call_id: str, owner: str) -> Any:
-    key = claims.tool_claim(step, call_id)
-
-    def renew() -> bool:
-        def extend(view: RunView) -> Outcome:
-            if claims.holder(view.status, key) != owner:
-                return Outcome()
-            st = view.edit()
-            claims.claim(st, key, owner, view.now)
-            return Outcome(st)
-
-        return advance(deps, ref, extend).committed
-
-    return renew
-
-
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     """Claim one recorded tool call, run it, and record its result (closing the call)."""
     ev = decode(event)
@@ -209,7 +194,7 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     if call is None:
         return follow_up(deps, claimed, event)
     try:
-        with claims.renewing(_renewer(deps, ref, step, call_id, owner)):
+        with held(deps, ref, key, owner):
             result = _run_tool(deps, view, call, step)
     except TransientError:
         advance(deps, ref, lambda v: decide_release(v, step, call_id, owner))

@@ -38,17 +38,12 @@ from events.envelope import CloudEvent, RunRef
 from events.errors import PermanentError, TransientError
 from events.run_events import decode
 from functions import transcript as recorded
-from functions.agentrun import (
-    TERMINAL_PHASES,
-    get_run,
-    parse_time,
-    rfc3339,
-    set_condition,
-    transact,
-)
+from functions.agentrun import TERMINAL_PHASES, get_run, parse_time, rfc3339, set_condition
 from functions.ports import Deps, NotFound, Resource
 from functions.run.delivery import CONDITION, settle
 from functions.run.needs import finished_data
+from functions.run.step import Outcome, advance
+from functions.run.view import RunView
 from functions.session import reply_routing
 from functions.transcript import Transcript, load, reply_from_entry, reply_key
 
@@ -83,38 +78,39 @@ def _condition(status: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
+def decide_claim(view: RunView, channel: str) -> Outcome:
+    """Take the delivery of a finished run's answer (``Delivered=Unknown``, reason Posting).
+
+    ``idle="done"``: delivered already, failed for good, or not a finished run.
+    """
+    if view.phase not in TERMINAL_PHASES:
+        return Outcome(idle="done")  # a reused name: this finished event is not about this run
+    cond = _condition(view.status)
+    if cond.get("status") in ("True", "False") and cond.get("reason") != "Retrying":
+        return Outcome(idle="done")
+    if cond.get("reason") == "Posting":
+        held = view.now - (parse_time(cond.get("lastTransitionTime")) or 0.0)
+        if held < LEASE:
+            raise TransientError(
+                f"agentrun {view.ref.key}: another delivery is posting to {channel}",
+                delay=LEASE - held,
+                reason="DeliveryInProgress",
+            )
+    st = view.edit()
+    set_condition(st, CONDITION, False, "Posting", f"posting the answer to {channel}", view.now)
+    # The claim's time is the lease, whatever the condition's previous status was.
+    for item in st["conditions"]:
+        if item["type"] == CONDITION:
+            item.update(status="Unknown", lastTransitionTime=rfc3339(view.now))
+    return Outcome(st)
+
+
 def _claim(deps: Deps, ref: RunRef, channel: str) -> str:
     """``post`` (the claim is ours), ``done`` (delivered or failed for good) or ``gone``."""
-    now = deps.clock.now()
-    outcome = "gone"
-
-    def decide(run: Resource, st: dict[str, Any]) -> bool:
-        nonlocal outcome
-        if st.get("phase") not in TERMINAL_PHASES:
-            outcome = "done"  # a reused name: this finished event is not about this run
-            return False
-        cond = _condition(st)
-        if cond.get("status") in ("True", "False") and cond.get("reason") != "Retrying":
-            outcome = "done"
-            return False
-        if cond.get("reason") == "Posting":
-            held = now - (parse_time(cond.get("lastTransitionTime")) or 0.0)
-            if held < LEASE:
-                raise TransientError(
-                    f"agentrun {ref.key}: another delivery is posting to {channel}",
-                    delay=LEASE - held,
-                    reason="DeliveryInProgress",
-                )
-        set_condition(st, CONDITION, False, "Posting", f"posting the answer to {channel}", now)
-        # The claim's time is the lease, whatever the condition's previous status was.
-        for item in st["conditions"]:
-            if item["type"] == CONDITION:
-                item.update(status="Unknown", lastTransitionTime=rfc3339(now))
-        outcome = "post"
-        return True
-
-    transact(deps, ref, decide)
-    return outcome
+    result = advance(deps, ref, lambda view: decide_claim(view, channel))
+    if result.committed:
+        return "post"
+    return "gone" if result.after is None else "done"
 
 
 def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:

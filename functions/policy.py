@@ -19,7 +19,9 @@ def _one(name: str, policy: Mapping[str, Any]) -> Verdict:
     if _matches(name, policy.get("deny")):
         return "deny"
     allow = policy.get("allow")
-    if allow and not _matches(name, allow):
+    # allow: [] allows nothing (an override narrowing to no tools); only an absent allow
+    # means "every tool not denied".
+    if allow is not None and not _matches(name, allow):
         return "deny"
     if _matches(name, policy.get("ask")):
         return "ask"

@@ -27,6 +27,7 @@ __all__ = [
     "ModelFactory",
     "ModelReply",
     "ModelRequest",
+    "ModelSwitch",
     "NotFound",
     "Resource",
     "Store",
@@ -198,13 +199,28 @@ class ModelRequest:
 
 
 @dataclass(frozen=True)
+class ModelSwitch:
+    """A Model (resource name) that could not answer, so the next one was asked; and why."""
+
+    model: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class ModelReply:
-    """One model reply: content blocks in Anthropic Messages shape plus usage."""
+    """One model reply: content blocks in Anthropic Messages shape plus usage.
+
+    ``answered_by`` names the Model resource that replied when the call went through a
+    failover chain, and ``switches`` the ones tried before it (empty without failover).
+    """
 
     content: list[dict[str, Any]]
     stop_reason: str
     usage: Usage = field(default_factory=Usage)
     model: str = ""
+    answered_by: str = ""
+    switches: tuple[ModelSwitch, ...] = ()
 
     @property
     def text(self) -> str:
@@ -231,6 +247,10 @@ class ModelFactory(Protocol):
     """Builds the Model for a Model resource (API keys resolved here, never logged)."""
 
     def for_resource(self, model: Resource) -> Model: ...
+
+    def for_models(self, models: Sequence[Resource]) -> Model:
+        """One Model over an ordered list: the first, failing over to the next (see failover)."""
+        ...
 
     def cost(self, model: Resource, usage: Mapping[str, int]) -> str:
         """The USD cost estimate of ``usage`` under the Model's pricing, as a decimal string."""

@@ -94,6 +94,8 @@ def _context(deps: Deps, run: Resource) -> dict[str, Any]:
         "tools": tools,
         "messages": messages,
         "model": model,
+        "fallbackModels": [r["name"] for r in agent["spec"].get("fallbackModelRefs") or []],
+        "budget": agent["spec"].get("budget") or {},
         "agent": agent["metadata"]["name"],
         "limits": agent["spec"].get("limits") or {},
         "toolPolicy": agent["spec"].get("toolPolicy") or {},

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from functions.ports import ModelReply, Resource, Store, ToolCall, ToolSpec, Usage
+from functions.ports import ModelReply, ModelSwitch, Resource, Store, ToolCall, ToolSpec, Usage
 
 __all__ = [
     "CONTEXT",
@@ -50,7 +50,7 @@ def user_key(step: int) -> str:
 def reply_entry(reply: ModelReply) -> dict[str, Any]:
     """A model reply as a journal entry."""
     u = reply.usage
-    return {
+    entry: dict[str, Any] = {
         "role": "assistant",
         "content": reply.content,
         "stop_reason": reply.stop_reason,
@@ -62,6 +62,10 @@ def reply_entry(reply: ModelReply) -> dict[str, Any]:
             "cacheCreation": u.cache_creation,
         },
     }
+    if reply.answered_by:  # through a failover chain: who answered, and who could not
+        entry["answeredBy"] = reply.answered_by
+        entry["switches"] = [vars(s) for s in reply.switches]
+    return entry
 
 
 def reply_from_entry(entry: dict[str, Any]) -> ModelReply:
@@ -77,6 +81,8 @@ def reply_from_entry(entry: dict[str, Any]) -> ModelReply:
             cache_creation=int(u.get("cacheCreation", 0)),
         ),
         model=str(entry.get("model", "")),
+        answered_by=str(entry.get("answeredBy", "")),
+        switches=tuple(ModelSwitch(**s) for s in entry.get("switches") or ()),
     )
 
 

@@ -91,13 +91,19 @@ def check_references(deps: Deps, run: Resource) -> tuple[Resource, Resource]:
     mode = spec.get("mode", "task")
     if mode == "task" and not (spec.get("task") or "").strip():
         raise _Invalid("InvalidSpec", "spec.task: required when spec.mode is task")
-    for field in ("timeout", "idleTTL"):
+    limits = agent["spec"].get("limits") or {}
+    for where, value in (
+        ("spec.timeout", spec.get("timeout")),
+        ("spec.idleTTL", spec.get("idleTTL")),
+        (f"Agent {agent['metadata']['name']}: spec.limits.timeout", limits.get("timeout")),
+    ):
         try:
-            seconds = parse_duration(spec.get(field))
+            seconds = parse_duration(value)
         except ValueError as exc:
-            raise _Invalid("InvalidSpec", f"spec.{field}: {exc}") from None
+            raise _Invalid("InvalidSpec", f"{where}: {exc}") from None
         if seconds is not None and seconds <= 0:
-            raise _Invalid("InvalidSpec", f"spec.{field}: must be longer than 0s")
+            # 0s would read as "no timeout" to anything that tests it for truth.
+            raise _Invalid("InvalidSpec", f"{where}: must be longer than 0s")
     parent = spec.get("parent") or {}
     max_depth = (agent["spec"].get("subagents") or {}).get("maxDepth", 2)
     if parent and int(parent.get("spawnDepth", 0)) > max_depth:

@@ -168,7 +168,10 @@ class InProcessBus:
                         "%s failed on %s again (attempt %d): %s", name, event.get_id(), attempt, exc
                     )
             if verdict.action == "dead":
-                self._dead(event, verdict.reason, verdict.message)
+                message = verdict.message
+                if verdict.exhausted:
+                    message = f"gave up after {attempt} attempts: {message}"
+                self._dead(event, verdict.reason, message)
             else:
                 self._retry_later(name, handler, event, attempt, verdict)
         else:

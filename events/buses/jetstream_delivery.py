@@ -21,8 +21,10 @@ from cloudevents.core.v1.event import CloudEvent
 
 from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON, Handler, Subscription, matches
 from events.codecs.nats import NATSMessage, from_nats
+from events.datacheck import check_data
 from events.delivery import RetryPolicy, classify
 from events.errors import BatonError, MalformedEvent
+from events.types import ALL_TYPES
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -111,6 +113,13 @@ class Delivery:
         except MalformedEvent as exc:
             await self._dead_letter_raw(msg, exc)
             return
+        if event.get_type() in ALL_TYPES:
+            # Data from the wire meets the published schema before any handler sees it.
+            try:
+                check_data(event.get_type(), event.get_data())
+            except MalformedEvent as exc:
+                await self._dead_letter(msg, event, exc.reason, exc.message)
+                return
         delivered = msg.metadata.num_delivered
         if delivered > self._settings.max_deliver:
             # Only a worker that died holding it (e.g. the event crashes the process)
@@ -128,13 +137,12 @@ class Delivery:
             if not isinstance(exc, BatonError):  # a bug in a handler: logged with its trace
                 log.exception("%s: handler failed on %s", self._function, event.get_id())
             verdict = classify(exc, delivered, self._policy)
-            if verdict.action == "dead":
-                reason = (
-                    "MaxDeliveriesExceeded"
-                    if delivered >= self._policy.max_attempts
-                    else verdict.reason
-                )
-                await self._dead_letter(msg, event, reason, f"{self._function}: {verdict.message}")
+            if verdict.action == "dead" and verdict.exhausted:
+                cause = f"{verdict.reason}: {verdict.message}"
+                text = f"{self._function}: gave up after {delivered} deliveries: {cause}"
+                await self._dead_letter(msg, event, "MaxDeliveriesExceeded", text)
+            elif verdict.action == "dead":
+                await self._dead_letter(msg, event, verdict.reason, verdict.message)
             else:
                 await msg.nak(delay=verdict.delay)
             return

@@ -10,7 +10,6 @@ always set, as Knative wants of a reply.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final
@@ -22,6 +21,7 @@ from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.spec import SPECVERSION_V0_3, SPECVERSION_V1_0
 
+from events.codecs.bounded import check_depth, loads, too_deep
 from events.errors import MalformedEvent
 
 __all__ = [
@@ -60,12 +60,7 @@ class _StrictJSON(JSONFormat):
                 f"content type {datacontenttype!r}: baton events carry JSON data "
                 f"(application/json or application/cloudevents+json)"
             )
-        try:
-            return json.loads(body)
-        except UnicodeDecodeError as exc:
-            raise MalformedEvent(f"body is not UTF-8: {exc}") from exc
-        except ValueError as exc:
-            raise MalformedEvent(f"body is not JSON: {exc}") from exc
+        return loads(body, "body")
 
 
 _FORMAT: Final = _StrictJSON()
@@ -117,11 +112,15 @@ def _structured(message: HTTPMessage, factory: EventFactory | None) -> BaseCloud
     if not message.body.lstrip().startswith(b"{"):
         raise MalformedEvent("structured CloudEvent: body is not a JSON object")
     try:
-        return _FORMAT.read(_checked("structured", factory), message.body)
+        event = _FORMAT.read(_checked("structured", factory), message.body)
     except MalformedEvent:
         raise
+    except RecursionError:
+        raise too_deep("structured CloudEvent") from None
     except (ValueError, TypeError) as exc:  # bad JSON, UTF-8, time or data_base64
         raise MalformedEvent(f"structured CloudEvent: {exc}") from exc
+    check_depth(event.get_data(), "structured CloudEvent data")
+    return event
 
 
 def from_http(

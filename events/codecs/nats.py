@@ -23,6 +23,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.spec import SPECVERSION_V0_3, SPECVERSION_V1_0
 from dateutil.parser import isoparse
 
+from events.codecs.bounded import check_depth, loads, too_deep
 from events.errors import MalformedEvent
 
 __all__ = [
@@ -81,17 +82,23 @@ def _decode(name: str, value: str) -> Any:
         ) from exc
 
 
+def _require(attributes: dict[str, Any], mode: str) -> None:
+    """MalformedEvent naming a missing required attribute or an unknown specversion."""
+    missing = [name for name in _REQUIRED if not attributes.get(name)]
+    if missing:
+        where = ", ".join(CE_PREFIX + n if mode == "binary" else n for n in missing)
+        raise MalformedEvent(f"{mode} NATS message: required attribute missing: {where}")
+    specversion = attributes["specversion"]
+    if specversion not in _KNOWN_SPECVERSIONS:
+        raise MalformedEvent(f"{mode} NATS message: unknown specversion {specversion!r}")
+
+
 def _checked(factory: EventFactory | None, mode: str) -> EventFactory:
     # The SDK's constructor invents a missing id, specversion and time; on input a missing
     # required attribute is a malformed event, not one to make up.
     def build(attributes: dict[str, Any], data: Any) -> BaseCloudEvent:
-        missing = [name for name in _REQUIRED if not attributes.get(name)]
-        if missing:
-            where = ", ".join(CE_PREFIX + n if mode == "binary" else n for n in missing)
-            raise MalformedEvent(f"{mode} NATS message: required attribute missing: {where}")
+        _require(attributes, mode)
         specversion = attributes["specversion"]
-        if specversion not in _KNOWN_SPECVERSIONS:
-            raise MalformedEvent(f"{mode} NATS message: unknown specversion {specversion!r}")
         try:
             return (factory or get_event_factory_for_version(specversion))(attributes, data)
         except BaseCloudEventException as exc:  # the SDK's validation names each bad attribute
@@ -130,8 +137,28 @@ def from_binary(
     # Producers that map datacontenttype the HTTP way (sdk-go) use content-type instead.
     if content_type and _DATACONTENTTYPE not in attributes:
         attributes[_DATACONTENTTYPE] = content_type
-    data = event_format.read_data(message.data, attributes.get(_DATACONTENTTYPE))
+    content_type = attributes.get(_DATACONTENTTYPE)
+    if message.data and _is_json(content_type) and type(event_format) is JSONFormat:
+        # JSON data that does not parse is malformed, not text to pass on (the SDK's
+        # format would hand the raw string to a handler expecting an object). The attributes
+        # are checked first: a message without them is named for that, not for its data.
+        _require(attributes, "binary")
+        data = loads(message.data, "binary NATS message data")
+        return _checked(event_factory, "binary")(attributes, data)
+    try:
+        data = event_format.read_data(message.data, content_type)
+    except RecursionError:
+        raise too_deep("binary NATS message data") from None
+    except (ValueError, TypeError) as exc:  # not UTF-8, or a format that refuses the data
+        raise MalformedEvent(f"binary NATS message: data: {exc}") from exc
+    check_depth(data, "binary NATS message data")
     return _checked(event_factory, "binary")(attributes, data)
+
+
+def _is_json(content_type: str | None) -> bool:
+    """True for a missing data content type (JSON by default) and JSON media types."""
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json") or media == "text/json"
 
 
 def to_structured(event: BaseCloudEvent, event_format: Format | None = None) -> NATSMessage:
@@ -152,8 +179,13 @@ def from_structured(
         raise MalformedEvent("structured NATS message: payload is not a JSON object")
     try:
         event = event_format.read(_checked(event_factory, "structured"), message.data)
+    except MalformedEvent:
+        raise
+    except RecursionError:
+        raise too_deep("structured NATS message") from None
     except (ValueError, TypeError) as exc:  # bad JSON, UTF-8, time or data_base64
         raise MalformedEvent(f"structured NATS message: {exc}") from exc
+    check_depth(event.get_data(), "structured NATS message data")
     return event
 
 

@@ -8,7 +8,9 @@ Deps, never at import). Base URLs are configurable so tests point them at fakes:
 ``BATON_DISCORD_API_URL``     default https://discord.com/api/v10
 ``BATON_TELEGRAM_BOT_TOKEN``  bot token (or ``_FILE``)
 ``BATON_TELEGRAM_API_URL``    default https://api.telegram.org
-``BATON_WEBHOOK_SECRET``      the generic webhook's shared secret (or ``_FILE``)
+``BATON_WEBHOOK_REPLY_SECRET``  signs the generic webhook's answers (or ``_FILE``); never the
+                              inbound ``BATON_WEBHOOK_SECRET``
+``BATON_WEBHOOK_REPLY_URLS``  URL prefixes an answer may be POSTed to (see the chat config)
 ``BATON_CHANNEL_TIMEOUT``     seconds per post (default 10)
 """
 
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from events.errors import PermanentError
-from events.sources.chat.config import read_secret
+from events.sources.chat.config import read_secret, reply_urls
 from functions.channels.discord import DiscordChannel
 from functions.channels.generic import WebhookChannel
 from functions.channels.slack import SlackChannel
@@ -57,7 +59,9 @@ class ChatChannels:
                     env.get("BATON_TELEGRAM_API_URL") or TELEGRAM_API,
                     timeout,
                 ),
-                "webhook": WebhookChannel(read_secret(env, "BATON_WEBHOOK_SECRET"), timeout),
+                "webhook": WebhookChannel(
+                    read_secret(env, "BATON_WEBHOOK_REPLY_SECRET"), reply_urls(env), timeout
+                ),
             }
         )
 

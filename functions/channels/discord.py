@@ -6,6 +6,7 @@ so a redelivered answer edits the same message instead of posting a second one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
@@ -21,6 +22,10 @@ _HINTS: Final = {
     403: "the application may not post in this channel",
     404: "the interaction expired (Discord keeps its token 15 minutes) or was deleted",
 }
+
+
+# Snowflake ids and interaction tokens: one URL path segment each.
+_SEGMENT: Final = re.compile(r"[A-Za-z0-9_.\-]{1,1000}")
 
 
 class DiscordChannel:
@@ -40,6 +45,14 @@ class DiscordChannel:
             raise PermanentError(
                 "Discord routing needs the application id (account) and interaction token "
                 "(replyTo)",
+                reason="BadRouting",
+            )
+        if not all(_SEGMENT.fullmatch(part) and set(part) != {"."} for part in (app, token)):
+            # A run's routing is written by whoever requested the run: it must not steer the
+            # request elsewhere in Discord's API (ids are snowflakes; dot segments resolve).
+            raise PermanentError(
+                "Discord routing: the application id and the interaction token must each be "
+                "one path segment (letters, digits, '-', '_', '.')",
                 reason="BadRouting",
             )
         url = f"{self._base}/webhooks/{quote(app, safe='')}/{quote(token, safe='')}"

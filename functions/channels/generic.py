@@ -1,8 +1,13 @@
-"""The generic webhook: POST the answer to ``routing.replyTo``, signed like the inbound requests.
+"""The generic webhook: POST the answer to ``routing.replyTo``, signed with the reply secret.
 
 Body ``{"thread", "text", "idempotencyKey"}``; headers ``X-Baton-Signature`` (``t=..,v1=..``
-over ``"<t>.<body>"`` with the shared secret) and ``Idempotency-Key``, so a receiver can
-drop a redelivered answer.
+over ``"<t>.<body>"`` with ``BATON_WEBHOOK_REPLY_SECRET``) and ``Idempotency-Key``, so a
+receiver can drop a redelivered answer.
+
+Secrets go only where their owner sent them. The reply secret is not the inbound one (a
+receiver that checks replies cannot forge requests), and ``replyTo`` must fall under
+``BATON_WEBHOOK_REPLY_URLS``: anyone who can publish ``run.requested`` can write a run's
+``routing``, and must not get signed POSTs sent to a URL of their choosing.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from events.errors import PermanentError
+from events.sources.chat.config import reply_allowed
 from events.sources.chat.signatures import sign_baton
 from functions.channels.transport import DEFAULT_TIMEOUT, request_json
 
@@ -22,8 +28,11 @@ __all__ = ["WebhookChannel"]
 class WebhookChannel:
     """Posts signed answers to the URL each message named."""
 
-    def __init__(self, secret: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, secret: str, allowed: tuple[str, ...] = (), timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self._secret = secret
+        self._allowed = allowed
         self._timeout = timeout
 
     def __repr__(self) -> str:
@@ -35,9 +44,14 @@ class WebhookChannel:
         if not url:
             return  # a fire-and-forget message: the answer stays on the run
         if not url.startswith(("http://", "https://")):
-            raise PermanentError(f"replyTo {url!r} is not an http(s) URL", reason="BadRouting")
+            raise PermanentError("replyTo is not an http(s) URL", reason="BadRouting")
+        if not reply_allowed(url, self._allowed):
+            raise PermanentError(
+                "replyTo is not under an allowed URL (BATON_WEBHOOK_REPLY_URLS lists them)",
+                reason="ReplyToNotAllowed",
+            )
         if not self._secret:
-            raise PermanentError("BATON_WEBHOOK_SECRET is not set", reason="NotConfigured")
+            raise PermanentError("BATON_WEBHOOK_REPLY_SECRET is not set", reason="NotConfigured")
         body = json.dumps(
             {"thread": routing.get("thread", ""), "text": text, "idempotencyKey": idempotency_key}
         ).encode()

@@ -1,4 +1,10 @@
-"""Reading resource files and applying them to a store, as ``kubectl apply`` would."""
+"""Reading resource files and applying them to a store, as ``kubectl apply`` would.
+
+A file is untrusted input: its YAML is read with ``yaml_safety`` (aliases that expand past
+a bound, a billion laughs, are refused before anything walks the value), and every
+document must be a mapping with a ``metadata`` mapping and a valid name, or the file is
+refused with a message naming the document (exit code 2, no traceback).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,38 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from functions.agentrun import is_terminal
+from functions.cli.yaml_safety import UnsafeYAML, load_documents
 from functions.ports import Conflict, NotFound, Resource, Store
+from functions.resources.names import is_name, is_namespace
 
-__all__ = ["Applied", "apply", "load_files"]
+__all__ = ["Applied", "ManifestError", "apply", "load_files"]
 
 KINDS = ("Model", "MCPServer", "Agent", "AgentRun")  # apply order: references first
 
 
 class ManifestError(ValueError):
     """A file that is not a list of baton resources."""
+
+
+def _checked_metadata(path: str, number: int, doc: dict[str, Any], namespace: str) -> None:
+    where = f"{path}: document {number} ({doc.get('kind')})"
+    meta = doc.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise ManifestError(f"{where}: metadata must be a mapping, not {type(meta).__name__}")
+    meta.setdefault("namespace", namespace)
+    if not is_namespace(meta["namespace"]):
+        raise ManifestError(f"{where}: metadata.namespace {meta['namespace']!r} is not valid")
+    name, generate = meta.get("name"), meta.get("generateName")
+    if name is None and generate is None:
+        raise ManifestError(f"{where}: metadata.name is required")
+    if name is not None and not is_name(name):
+        raise ManifestError(
+            f"{where}: metadata.name {str(name)[:80]!r} is not a valid name "
+            "(lowercase letters, digits, '-' and '.')"
+        )
+    if name is None and not (isinstance(generate, str) and is_name(generate + "x")):
+        raise ManifestError(f"{where}: metadata.generateName {str(generate)[:80]!r} is not valid")
 
 
 def load_files(paths: Iterable[str], namespace: str = "default") -> list[Resource]:
@@ -28,8 +54,10 @@ def load_files(paths: Iterable[str], namespace: str = "default") -> list[Resourc
     docs: list[Resource] = []
     for path in paths:
         try:
-            loaded = list(yaml.safe_load_all(Path(path).read_text()))
-        except (OSError, yaml.YAMLError) as exc:
+            loaded = load_documents(Path(path).read_bytes())
+        except OSError as exc:
+            raise ManifestError(f"{path}: {exc.strerror or exc}") from None
+        except UnsafeYAML as exc:
             raise ManifestError(f"{path}: {exc}") from None
         for i, doc in enumerate(d for d in loaded if d):
             if not isinstance(doc, dict) or doc.get("kind") not in KINDS:
@@ -37,7 +65,7 @@ def load_files(paths: Iterable[str], namespace: str = "default") -> list[Resourc
                     f"{path}: document {i + 1} is not a baton resource "
                     f"(kind must be one of {', '.join(KINDS)})"
                 )
-            doc.setdefault("metadata", {}).setdefault("namespace", namespace)
+            _checked_metadata(path, i + 1, doc, namespace)
             docs.append(doc)
     return sorted(docs, key=lambda d: KINDS.index(d["kind"]))
 

@@ -29,6 +29,7 @@ TAKE_UP = 1.5  # seconds: a runtime's sweep (every second) acts on an approval w
 def cmd_run(args: argparse.Namespace) -> int:
     """Apply the files, run the embedded runtime, follow every AgentRun to the end."""
     from functions.models import has_api_key
+    from functions.models.keys import default_key_env
     from functions.runtime.embedded import Embedded
 
     try:
@@ -38,9 +39,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     for model in (d for d in docs if d["kind"] == "Model"):
         spec = model.get("spec") or {}
-        if spec.get("provider") == "anthropic" and not has_api_key(model) and spec.get("script"):
+        keyed = spec.get("provider") in ("anthropic", "openai")
+        if keyed and not has_api_key(model) and spec.get("script"):
             print(
-                f"note: {spec.get('apiKeyEnv') or 'ANTHROPIC_API_KEY'} is not set: Model "
+                f"note: {default_key_env(model)} is not set: Model "
                 f"{model['metadata']['name']} uses its offline scripted replies"
             )
     if args.nats:

@@ -29,6 +29,17 @@ def _gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve one function (or all of them, embedded) on $PORT under gunicorn."""
     from gunicorn.app.base import BaseApplication
@@ -45,7 +56,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_body=env.max_body,
         sink_timeout=env.sink_timeout,
         offline_models=env.offline_models,
+        ingress_token=env.ingress_token,
     )
+    # The webhook authenticates every request by its platform's signature; everything else
+    # takes events from whoever can reach it, so off loopback it needs a bearer token.
+    if function != "webhook" and not _loopback(args.host) and not settings.ingress_token:
+        print(
+            f"baton serve: {args.host} is not a loopback address: set BATON_INGRESS_TOKEN "
+            "(requests then need Authorization: Bearer <token>)",
+            file=sys.stderr,
+        )
+        return 2
     args.function = function
     options = _gunicorn_options(args)
 
@@ -63,30 +84,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     what = settings.function or "every function (embedded)"
     print(f"baton: serving {what} on http://{options['bind']}/ (store {store})", file=sys.stderr)
+    if settings.ingress_token and function != "webhook":
+        print("baton: POST / needs Authorization: Bearer $BATON_INGRESS_TOKEN", file=sys.stderr)
     Server().run()
     return 0
 
 
 def _event_from(args: argparse.Namespace) -> Any:
     from events.envelope import make_event
+    from functions.cli.yaml_safety import load_documents
 
-    if args.data is not None:
-        doc: Any = json.loads(args.data)
-    elif args.file:
-        import yaml
+    try:
+        if args.data is not None:
+            doc: Any = json.loads(args.data)
+        elif args.file:
+            docs = load_documents(Path(args.file).read_bytes())
+            doc = docs[0] if docs else None
+        else:
+            raise SystemExit("baton publish: give a FILE or --data JSON")
+    except (ValueError, OSError) as exc:  # bad JSON, unsafe YAML (a ValueError), unreadable
+        what = "--data" if args.data is not None else args.file
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise SystemExit(f"baton publish: {what}: {detail}") from None
+    from cloudevents.core.exceptions import BaseCloudEventException
 
-        doc = yaml.safe_load(Path(args.file).read_text())
-    else:
-        raise SystemExit("baton publish: give a FILE or --data JSON")
-    if isinstance(doc, dict) and "specversion" in doc:  # a whole event in structured form
-        from cloudevents.core.v1.event import CloudEvent
+    if not isinstance(doc, dict):
+        raise SystemExit("baton publish: the event data must be a JSON object")
+    try:
+        if isinstance(doc, dict) and "specversion" in doc:  # a whole event in structured form
+            from cloudevents.core.v1.event import CloudEvent
 
-        attributes = {k: v for k, v in doc.items() if k != "data"}
-        attributes.setdefault("datacontenttype", "application/json")
-        if args.id:
-            attributes["id"] = args.id
-        return CloudEvent(attributes, doc.get("data"))
-    return make_event(args.type, args.source, doc, id_=args.id or str(uuid.uuid4()))
+            attributes = {k: v for k, v in doc.items() if k != "data"}
+            attributes.setdefault("datacontenttype", "application/json")
+            if args.id:
+                attributes["id"] = args.id
+            return CloudEvent(attributes, doc.get("data"))
+        return make_event(args.type, args.source, doc, id_=args.id or str(uuid.uuid4()))
+    except (BaseCloudEventException, ValueError, TypeError) as exc:
+        raise SystemExit(f"baton publish: not a CloudEvent: {exc}") from None
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from events.errors import PermanentError
@@ -18,10 +17,10 @@ __all__ = ["ModelRegistry", "has_api_key"]
 
 
 def has_api_key(model: Resource) -> bool:
-    """True when the Model's key variable is set (the embedded shape reads keys from env)."""
-    from functions.models.keys import DEFAULT_KEY_ENV
+    """True when the embedded shape finds the Model's key (its Secret's variable or apiKeyEnv)."""
+    from functions.models import keys
 
-    return bool(os.environ.get(str(model["spec"].get("apiKeyEnv") or DEFAULT_KEY_ENV), "").strip())
+    return keys.has_api_key(model)
 
 
 class ModelRegistry:
@@ -47,20 +46,36 @@ class ModelRegistry:
         with self._lock:
             return self._cache.setdefault(key, built)
 
+    def for_models(self, models: Sequence[Resource]) -> Model:
+        """One Model over an ordered list: the first, failing over to the next in order."""
+        if len(models) == 1:
+            return self.for_resource(models[0])
+        from functions.models.failover import FailoverModel
+
+        return FailoverModel(
+            [(m["metadata"]["name"], self.for_resource(m)) for m in models],
+            attempts=[int(m["spec"].get("failoverAttempts") or 2) for m in models],
+        )
+
     def _build(self, model: Resource) -> Model:
         provider = model["spec"].get("provider")
         if provider == "scripted":
             from functions.models.scripted import ScriptedModel
 
             return ScriptedModel(model)
+        offline = self._offline_fallback and bool(model["spec"].get("script"))
+        if provider in ("anthropic", "openai") and offline and not has_api_key(model):
+            from functions.models.scripted import ScriptedModel
+
+            return ScriptedModel(model)
         if provider == "anthropic":
             from functions.models.anthropic import AnthropicModel
 
-            if self._offline_fallback and model["spec"].get("script") and not has_api_key(model):
-                from functions.models.scripted import ScriptedModel
-
-                return ScriptedModel(model)
             return AnthropicModel.from_resource(model, self._secrets)
+        if provider == "openai":
+            from functions.models.openai import OpenAIModel
+
+            return OpenAIModel.from_resource(model, self._secrets)
         raise PermanentError(
             f"Model {model['metadata']['name']}: unknown provider {provider!r}",
             reason="InvalidModel",

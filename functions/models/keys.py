@@ -1,21 +1,58 @@
-"""Where a Model's API key comes from: a Secret ref (Kubernetes) or an environment variable.
+"""Where a Model's API key (and any other Secret value) comes from, in every shape.
 
-The key travels as an ``ApiKey`` whose repr hides the value; error messages name the place
-the key was looked up (the Secret and key, or the variable), never the value.
+A Secret ref ``{name, key}`` is read with a ``SecretResolver`` where there is one
+(Kubernetes); without one (embedded, NATS workers) it is the environment variable
+``BATON_SECRET_<NAME>_<KEY>``: the Secret's name and key upper-cased, every character other
+than A-Z and 0-9 turned into ``_`` (Secret ``openai`` key ``api-key`` ->
+``BATON_SECRET_OPENAI_API_KEY``). MCP servers' env and headers use the same rule.
+
+A Model's key: its ``apiKeySecretRef`` as above, else the variable ``apiKeyEnv`` (default
+``ANTHROPIC_API_KEY`` or ``OPENAI_API_KEY`` by provider). The key travels as an ``ApiKey``
+whose repr hides the value; error messages name the place the key was looked up (the Secret
+and key, or the variable), never the value.
+
+A key read from a Secret goes only to its provider's host. A Model whose ``baseURL`` points
+elsewhere gets the key only when its namespace allows that URL: the Secret
+``baton-model-policy`` in the Model's namespace lists URL prefixes under the key
+``allowedBaseURLs`` (comma-separated, ``events.url_prefixes`` rules). Otherwise anyone who
+may create a Model could send the namespace's key to a server of their choosing.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from events.errors import PermanentError
+from events.url_prefixes import parse_list, url_allowed
 
-__all__ = ["DEFAULT_KEY_ENV", "ApiKey", "SecretResolver", "resolve_api_key"]
+__all__ = [
+    "DEFAULT_KEY_ENV",
+    "POLICY_KEY",
+    "POLICY_SECRET",
+    "PROVIDER_URLS",
+    "ApiKey",
+    "SecretResolver",
+    "default_key_env",
+    "has_api_key",
+    "resolve_api_key",
+    "secret_env_var",
+    "secret_value",
+]
 
 DEFAULT_KEY_ENV: Final = "ANTHROPIC_API_KEY"
+_DEFAULT_KEY_ENVS: Final = {"anthropic": DEFAULT_KEY_ENV, "openai": "OPENAI_API_KEY"}
+_MISSING: Final = "ModelCredentialsMissing"
+POLICY_SECRET: Final = "baton-model-policy"
+POLICY_KEY: Final = "allowedBaseURLs"
+# Where each provider's key may always go.
+PROVIDER_URLS: Final = {
+    "anthropic": ("https://api.anthropic.com",),
+    "openai": ("https://api.openai.com",),
+}
 
 SecretResolver = Callable[[str, str, str], str]
 """(namespace, secret name, key) -> value; raises PermanentError naming the Secret when missing."""
@@ -32,27 +69,88 @@ class ApiKey:
         return self.source
 
 
+def secret_env_var(secret: str, key: str) -> str:
+    """The environment variable that stands in for a Secret key when no resolver is given."""
+    return "BATON_SECRET_" + re.sub(r"[^A-Z0-9]", "_", f"{secret}_{key}".upper())
+
+
+def secret_value(
+    namespace: str,
+    secret: str,
+    key: str,
+    secrets: SecretResolver | None,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """The Secret key's value: from the resolver, else its variable (None when that is unset)."""
+    if secrets is not None:
+        return secrets(namespace, secret, key)
+    env = os.environ if environ is None else environ
+    return env.get(secret_env_var(secret, key))
+
+
+def default_key_env(model: Mapping[str, Any]) -> str:
+    """The variable a Model's key is read from when no Secret supplies it."""
+    spec = model.get("spec") or {}
+    default = _DEFAULT_KEY_ENVS.get(str(spec.get("provider")), DEFAULT_KEY_ENV)
+    return str(spec.get("apiKeyEnv") or default)
+
+
+def has_api_key(model: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> bool:
+    """True when the embedded shape finds a key for the Model (Secret variable or apiKeyEnv)."""
+    try:
+        resolve_api_key(model, None, environ)
+    except PermanentError:
+        return False
+    return True
+
+
 def resolve_api_key(
     model: Mapping[str, Any],
     secrets: SecretResolver | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> ApiKey:
-    """The key for a Model resource: its Secret ref when ``secrets`` is given, else env."""
+    """The key for a Model resource: its Secret ref (resolver or variable), else apiKeyEnv."""
     spec = model.get("spec") or {}
+    env = os.environ if environ is None else environ
     ref = spec.get("apiKeySecretRef") or {}
-    if secrets is not None and ref.get("name"):
+    variable = default_key_env(model)
+    places = f"set the environment variable {variable}"
+    if ref.get("name"):
         namespace = (model.get("metadata") or {}).get("namespace") or "default"
         name, key = str(ref["name"]), str(ref.get("key") or "api-key")
         source = f"Secret {namespace}/{name} key {key}"
-        value = secrets(namespace, name, key)
-        if not value:
-            raise PermanentError(f"empty API key in {source}", reason="ModelCredentialsMissing")
-        return ApiKey(value.strip(), source)
-    env = os.environ if environ is None else environ
-    variable = str(spec.get("apiKeyEnv") or DEFAULT_KEY_ENV)
+        if secrets is not None:
+            _confine(model, namespace, secrets)
+        value = (secret_value(namespace, name, key, secrets, env) or "").strip()
+        if secrets is not None:
+            if not value:
+                raise PermanentError(f"empty API key in {source}", reason=_MISSING)
+            return ApiKey(value, source)
+        stand_in = secret_env_var(name, key)
+        if value:
+            return ApiKey(value, f"{source} (environment variable {stand_in})")
+        places = f"set the environment variable {stand_in} ({source}) or {variable}"
     value = env.get(variable, "").strip()
     if not value:
-        raise PermanentError(
-            f"no API key: set the environment variable {variable}", reason="ModelCredentialsMissing"
-        )
+        raise PermanentError(f"no API key: {places}", reason=_MISSING)
     return ApiKey(value, f"environment variable {variable}")
+
+
+def _confine(model: Mapping[str, Any], namespace: str, secrets: SecretResolver) -> None:
+    """Refuse a ``baseURL`` off the provider's host unless the namespace allows it."""
+    spec = model.get("spec") or {}
+    base = str(spec.get("baseURL") or "")
+    if not base or url_allowed(base, PROVIDER_URLS.get(str(spec.get("provider")), ())):
+        return
+    try:
+        allowed = parse_list(secrets(namespace, POLICY_SECRET, POLICY_KEY))
+    except (PermanentError, ValueError):
+        allowed = ()
+    if not url_allowed(base, allowed):
+        name = (model.get("metadata") or {}).get("name")
+        raise PermanentError(
+            f"Model {namespace}/{name}: baseURL {base[:200]!r} is not the provider's API, and "
+            f"namespace {namespace} does not allow it (Secret {POLICY_SECRET} key {POLICY_KEY} "
+            "lists the URLs a Model's key may be sent to)",
+            reason="BaseURLNotAllowed",
+        )

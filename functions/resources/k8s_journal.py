@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from functions.ports import API_VERSION, Conflict, Invalid, Resource
 from functions.resources.k8s_api import KubeAPI
+from functions.resources.names import namespace_segment
 
 __all__ = [
     "MAX_ENTRY_BYTES",
@@ -83,7 +84,7 @@ class KubernetesJournal:
     def append(self, run: Resource, key: str, entry: Mapping[str, Any]) -> bool:
         """Create the entry's ConfigMap; False when ``key`` was already recorded."""
         meta = run["metadata"]
-        namespace = meta.get("namespace") or "default"
+        namespace = namespace_segment(meta.get("namespace") or "default")
         uid = str(meta.get("uid") or "")
         if not uid:
             raise Invalid("the run has no metadata.uid; read it before journaling", field="uid")
@@ -126,7 +127,7 @@ class KubernetesJournal:
     def read(self, run: Resource) -> list[tuple[str, dict[str, Any]]]:
         """The run's entries in the order they were written, as (key, entry)."""
         meta = run["metadata"]
-        namespace = meta.get("namespace") or "default"
+        namespace = namespace_segment(meta.get("namespace") or "default")
         uid = str(meta.get("uid") or "")
         if not uid:
             return []

@@ -13,17 +13,25 @@ import binascii
 from events.errors import PermanentError
 from functions.ports import NotFound
 from functions.resources.k8s_api import KubeAPI
+from functions.resources.names import name_segment, namespace_segment
 
 __all__ = ["read_secret"]
 
 
 def read_secret(api: KubeAPI, namespace: str, name: str, key: str) -> str:
     """The text under ``key`` of Secret ``namespace/name``; PermanentError naming a gap."""
+    path = (
+        f"/api/v1/namespaces/{namespace_segment(namespace)}"
+        f"/secrets/{name_segment(name, 'apiKeySecretRef.name')}"
+    )
     place = f'Secret {namespace}/{name} key "{key}"'
     try:
-        secret = api.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        secret = api.request("GET", path)
     except NotFound as exc:
         raise PermanentError(f"{place}: no such Secret", reason="SecretNotFound") from exc
+    meta = secret.get("metadata") or {}
+    if (meta.get("namespace"), meta.get("name")) != (namespace, name):
+        raise PermanentError(f"{place}: no such Secret", reason="SecretNotFound")
     encoded = (secret.get("data") or {}).get(key)
     if encoded is None:
         raise PermanentError(f"{place}: the Secret has no such key", reason="SecretNotFound")

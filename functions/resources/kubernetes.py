@@ -34,6 +34,7 @@ from functions.ports import (
 from functions.resources.k8s_api import KubeAPI, api_error, connect
 from functions.resources.k8s_journal import KubernetesJournal
 from functions.resources.k8s_secrets import read_secret
+from functions.resources.names import name_segment, namespace_segment
 from functions.resources.schema import validate_and_default
 
 __all__ = ["PLURALS", "KubeWatch", "KubernetesStore", "kubernetes_store"]
@@ -83,6 +84,18 @@ def _namespace(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("namespace") or "default")
 
 
+def _addressed(obj: Resource, kind: str, namespace: str, name: str) -> Resource:
+    """``obj`` when it is the object asked for; a fetched object outside ``namespace`` never is.
+
+    Belt and braces behind the name checks: whatever path a request took, an object of
+    another namespace (or kind, or name) is not handed to the caller as if it were this one.
+    """
+    meta = obj.get("metadata") or {}
+    if (obj.get("kind"), meta.get("namespace"), meta.get("name")) != (kind, namespace, name):
+        raise NotFound(f'{_plural(kind)}.{GROUP} "{name}" not found in namespace "{namespace}"')
+    return obj
+
+
 class KubernetesStore:
     """The Store protocol over the Kubernetes API (custom objects + ConfigMap journal)."""
 
@@ -90,13 +103,17 @@ class KubernetesStore:
         self.api = api
         self.journal = KubernetesJournal(api)
 
-    def _path(self, kind: str, namespace: str | None, name: str = "", sub: str = "") -> str:
+    def _path(
+        self, kind: str, namespace: str | None, name: str | None = None, sub: str = ""
+    ) -> str:
+        # Every name is checked and escaped before it enters the path: a "../other-ns/..."
+        # would otherwise be resolved by the HTTP client into another namespace's object.
         base = f"/apis/{GROUP}/{VERSION}"
         if namespace is not None:
-            base += f"/namespaces/{namespace}"
+            base += f"/namespaces/{namespace_segment(namespace)}"
         path = f"{base}/{_plural(kind)}"
-        if name:
-            path += f"/{name}"
+        if name is not None:  # "" too is refused: it would address the whole collection
+            path += f"/{name_segment(name)}"
         if sub:
             path += f"/{sub}"
         return path
@@ -117,7 +134,7 @@ class KubernetesStore:
     def get(self, kind: str, namespace: str, name: str) -> Resource:
         """The stored object; NotFound when absent."""
         result: Resource = self.api.request("GET", self._path(kind, namespace, name))
-        return result
+        return _addressed(result, kind, namespace, name)
 
     def list(
         self,
@@ -131,6 +148,8 @@ class KubernetesStore:
             query["labelSelector"] = ",".join(f"{k}={v}" for k, v in label_selector.items())
         page = self.api.request("GET", self._path(kind, namespace), query=query)
         items: list[Resource] = page.get("items") or []
+        if namespace is not None:  # as for get: nothing of another namespace, whatever came back
+            items = [i for i in items if (i.get("metadata") or {}).get("namespace") == namespace]
         return items
 
     def update(self, obj: Resource) -> Resource:
@@ -231,7 +250,10 @@ class KubernetesStore:
                 version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
                 if seen is not None:
                     seen.resource_version = version  # bookmarks too: a resume skips nothing
-                if kind_of_event in _WATCH_TYPES:
+                elsewhere = namespace is not None and (obj.get("metadata") or {}).get(
+                    "namespace"
+                ) not in (None, namespace)
+                if kind_of_event in _WATCH_TYPES and not elsewhere:
                     yield WatchEvent(kind_of_event, obj)
                 if deadline is not None and time.monotonic() >= deadline:
                     return

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from events.envelope import RunRef
-from functions.agentrun import set_condition, transact
-from functions.ports import Deps, Resource
+from functions.agentrun import set_condition
+from functions.ports import Deps
+from functions.run.step import Outcome, advance
+from functions.run.view import RunView
 
 __all__ = ["CONDITION", "gave_up", "settle"]
 
@@ -15,13 +17,13 @@ CONDITION: Final = "Delivered"
 
 def settle(deps: Deps, ref: RunRef, ok: bool, reason: str, message: str) -> None:
     """Record how the delivery went (``ok``) with a reason a person reads."""
-    now = deps.clock.now()
 
-    def decide(run: Resource, st: dict[str, Any]) -> bool:
-        set_condition(st, CONDITION, ok, reason, message, now)
-        return True
+    def decide(view: RunView) -> Outcome:
+        st = view.edit()
+        set_condition(st, CONDITION, ok, reason, message, view.now)
+        return Outcome(st)
 
-    transact(deps, ref, decide)
+    advance(deps, ref, decide)
 
 
 def gave_up(deps: Deps, ref: RunRef, reason: str, message: str) -> None:

@@ -9,16 +9,17 @@ Calls held by a live claim are not needed: their owner is on them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from events import types
-from events.envelope import CloudEvent, RunRef, run_event
+from events.envelope import CloudEvent, RunRef, event_id, run_event, run_source
 from functions.agentrun import TERMINAL_PHASES, Stage
 from functions.ports import Resource
 from functions.run.claims import holder, is_live, llm_claim, tool_claim
 
-__all__ = ["finished_data", "needs", "outcome_of", "terminal_type"]
+__all__ = ["Need", "finished_data", "identities", "needs", "outcome_of", "terminal_type"]
 
 # What finalize is asked to do for each recorded outcome phase.
 _TERMINAL: Final = {
@@ -77,8 +78,8 @@ def _redrive(st: Mapping[str, Any], claim: str, key: str | None = None) -> str |
     return f"{key}/lapsed-{owner}" if key else f"lapsed-{owner}"
 
 
-def _tools(ref: RunRef, st: Mapping[str, Any], step: int, now: float) -> list[CloudEvent]:
-    out: list[CloudEvent] = []
+def _tools(st: Mapping[str, Any], step: int, now: float) -> list[Need]:
+    out: list[Need] = []
     delegated = st.get("delegations") or {}
     approvals = st.get("approvals") or {}
     asked = set(st.get("awaitingApproval") or [])
@@ -89,60 +90,88 @@ def _tools(ref: RunRef, st: Mapping[str, Any], step: int, now: float) -> list[Cl
         data = {"toolCallId": call_id}
         if call_id in asked:
             if call_id in approvals:
-                out.append(run_event(types.TOOL_APPROVED, ref, step, data, key=call_id))
+                out.append(Need(types.TOOL_APPROVED, step, data, key=call_id))
             continue  # waits for a person
         # A call waiting for a sub-agent slot is tried again each time a call of the step
         # closes (a slot may have freed): the count of closed calls makes that a new need.
         key = f"{call_id}/after-{st.get('toolCalls', 0)}" if call_id in queued else call_id
         key = _redrive(st, tool_claim(step, call_id), key)
-        out.append(run_event(types.TOOL_REQUESTED, ref, step, data, key=key))
+        out.append(Need(types.TOOL_REQUESTED, step, data, key=key))
     return out
 
 
-def _serving(ref: RunRef, st: Mapping[str, Any], step: int) -> list[CloudEvent]:
-    out: list[CloudEvent] = []
+def _serving(st: Mapping[str, Any], step: int) -> list[Need]:
+    out: list[Need] = []
     if step >= 1 and st.get("result") is not None:
-        out.append(run_event(types.RUN_REPLIED, ref, step, {"result": st.get("result", "")}))
+        out.append(Need(types.RUN_REPLIED, step, {"result": st.get("result", "")}))
     taken = int(st.get("inputsTaken", 0))
     if int(st.get("inputs", 0)) > taken:
         index = taken + 1
-        out.append(
-            run_event(types.RUN_INPUT_RECEIVED, ref, step, {"index": index}, key=f"input-{index}")
-        )
+        out.append(Need(types.RUN_INPUT_RECEIVED, step, {"index": index}, key=f"input-{index}"))
     return out
 
 
-def needs(run: Resource, now: float) -> list[CloudEvent]:
-    """Every event ``run`` waits for now (none while it is Pending: the watch announces it)."""
-    events = _needs(run, now)
+@dataclass(frozen=True)
+class Need:
+    """One event a run waits for, before it is built (building a CloudEvent costs)."""
+
+    type: str
+    step: int
+    data: Mapping[str, Any] | None = None
+    key: str | None = None
+
+    def identity(self, ref: RunRef) -> str:
+        """The dedupe key (source + id) the built event will have."""
+        return f"{run_source(ref)}\n{event_id(ref, self.step, self.type, self.key)}"
+
+
+def _traceparent(run: Resource) -> str | None:
     trace = (run.get("status") or {}).get("traceID")
-    if not trace or not events:
-        return events
+    if not trace:
+        return None
     # One trace per run (its id is the run's uid): every event joins it, whoever emits it.
     span = str(run["metadata"].get("uid", "")).replace("-", "")[:16].ljust(16, "0")
-    traceparent = f"00-{trace}-{span}-01"
+    return f"00-{trace}-{span}-01"
+
+
+def needs(run: Resource, now: float, *, skip: Collection[str] = ()) -> list[CloudEvent]:
+    """Every event ``run`` waits for now, but those whose identity is in ``skip``.
+
+    None while the run is Pending: the watch announces it.
+    """
+    ref = RunRef.of(run)
+    wanted = [n for n in _needs(run, now) if not skip or n.identity(ref) not in skip]
+    if not wanted:
+        return []
+    traceparent = _traceparent(run)
     return [
-        CloudEvent({**e.get_attributes(), "traceparent": traceparent}, e.get_data()) for e in events
+        run_event(n.type, ref, n.step, n.data, key=n.key, traceparent=traceparent) for n in wanted
     ]
 
 
-def _needs(run: Resource, now: float) -> list[CloudEvent]:
+def identities(run: Resource, now: float) -> set[str]:
+    """The dedupe keys of ``needs(run, now)``, without building the events."""
+    ref = RunRef.of(run)
+    return {n.identity(ref) for n in _needs(run, now)}
+
+
+def _needs(run: Resource, now: float) -> list[Need]:
     st = run.get("status") or {}
-    ref, step, stage = RunRef.of(run), int(st.get("step", 0)), st.get("stage")
+    step, stage = int(st.get("step", 0)), st.get("stage")
     if st.get("phase") in TERMINAL_PHASES:
-        return [run_event(types.RUN_FINISHED, ref, step, finished_data(run))]
+        return [Need(types.RUN_FINISHED, step, finished_data(run))]
     if stage == Stage.ACCEPTED:
-        return [run_event(types.RUN_ACCEPTED, ref, 0)]
+        return [Need(types.RUN_ACCEPTED, 0)]
     if stage == Stage.MODEL:
         if is_live(st, llm_claim(step), now):
             return []
-        return [run_event(types.LLM_REQUESTED, ref, step, key=_redrive(st, llm_claim(step)))]
+        return [Need(types.LLM_REQUESTED, step, key=_redrive(st, llm_claim(step)))]
     if stage == Stage.TOOLS:
-        return _tools(ref, st, step, now)
+        return _tools(st, step, now)
     if stage == Stage.FINALIZING:
         outcome = outcome_of(st)
         data = {"reason": outcome.get("reason", ""), "message": outcome.get("message", "")}
-        return [run_event(terminal_type(outcome), ref, step, data)]
+        return [Need(terminal_type(outcome), step, data)]
     if stage == Stage.INPUT:
-        return _serving(ref, st, step)
+        return _serving(st, step)
     return []

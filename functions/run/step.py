@@ -20,7 +20,7 @@ from events.envelope import CloudEvent, RunRef, dedupe_key
 from events.errors import TransientError
 from functions.agentrun import get_run, rfc3339
 from functions.ports import Conflict, Deps, Resource
-from functions.run.needs import needs
+from functions.run.needs import identities, needs
 from functions.run.view import RunView
 from functions.transcript import Transcript
 
@@ -115,9 +115,8 @@ def follow_up(
     skip = {dedupe_key(incoming)} if incoming is not None else set()
     if result.committed:
         if result.before:
-            skip |= {dedupe_key(e) for e in needs(result.before, now)}
-        fresh = [e for e in needs(result.after, now) if dedupe_key(e) not in skip]
-        return [*result.outcome.records, *fresh]
+            skip |= identities(result.before, now)
+        return [*result.outcome.records, *needs(result.after, now, skip=skip)]
     if result.outcome.idle == "busy":
         return []
-    return [e for e in needs(result.after, now) if dedupe_key(e) not in skip]
+    return needs(result.after, now, skip=skip)

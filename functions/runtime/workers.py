@@ -69,6 +69,9 @@ class Worker:
         """Stop taking events; in-flight transitions finish and are acked first."""
         self.bus.close()
         self.events.close()
+        close_tools = getattr(self.deps.tools, "close", None)
+        if close_tools is not None:
+            close_tools()  # the MCP servers this worker started stop with it
 
 
 class Source:

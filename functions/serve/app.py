@@ -18,6 +18,7 @@ See ``functions.serve.replies`` for the status codes.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -27,11 +28,12 @@ from cloudevents.core.base import BaseCloudEvent
 from events import types
 from events.bus import Handler, matches
 from events.codecs.http import from_http, to_binary
+from events.datacheck import check_data, prepare
 from events.errors import BatonError, MalformedEvent
 from functions import chain, tracing
 from functions.ports import Deps, NotFound, Store, StoreError
 from functions.serve import replies
-from functions.serve.datacheck import check_data, prepare
+from functions.serve.body import BodyError, bearer_matches, read_capped
 from functions.serve.observability import instrument_app
 from functions.serve.replies import Reply
 from functions.serve.settings import Settings, build_store, function_name
@@ -75,11 +77,7 @@ class Intake:
         self, headers: Mapping[str, str], length: int | None, read: Callable[[int], bytes]
     ) -> BaseCloudEvent:
         """The event in the request, or ``MalformedEvent`` saying why it is not acceptable."""
-        if length is not None and length > self.max_body:
-            raise MalformedEvent(f"body of {length} bytes exceeds the limit of {self.max_body}")
-        body = read(self.max_body + 1)
-        if len(body) > self.max_body:
-            raise MalformedEvent(f"body exceeds the limit of {self.max_body} bytes")
+        body = read_capped(read, length, self.max_body)
         event = from_http(headers, body)
         if self.any_event:
             return event
@@ -176,14 +174,17 @@ def create_app(
             from events.buses.http import HTTPSink
 
             sink = HTTPSink(settings.sink, timeout=settings.sink_timeout)
+        closers: list[Callable[[], None]] = [sink.close] if sink is not None else []
         if deps is None:
             from functions.runtime.deps import build_deps
 
             # In Kubernetes a Model's key is read from its Secret; elsewhere from the env.
             secrets = getattr(store, "read_secret", None)
             deps = build_deps(store, secrets=secrets, offline_fallback=settings.offline_models)
+            # built here, so stopped here: the MCP servers its toolbox started end with the app
+            closers += [c for c in [getattr(deps.tools, "close", None)] if c is not None]
         runner = FunctionRunner(function, chain.bind(function, deps), sink)
-        close = sink.close if sink is not None else (lambda: None)
+        close = functools.partial(_close_all, closers)
     intake = Intake(function, settings.max_body)
     _warm(intake)
 
@@ -198,9 +199,21 @@ def create_app(
 
     @app.post("/")
     def receive() -> Response:
+        if settings.ingress_token and not bearer_matches(
+            request.headers.get("Authorization"), settings.ingress_token
+        ):
+            # Checked before the body is read: a stranger costs a header parse, no more.
+            return answer(
+                replies.json_error(
+                    401, "Unauthorized", "POST / needs Authorization: Bearer <BATON_INGRESS_TOKEN>"
+                )
+            )
         try:
             event = intake.event(dict(request.headers), request.content_length, request.stream.read)
             return answer(runner(event))
+        except BodyError as exc:  # 413 too large, 408 too slow, 400 malformed chunking
+            _log_error(function, exc.status, exc)
+            return answer(replies.json_error(exc.status, exc.reason, exc.message))
         except BatonError as exc:
             reply = replies.error_reply(exc)
             assert reply is not None
@@ -228,6 +241,11 @@ def create_app(
         return answer(replies.http_error(exc.code or 500, exc.name, exc.description or ""))
 
     return instrument_app(app)
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    for close in closers:
+        close()
 
 
 def _log_error(function: str | None, status: int, exc: BatonError) -> None:

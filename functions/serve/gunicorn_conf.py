@@ -1,7 +1,8 @@
 """gunicorn settings for a baton function: ``gunicorn -c python:functions.serve.gunicorn_conf
 'functions.serve.app:from_env()'`` (or ``baton serve``, which uses these too).
 
-- gthread workers: a function mostly waits on a model, a tool or the API server, so threads
+- gthread workers (with a read deadline, ``functions.serve.worker``): a function mostly
+  waits on a model, a tool or the API server, so threads
   (not processes) carry the concurrency; Knative's ``containerConcurrency`` matches.
 - ``timeout`` above the model timeout: the default sync worker's 30 s kills model calls.
   (A gthread worker's heartbeat comes from its main loop, so a long call in a thread does
@@ -17,7 +18,9 @@ import os
 from typing import Any
 
 bind = f"{os.environ.get('BATON_BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
-worker_class = "gthread"
+# gthread with a read deadline per request (BATON_READ_DEADLINE, default 10 s): a sender
+# that stops halfway through a request cannot hold a thread (functions/serve/worker.py).
+worker_class = "functions.serve.worker.DeadlineThreadWorker"
 workers = int(os.environ.get("BATON_WORKERS", "1"))
 threads = int(os.environ.get("BATON_THREADS", "32"))
 timeout = int(os.environ.get("BATON_WORKER_TIMEOUT", "660"))

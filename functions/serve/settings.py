@@ -6,6 +6,10 @@
 ``K_SINK``          where follow-up events are POSTed (Knative's SinkBinding/Service env)
 ``BATON_MAX_BODY``  the largest request body accepted, bytes (default 1 MiB)
 ``BATON_SINK_TIMEOUT``  seconds to wait on the sink (default 10)
+``BATON_READ_DEADLINE``  seconds a request may take to arrive whole (default 10; read by the
+                    gunicorn worker, ``functions.serve.worker``)
+``BATON_INGRESS_TOKEN``  when set, ``POST /`` needs ``Authorization: Bearer <token>`` (401
+                    otherwise); ``baton serve`` on a non-loopback address requires it
 ``BATON_OFFLINE_MODELS``  ``1``: an anthropic Model with ``spec.script`` and no key plays its
                     script (as ``baton run`` does); off by default in a function
 """
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from functions.ports import Store
@@ -41,6 +45,7 @@ class Settings:
     max_body: int = DEFAULT_MAX_BODY
     sink_timeout: float = 10.0
     offline_models: bool = False
+    ingress_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +59,7 @@ class Settings:
             max_body=int(env.get("BATON_MAX_BODY") or DEFAULT_MAX_BODY),
             sink_timeout=float(env.get("BATON_SINK_TIMEOUT") or 10.0),
             offline_models=env.get("BATON_OFFLINE_MODELS", "").lower() in ("1", "true", "yes"),
+            ingress_token=env.get("BATON_INGRESS_TOKEN", "").strip(),
         )
 
 

@@ -8,6 +8,8 @@ enqueue), never for the run: the answer arrives later through ``deliver``.
 
 - 401 ``BadSignature``: missing, wrong or stale signature; nothing is published.
 - 400 ``MalformedEvent``: the body is not what the platform sends (names the problem).
+- 413 / 408: the body is over ``BATON_MAX_BODY`` (capped before it is read, chunked or
+  not) or did not arrive within the read deadline; 400 for a malformed chunked body.
 - 404 ``NotConfigured``: that platform's secret is not set.
 - 503: the broker is unavailable (the platform retries; the event id makes it one run).
 
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from events.errors import MalformedEvent, PermanentError, TransientError
 from events.sources.chat import PARSERS, ChatConfig, Inbound, SignatureError
 from functions.serve import replies
+from functions.serve.body import BodyError, read_capped
 from functions.serve.replies import Reply
 from functions.serve.settings import Settings
 
@@ -141,10 +144,13 @@ def create_webhook_app(
         return Response(reply.body, status=reply.status, headers=reply.headers)
 
     def receive(platform: str) -> Response:
-        length = request.content_length
-        if length is not None and length > max_body:
-            return answer(replies.json_error(413, "TooLarge", f"body over {max_body} bytes"))
-        body = request.get_data(cache=False)
+        # Capped before it is read, chunked or not: an unauthenticated sender must not make
+        # the webhook buffer megabytes only to be refused by the signature check.
+        try:
+            body = read_capped(request.stream.read, request.content_length, max_body)
+        except BodyError as exc:
+            log.info("%s: body refused: %s", platform, exc.message)
+            return answer(replies.json_error(exc.status, exc.reason, exc.message))
         headers = cast(Mapping[str, str], request.headers)  # case-insensitive, as HTTP is
         return answer(endpoints[platform](headers, body))
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from typing import Any
 
 from events.errors import PermanentError
+from functions.budget import budget_for_child, root_of
 from functions.ports import Conflict, Resource, Store, ToolCall, ToolContext, ToolResult, ToolSpec
 from functions.tools.builtin import BUILTINS, run_builtin
 
@@ -26,6 +29,7 @@ class AgentToolbox:
         self._store = store
         self._secrets = secrets  # (namespace, name, key) -> value, for MCPServer Secret refs
         self._mcp = mcp  # functions.tools.mcp.MCPTools, built on first use (mcp imports asyncio)
+        self._mcp_lock = threading.Lock()
 
     def specs(self, agent: Resource, namespace: str) -> list[ToolSpec]:
         """Tool definitions for the model, in the order the Agent lists them."""
@@ -72,8 +76,10 @@ class AgentToolbox:
 
     def close(self) -> None:
         """Stop MCP sessions (stdio server processes) this toolbox started."""
-        if self._mcp is not None:
-            self._mcp.close()
+        with self._mcp_lock:
+            mcp = self._mcp
+        if mcp is not None:
+            mcp.close()
 
     @staticmethod
     def _is_agent(ctx: ToolContext, name: str) -> bool:
@@ -83,11 +89,14 @@ class AgentToolbox:
         )
 
     def _mcp_tools(self) -> Any:
-        if self._mcp is None:
-            from functions.tools.mcp import MCPTools
+        # Under the lock: runs starting at once must share one MCPTools (one server per
+        # spec), not each build their own and start their own server processes.
+        with self._mcp_lock:
+            if self._mcp is None:
+                from functions.tools.mcp import MCPTools
 
-            self._mcp = MCPTools(self._store, secrets=self._secrets)
-        return self._mcp
+                self._mcp = MCPTools(self._store, secrets=self._secrets)
+            return self._mcp
 
     def _spawn(self, agent_name: str, call: ToolCall, ctx: ToolContext) -> ToolResult:
         """Start a child AgentRun for the call; its end closes the call with its answer.
@@ -153,10 +162,15 @@ class AgentToolbox:
                     "spawnDepth": int((parent["spec"].get("parent") or {}).get("spawnDepth", 0))
                     + 1,
                     "toolCallId": call.id,
+                    "rootRunName": root_of(parent),
                 },
                 "cleanup": parent["spec"].get("cleanup", "keep"),
             },
         }
+        # At most what the parent's budget (and its ancestors') leaves right now.
+        inherited = budget_for_child(self._store, parent, time.time())
+        if inherited.limited:
+            child["spec"]["budget"] = inherited.spec()
         try:
             return _delegated(self._store.create(child))
         except Conflict:  # created by a concurrent run of this call

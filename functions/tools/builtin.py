@@ -5,13 +5,15 @@ from __future__ import annotations
 import ast
 import json
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from functions.ports import NotFound, ToolCall, ToolContext, ToolResult, ToolSpec
+from functions.ports import Invalid, NotFound, ToolCall, ToolContext, ToolResult, ToolSpec
+from functions.resources.names import is_name
 
 __all__ = ["BUILTINS", "Builtin"]
 
@@ -28,12 +30,26 @@ class Builtin:
     run: Callable[[ToolCall, ToolContext], str]
 
 
+# An IANA name ("Europe/Paris", "Etc/GMT+5"): never a path, so nothing a model sends can
+# make zoneinfo open a directory or a file outside its database.
+_ZONE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
+
+
+def _shown(value: str) -> str:
+    return repr(value) if len(value) <= 64 else repr(value[:61] + "...")
+
+
 def _current_time(call: ToolCall, ctx: ToolContext) -> str:
     zone = str(call.input.get("timezone") or "UTC")
+    unknown = ToolInputError(f"unknown timezone {_shown(zone)}: use an IANA name like Europe/Paris")
+    if len(zone) > 64 or not _ZONE.fullmatch(zone):
+        raise unknown
     try:
         tz = UTC if zone == "UTC" else ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ToolInputError(f"unknown timezone {zone!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: "America" is a directory of the zone database, not a zone; the message
+        # names the zone only, never the server's path.
+        raise unknown from None
     return datetime.now(tz).isoformat(timespec="seconds")
 
 
@@ -108,7 +124,8 @@ def _own_namespace(call: ToolCall, ctx: ToolContext) -> str:
     own = str(ctx.run["metadata"].get("namespace", "default"))
     asked = call.input.get("namespace")
     if asked and asked != own:
-        raise ToolInputError(f"only namespace {own!r} is readable from this run, not {asked!r}")
+        shown = _shown(str(asked))
+        raise ToolInputError(f"only namespace {own!r} is readable from this run, not {shown}")
     return own
 
 
@@ -132,10 +149,14 @@ def _get_resource(call: ToolCall, ctx: ToolContext) -> str:
     kind, name = str(call.input.get("kind") or "AgentRun"), str(call.input.get("name") or "")
     if kind not in _KINDS or not name:
         raise ToolInputError(f"need kind (one of {sorted(_KINDS)}) and name")
+    if not is_name(name):
+        raise ToolInputError(
+            f"{_shown(name)} is not a resource name (lowercase letters, digits, '-' and '.')"
+        )
     namespace = _own_namespace(call, ctx)
     try:
         obj = ctx.store.get(kind, namespace, name)
-    except NotFound:
+    except (NotFound, Invalid):
         raise ToolInputError(f"{kind} {namespace}/{name} not found") from None
     return json.dumps({"spec": obj.get("spec"), "status": _summary(obj)})
 

@@ -1,10 +1,10 @@
 """An MCPServer resource read into a connection config, with Secret refs resolved.
 
-Env (stdio) and header (http) values come from ``value`` or ``valueFrom.secretKeyRef``.
-With a ``secrets`` resolver (Kubernetes) the Secret is read; without one (embedded) the
-value comes from the environment variable ``BATON_SECRET_<NAME>_<KEY>``: the Secret's name
-and key upper-cased, every other character than A-Z and 0-9 turned into ``_`` (Secret
-``github-mcp`` key ``token`` -> ``BATON_SECRET_GITHUB_MCP_TOKEN``). Errors name the
+Env (stdio) and header (http) values come from ``value`` or ``valueFrom.secretKeyRef``,
+read by the one Secret lookup Models use (``functions.models.keys.secret_value``): with a
+``secrets`` resolver (Kubernetes) the Secret is read; without one (embedded) the value comes
+from the environment variable ``BATON_SECRET_<NAME>_<KEY>`` (Secret ``github-mcp`` key
+``token`` -> ``BATON_SECRET_GITHUB_MCP_TOKEN``). Errors name the
 MCPServer and the place a value was looked up, never the value; ``ServerConfig``'s repr
 leaves env and headers out.
 
@@ -15,8 +15,8 @@ whether baton runs from a virtualenv that is not activated or from the container
 
 from __future__ import annotations
 
+import hashlib
 import os
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +24,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Final, Literal
 
 from events.errors import PermanentError
-from functions.models.keys import SecretResolver
+from functions.models.keys import SecretResolver, secret_env_var, secret_value
 from functions.ports import NotFound, Resource
 
 __all__ = ["DEFAULT_TIMEOUT", "ServerConfig", "secret_env_var", "server_config"]
@@ -61,14 +61,21 @@ class ServerConfig:
         """Seconds allowed to start or reach the server and initialize the session."""
         return max(self.timeout, MIN_CONNECT_TIMEOUT)
 
+    @property
+    def spec_key(self) -> str:
+        """What makes a server process (or HTTP session) distinct: equal keys share one.
+
+        Namespace, transport, command, args, env, url and headers (Secret values included, so
+        a rotated Secret starts a fresh server); not the name, timeout or allow-list, which
+        only shape how baton uses it. A digest, so the key itself holds no secret.
+        """
+        parts = (self.namespace, self.transport, self.command, self.args, self.env)
+        digest = hashlib.sha256(repr((*parts, self.url, self.headers)).encode())
+        return digest.hexdigest()
+
     def offers(self, tool: str) -> bool:
         """Whether ``spec.tools.allow`` lets agents use ``tool`` (all tools when unset)."""
         return not self.allow or any(fnmatchcase(tool, pattern) for pattern in self.allow)
-
-
-def secret_env_var(secret: str, key: str) -> str:
-    """The environment variable that stands in for a Secret key when no resolver is given."""
-    return "BATON_SECRET_" + re.sub(r"[^A-Z0-9]", "_", f"{secret}_{key}".upper())
 
 
 def _value(
@@ -87,21 +94,19 @@ def _value(
             reason=_INVALID,
         )
     secret, key = str(ref["name"]), str(ref["key"])
-    if secrets is None:
-        variable = secret_env_var(secret, key)
-        if variable not in environ:
-            raise PermanentError(
-                f"{label}: Secret {namespace}/{secret} key {key} is not available: "
-                f"set the environment variable {variable}",
-                reason=_SECRET_MISSING,
-            )
-        return environ[variable]
     try:
-        return secrets(namespace, secret, key)
+        value = secret_value(namespace, secret, key, secrets, environ)
     except NotFound as exc:
         raise PermanentError(f"{label}: {exc}", reason=_SECRET_MISSING) from None
     except PermanentError as exc:
         raise PermanentError(f"{label}: {exc.message}", reason=exc.reason) from None
+    if value is None:
+        raise PermanentError(
+            f"{label}: Secret {namespace}/{secret} key {key} is not available: "
+            f"set the environment variable {secret_env_var(secret, key)}",
+            reason=_SECRET_MISSING,
+        )
+    return value
 
 
 def _pairs(
@@ -132,6 +137,14 @@ def server_config(
     timeout = float(spec.get("timeoutSeconds") or DEFAULT_TIMEOUT)
     allow = tuple(str(p) for p in (spec.get("tools") or {}).get("allow") or [])
     if transport == "stdio":
+        if env.get("BATON_MCP_STDIO", "").strip().lower() in ("off", "refuse", "false", "0"):
+            # A stdio server would run inside this process's pod, able to read its Kubernetes
+            # token; a deployment that holds one runs such servers as their own Service.
+            raise PermanentError(
+                f"{label}: stdio MCP servers are disabled here (BATON_MCP_STDIO=off); run the "
+                "server as its own Service and use transport http (see knative/README.md)",
+                reason="StdioDisabled",
+            )
         if not spec.get("command"):
             raise PermanentError(f"{label}: transport stdio needs spec.command", reason=_INVALID)
         return ServerConfig(

@@ -1,12 +1,16 @@
-"""The live MCP connections of a process, one per MCPServer, used on the MCP loop only.
+"""The live MCP connections of a process, one per server spec, used on the MCP loop only.
 
-A connection is reused by every call to its server; one that failed or whose config
-changed (a new Secret value, an edited spec) is replaced on next use. A call whose
-idempotency key is already running or recently answered in this process is not sent again:
-it shares that answer (at-least-once delivery hands one tool call to a process twice, often
-at the same time); across processes the key in ``_meta`` lets the server dedupe. Failures leave
-here as baton errors (``TransientError``: try again later; ``PermanentError``: the
-MCPServer is misconfigured), each naming the server.
+One connection (one stdio server process) per ``ServerConfig.spec_key``: every MCPServer
+with that spec in the namespace shares it, and a burst of first callers waits for the one
+start under the key's lock instead of each starting a server. A connection that failed is
+replaced on next use; one whose MCPServer changed (a new Secret value, an edited spec) is
+closed once no MCPServer uses its spec any more.
+
+A call whose idempotency key is already running or recently answered in this process is not
+sent again: it shares that answer (at-least-once delivery hands one tool call to a process
+twice, often at the same time); across processes the key in ``_meta`` lets the server dedupe.
+Failures leave here as baton errors (``TransientError``: try again later; ``PermanentError``:
+the MCPServer is misconfigured), each naming the server.
 """
 
 from __future__ import annotations
@@ -28,11 +32,12 @@ WorkKey = tuple[str, ...]  # ("list", namespace, server) or ("call", namespace, 
 
 
 class ConnectionPool:
-    """Connections keyed by (namespace, name); every method runs on the MCP loop."""
+    """Connections keyed by server spec; every method runs on the MCP loop."""
 
     def __init__(self) -> None:
-        self._connections: dict[tuple[str, str], Connection] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._connections: dict[str, Connection] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._spec_of: dict[tuple[str, str], str] = {}  # (namespace, name) -> spec_key in use
         self._retiring: set[asyncio.Task[None]] = set()
         self._running: dict[WorkKey, asyncio.Task[Any]] = {}
         self._answered: OrderedDict[WorkKey, Any] = OrderedDict()
@@ -50,7 +55,7 @@ class ConnectionPool:
         return await self._once(
             work,
             lambda: self._use(
-                config, f"tools/call {name}", lambda c: c.call_tool(name, arguments, key)
+                config, f"tools/call {name}", lambda c: c.call_tool(name, arguments, key, config)
             ),
             remember=True,
         )
@@ -103,10 +108,11 @@ class ConnectionPool:
             raise mapped from exc
 
     async def _connection(self, config: ServerConfig) -> Connection:
-        key = (config.namespace, config.name)
+        key = config.spec_key
+        self._follow(config)
         async with self._locks.setdefault(key, asyncio.Lock()):
             current = self._connections.get(key)
-            if current is not None and current.alive and current.config == config:
+            if current is not None and current.alive:
                 return current
             if current is not None:
                 del self._connections[key]
@@ -121,6 +127,17 @@ class ConnectionPool:
                 raise mapped from exc
             self._connections[key] = fresh
             return fresh
+
+    def _follow(self, config: ServerConfig) -> None:
+        """Note the spec an MCPServer uses now; close the one it left if nobody else uses it."""
+        server, key = (config.namespace, config.name), config.spec_key
+        previous = self._spec_of.get(server)
+        self._spec_of[server] = key
+        if previous is None or previous == key or previous in self._spec_of.values():
+            return
+        stale = self._connections.pop(previous, None)
+        if stale is not None:
+            self._retire(stale)
 
     def _retire(self, connection: Connection) -> None:
         """Close a replaced connection in the background: its successor need not wait."""

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
+import shutil
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import anyio
 import httpx2
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.stdio import get_default_environment
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
@@ -35,6 +39,7 @@ from mcp.types import (
 )
 
 from events.errors import BatonError, PermanentError, TransientError
+from functions.tools.mcp_child import guarded
 from functions.tools.mcp_config import ServerConfig
 
 __all__ = ["FAILURES", "IDEMPOTENCY_META_KEY", "Connection", "is_lost", "map_error"]
@@ -118,13 +123,28 @@ def _error_result(text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
+def _executable(command: str, env: dict[str, str]) -> str:
+    """The path the server starts from, checked here so a typo stays a spawn error."""
+    found = shutil.which(command, path=env.get("PATH", os.defpath))
+    if found is not None:
+        return found
+    if os.sep in command and os.path.exists(command):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), command)
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), command)
+
+
+def _stdio_parameters(config: ServerConfig) -> StdioServerParameters:
+    """The spawn of a stdio server, under ``mcp_child``'s guard: it dies with this process."""
+    env = dict(config.env)
+    command = _executable(config.command, get_default_environment() | env)
+    command, args = guarded(command, list(config.args))
+    return StdioServerParameters(command=command, args=args, env=env or None)
+
+
 @contextlib.asynccontextmanager
 async def _transport(config: ServerConfig) -> AsyncIterator[Any]:
     if config.transport == "stdio":
-        params = StdioServerParameters(
-            command=config.command, args=list(config.args), env=dict(config.env) or None
-        )
-        async with stdio_client(params) as streams:
+        async with stdio_client(_stdio_parameters(config)) as streams:
             yield streams
         return
     async with (
@@ -135,7 +155,11 @@ async def _transport(config: ServerConfig) -> AsyncIterator[Any]:
 
 
 class Connection:
-    """An initialized session with one server; ``alive`` until it fails or is closed."""
+    """An initialized session with one server; ``alive`` until it fails or is closed.
+
+    ``config`` is the one that opened it; MCPServers with the same ``spec_key`` share the
+    session, so a call passes its own config for the timeout and the name in its messages.
+    """
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
@@ -200,22 +224,25 @@ class Connection:
             if not cursor:
                 return tools
 
-    async def call_tool(self, name: str, arguments: dict[str, Any], key: str) -> CallToolResult:
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], key: str, config: ServerConfig | None = None
+    ) -> CallToolResult:
         """One tools/call with the idempotency key in ``_meta``, bounded by the timeout."""
+        config = config or self.config
         meta: RequestParamsMeta = {IDEMPOTENCY_META_KEY: key}  # type: ignore[typeddict-unknown-key]
         try:
             result: CallToolResult = await self._live().call_tool(
-                name, arguments, read_timeout_seconds=self.config.timeout, meta=meta
+                name, arguments, read_timeout_seconds=config.timeout, meta=meta
             )
         except MCPError as exc:
             if exc.code in _LOST_CODES or exc.code == REQUEST_TIMEOUT:
                 raise
             # the server refused this call (unknown tool, bad arguments): the model can correct it
-            return _error_result(f"{self.config.label} refused {name}: {exc.message}")
+            return _error_result(f"{config.label} refused {name}: {exc.message}")
         except RuntimeError as exc:
             # the server answered, but unusably (off its output schema, asked for input)
-            log.warning("%s: unusable answer from %s: %s", self.config.label, name, exc)
-            return _error_result(f"{self.config.label}: unusable answer from {name}: {exc}")
+            log.warning("%s: unusable answer from %s: %s", config.label, name, exc)
+            return _error_result(f"{config.label}: unusable answer from {name}: {exc}")
         return result
 
     async def close(self) -> None:

@@ -22,7 +22,7 @@ from functions.resources.sqlite import SqliteStore
 from functions.runtime.deps import build_deps
 from functions.runtime.embedded import Embedded
 from functions.serve.webhook import create_webhook_app
-from tests.chat.platforms import FakePlatform, Signer, serve_app
+from tests.chat.platforms import REPLY_URLS, FakePlatform, Signer, serve_app
 from tests.fixtures.http import HTTPReply, request
 
 SLACK_BOT_TOKEN = "xoxb-test-token"
@@ -126,7 +126,8 @@ def channels_for(platform: FakePlatform, secret: str) -> ChatChannels:
             "BATON_DISCORD_API_URL": platform.url + "/api/v10",
             "BATON_TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN,
             "BATON_TELEGRAM_API_URL": platform.url,
-            "BATON_WEBHOOK_SECRET": secret,
+            "BATON_WEBHOOK_REPLY_SECRET": secret,
+            "BATON_WEBHOOK_REPLY_URLS": ",".join(REPLY_URLS),
             "BATON_CHANNEL_TIMEOUT": "5",
         }
     )

@@ -28,6 +28,9 @@ __all__ = ["FakePlatform", "Recorded", "Signer", "serve_app"]
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TELEGRAM_TOKEN = "telegram-secret-token-123"
 WEBHOOK_SECRET = "generic-shared-secret"
+REPLY_SECRET = "generic-reply-secret"
+# Test receivers listen on random loopback ports: the allow-list names the host, any port.
+REPLY_URLS = ("http://127.0.0.1",)
 
 
 @dataclass
@@ -53,7 +56,7 @@ class Signer:
             discord_public_key=self.discord_public_hex,
             telegram_secret_token=self.telegram_token,
             webhook_secret=self.webhook_secret,
-            **kwargs,
+            **{"reply_urls": REPLY_URLS, **kwargs},
         )
 
     def slack(

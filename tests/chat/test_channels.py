@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from events.errors import PermanentError, TransientError
-from events.sources.chat.signatures import verify_baton
+from events.sources.chat.signatures import SignatureError, verify_baton
 from functions.channels import ChatChannels
 from tests.chat.conftest import SLACK_BOT_TOKEN, TELEGRAM_BOT_TOKEN, channels_for
-from tests.chat.platforms import WEBHOOK_SECRET, FakePlatform, Recorded
+from tests.chat.platforms import REPLY_SECRET, WEBHOOK_SECRET, FakePlatform, Recorded
 from tests.fixtures.http import free_port
 
 SLACK = {"channel": "slack", "account": "T1", "thread": "C1/1700000000.000100"}
@@ -30,7 +30,7 @@ def platform() -> Iterator[FakePlatform]:
 @pytest.fixture
 def channels(platform: FakePlatform) -> ChatChannels:
     """Every adapter pointed at the fake."""
-    return channels_for(platform, WEBHOOK_SECRET)
+    return channels_for(platform, REPLY_SECRET)
 
 
 def _answer(status: int, doc: Any, headers: dict[str, str] | None = None) -> Any:
@@ -128,12 +128,14 @@ def test_discord_expired_interaction_is_permanent(
 
 
 def test_generic_reply_is_signed_and_keyed(platform: FakePlatform, channels: ChatChannels) -> None:
-    """The answer POSTed to replyTo verifies with the shared secret and carries the key."""
+    """The answer POSTed to replyTo verifies with the reply secret (not the inbound one)."""
     routing = {"channel": "webhook", "thread": "t-1", "replyTo": platform.url + "/answers"}
     channels.post(routing, "hello", "uid-1/deliver")
     (req,) = platform.requests
     assert req.path == "/answers"
-    verify_baton(WEBHOOK_SECRET, req.headers["x-baton-signature"], req.body, time.time())
+    verify_baton(REPLY_SECRET, req.headers["x-baton-signature"], req.body, time.time())
+    with pytest.raises(SignatureError):
+        verify_baton(WEBHOOK_SECRET, req.headers["x-baton-signature"], req.body, time.time())
     assert req.headers["idempotency-key"] == "uid-1/deliver"
     assert req.json() == {"thread": "t-1", "text": "hello", "idempotencyKey": "uid-1/deliver"}
 

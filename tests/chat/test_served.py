@@ -14,7 +14,7 @@ from events.envelope import data_of
 from functions.cli.manifests import apply
 from functions.resources.sqlite import SqliteStore
 from tests.chat.conftest import AGENT
-from tests.chat.platforms import FakePlatform, Signer, slack_mention
+from tests.chat.platforms import REPLY_SECRET, REPLY_URLS, FakePlatform, Signer, slack_mention
 from tests.fixtures.http import EventSink, request, serve_function
 
 BATON = str(Path(sys.executable).parent / "baton")
@@ -26,6 +26,8 @@ def _secrets(signer: Signer) -> dict[str, str]:
         "BATON_SLACK_SIGNING_SECRET": signer.slack_secret,
         "BATON_DISCORD_PUBLIC_KEY": signer.discord_public_hex,
         "BATON_WEBHOOK_SECRET": signer.webhook_secret,
+        "BATON_WEBHOOK_REPLY_SECRET": REPLY_SECRET,
+        "BATON_WEBHOOK_REPLY_URLS": ",".join(REPLY_URLS),
     }
 
 

@@ -39,6 +39,35 @@ spec:
 """
 
 
+# An agent that delegates one call to a helper agent, then answers with its result.
+DELEGATING = """
+apiVersion: baton.dev/v1alpha1
+kind: Model
+metadata: {name: m}
+spec:
+  provider: scripted
+  script:
+    - text: "asking"
+      toolCalls: [{id: c0, name: helper, input: {task: "sub"}}]
+    - text: "done: {{last_tool_result}}"
+---
+apiVersion: baton.dev/v1alpha1
+kind: Model
+metadata: {name: h}
+spec: {provider: scripted, script: [{text: "child answer"}]}
+---
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: helper}
+spec: {modelRef: {name: h}}
+---
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: a}
+spec: {modelRef: {name: m}, tools: [{agent: helper}]}
+"""
+
+
 def _world(script: str) -> list[dict[str, Any]]:
     return docs_of(MODEL_AND_AGENT.replace("SCRIPT", script))
 
@@ -93,34 +122,7 @@ def test_a_parent_resumed_by_its_child_announces_its_end(tmp_path: Path) -> None
     channels = Recording()
     deps = build_deps(store, offline_fallback=True, channels=channels)
     with Embedded(str(tmp_path / "s.db"), store=store, deps=deps, sweep_interval=0) as rt:
-        docs = docs_of(
-            """
-apiVersion: baton.dev/v1alpha1
-kind: Model
-metadata: {name: m}
-spec:
-  provider: scripted
-  script:
-    - text: "asking"
-      toolCalls: [{id: c0, name: helper, input: {task: "sub"}}]
-    - text: "done: {{last_tool_result}}"
----
-apiVersion: baton.dev/v1alpha1
-kind: Model
-metadata: {name: h}
-spec: {provider: scripted, script: [{text: "child answer"}]}
----
-apiVersion: baton.dev/v1alpha1
-kind: Agent
-metadata: {name: helper}
-spec: {modelRef: {name: h}}
----
-apiVersion: baton.dev/v1alpha1
-kind: Agent
-metadata: {name: a}
-spec: {modelRef: {name: m}, tools: [{agent: helper}]}
-"""
-        )
+        docs = docs_of(DELEGATING)
         routing = {"channel": "generic", "thread": "t-1"}
         run_docs(rt, [*docs, _run("lead", routing=routing)])
         run = wait_terminal(rt, "lead", timeout=10)
@@ -250,34 +252,7 @@ def test_the_event_log_keeps_one_incarnation_per_name(embedded: Any) -> None:
 def test_a_long_parent_name_still_starts_children(embedded: Any) -> None:
     """A parent named past a label value's 63 characters delegates like any other."""
     rt = embedded()
-    docs = docs_of(
-        """
-apiVersion: baton.dev/v1alpha1
-kind: Model
-metadata: {name: m}
-spec:
-  provider: scripted
-  script:
-    - text: "asking"
-      toolCalls: [{id: c0, name: helper, input: {task: "sub"}}]
-    - text: "done: {{last_tool_result}}"
----
-apiVersion: baton.dev/v1alpha1
-kind: Model
-metadata: {name: h}
-spec: {provider: scripted, script: [{text: "child answer"}]}
----
-apiVersion: baton.dev/v1alpha1
-kind: Agent
-metadata: {name: helper}
-spec: {modelRef: {name: h}}
----
-apiVersion: baton.dev/v1alpha1
-kind: Agent
-metadata: {name: a}
-spec: {modelRef: {name: m}, tools: [{agent: helper}]}
-"""
-    )
+    docs = docs_of(DELEGATING)
     name = "a-parent-run-whose-name-is-much-longer-than-any-label-value-may-be"
     assert len(name) > 63
     run_docs(rt, [*docs, _run(name)])

@@ -6,7 +6,8 @@ serves it over streamable HTTP on a free 127.0.0.1 port in a background thread.
 
 Every tool call appends a line to ``DIR/calls.jsonl`` (tool, arguments, the
 ``baton.dev/idempotency-key`` from the request ``_meta``, and the server's pid), so a test
-can prove an effect happened exactly once, from outside the server process.
+can prove an effect happened exactly once, from outside the server process; every stdio
+server started appends its pid to ``DIR/starts.jsonl`` (``starts``), so a test can count them.
 
 Tools: ``add``, ``put_note``/``get_note`` (a key-value note store), ``fail`` (an isError
 result), ``reject`` (a JSON-RPC error instead of a result), ``slow`` (sleeps), ``whoami``
@@ -29,7 +30,14 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult
 
-__all__ = ["IDEMPOTENCY_META_KEY", "HTTPServer", "build_server", "calls", "stdio_command"]
+__all__ = [
+    "IDEMPOTENCY_META_KEY",
+    "HTTPServer",
+    "build_server",
+    "calls",
+    "starts",
+    "stdio_command",
+]
 
 IDEMPOTENCY_META_KEY = "baton.dev/idempotency-key"
 REPO = Path(__file__).resolve().parents[2]
@@ -43,11 +51,24 @@ def calls(state_dir: Path | str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def stdio_command(state_dir: Path | str) -> tuple[str, list[str]]:
-    """The (command, args) that start the stdio server over ``state_dir``."""
+def starts(state_dir: Path | str) -> list[int]:
+    """The pid of every stdio server started over ``state_dir``, in order."""
+    path = Path(state_dir) / "starts.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line)["pid"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def stdio_command(state_dir: Path | str, linger: float = 0.0) -> tuple[str, list[str]]:
+    """The (command, args) that start the stdio server over ``state_dir``.
+
+    ``linger``: seconds the server lives on after its stdin closes, as a server does whose
+    own work (a thread, a child) keeps it up; only a signal ends it sooner.
+    """
     import sys
 
-    return sys.executable, ["-m", "tests.fakes.mcp_servers", "--state", str(state_dir)]
+    args = ["-m", "tests.fakes.mcp_servers", "--state", str(state_dir)]
+    return sys.executable, [*args, "--linger", str(linger)] if linger else args
 
 
 def build_server(state_dir: Path | str) -> MCPServer:
@@ -171,8 +192,18 @@ def main() -> None:
     """Serve the test tool set over stdio."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--state", required=True, help="directory for calls.jsonl")
+    parser.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        help="seconds to live on after stdin closes (a server with work of its own left)",
+    )
     args = parser.parse_args()
-    build_server(args.state).run("stdio")
+    server = build_server(args.state)
+    with (Path(args.state) / "starts.jsonl").open("a") as out:
+        out.write(json.dumps({"pid": os.getpid()}) + "\n")
+    server.run("stdio")
+    time.sleep(args.linger)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from functions.ports import ModelReply, ModelRequest, Resource, Usage
@@ -66,6 +66,13 @@ class FakeModels:
     def for_resource(self, model: Resource) -> FakeModel:
         """The fake bound to the Model's name."""
         return self[model["metadata"]["name"]]
+
+    def for_models(self, models: Sequence[Resource]) -> Any:
+        """The real failover chain over the fakes, without waits between attempts."""
+        from functions.models.failover import FailoverModel
+
+        chain = [(m["metadata"]["name"], self.for_resource(m)) for m in models]
+        return chain[0][1] if len(chain) == 1 else FailoverModel(chain, sleep=lambda s: None)
 
     @property
     def calls(self) -> int:

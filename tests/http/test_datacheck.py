@@ -10,9 +10,9 @@ from jsonschema import Draft202012Validator
 
 from events import types
 from events.catalogue import schema_for
+from events.datacheck import check_data, compile_subset
 from events.errors import MalformedEvent
 from functions import chain
-from functions.serve.datacheck import check_data, compile_subset
 from tests.http.conftest import World
 
 ODD_VALUES: list[Any] = [None, True, 0, -1, 1.5, 2.0, "", "x", "Not_A_Name", {}, [], "x" * 300]

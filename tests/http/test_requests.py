@@ -113,13 +113,13 @@ def test_bad_request_is_400_naming_the_problem_and_writes_nothing(
     assert world.runs() == []
 
 
-def test_oversized_body_is_400(world: World, serve: Serve) -> None:
+def test_oversized_body_is_413(world: World, serve: Serve) -> None:
     """A body over the limit is refused before it is parsed; nothing is written."""
     world.setup([{"text": "5"}])
     url = serve("route", env={"BATON_MAX_BODY": "4096"}).url
     body = json.dumps({**REQUEST, "task": "x" * 5000}).encode()
     reply = request(url, "POST", body, BINARY)
-    assert reply.status == 400
+    assert reply.status == 413
     assert "exceeds the limit of 4096" in reply.json()["message"]
     assert world.runs() == []
 
@@ -128,7 +128,7 @@ def test_default_limit_is_one_mebibyte(route: str, world: World) -> None:
     """Without BATON_MAX_BODY, a 1.1 MiB body is refused."""
     body = json.dumps({**REQUEST, "task": "x" * (1100 * 1024)}).encode()
     reply = request(route, "POST", body, BINARY)
-    assert reply.status == 400
+    assert reply.status == 413
     assert "exceeds the limit of 1048576" in reply.json()["message"]
     assert world.runs() == []
 
@@ -168,7 +168,7 @@ def test_readyz_is_503_when_the_store_is_unreachable(world: World, serve: Serve,
     assert "store not reachable" in reply.json()["message"]
 
 
-def test_oversized_chunked_body_is_400(world: World, serve: Serve) -> None:
+def test_oversized_chunked_body_is_413(world: World, serve: Serve) -> None:
     """A body with no Content-Length (chunked) is cut off at the limit just the same."""
     import http.client
 
@@ -184,6 +184,6 @@ def test_oversized_chunked_body_is_400(world: World, serve: Serve) -> None:
     response = conn.getresponse()
     body = json.loads(response.read())
     conn.close()
-    assert response.status == 400
+    assert response.status == 413
     assert "exceeds the limit of 4096" in body["message"]
     assert world.runs() == []

@@ -84,9 +84,7 @@ def main(runs: int = 200, threads: int = 4) -> None:
     """Print runs/s, status writes/s and p50/p99 beside the bare floor."""
     assets = find_assets()
     if assets is None:
-        sys.exit(
-            "no envtest assets: set KUBEBUILDER_ASSETS or build ../shared/tools/envtest-assets"
-        )
+        sys.exit("no envtest assets: set KUBEBUILDER_ASSETS or build them with hack/envtest-assets")
     with start_envtest(assets, Path(tempfile.mkdtemp())) as server:
         install_crds(Cluster(server.kubeconfig, server.url, "default", True), REPO / "config/crd")
         store = kubernetes_store(server.kubeconfig)

@@ -27,7 +27,11 @@ def test_cmd_runs_gunicorn_with_the_repositorys_config_and_app() -> None:
     config = argv[argv.index("-c") + 1]
     assert config.startswith("python:")
     conf = importlib.import_module(config.removeprefix("python:"))
-    assert conf.worker_class == "gthread"
+    # gthread, with a read deadline per request (functions/serve/worker.py)
+    from gunicorn.workers.gthread import ThreadWorker
+
+    worker_module, _, worker_class = conf.worker_class.rpartition(".")
+    assert issubclass(getattr(importlib.import_module(worker_module), worker_class), ThreadWorker)
     assert conf.timeout > 600  # above Knative's longest timeoutSeconds
     module, factory = re.fullmatch(r"([\w.]+):(\w+)\(\)", argv[-1]).groups()  # type: ignore[union-attr]
     assert callable(getattr(importlib.import_module(module), factory))

@@ -6,6 +6,7 @@ checks in ``manifest_checks`` add what a 1.20 server without Knative's webhook l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fixtures.kube import REPO, SHARED, Cluster, install_crds
+from tests.fixtures.knative_crds import knative_crds
+from tests.fixtures.kube import REPO, Cluster, install_crds
 from tests.kube.manifest_checks import crd_schemas, server_dry_run
 
-KNATIVE_CRDS = SHARED / "knative-crds"
 FOLDERS = [REPO / "config", REPO / "knative"]
 FUNCTIONS_SA = "system:serviceaccount:baton-system:baton-functions"
 SOURCE_SA = "system:serviceaccount:baton-system:baton-apiserversource"
@@ -40,7 +41,12 @@ def _ids(paths: list[Path]) -> list[str]:
 
 def schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """The schemas of baton's and Knative's CRDs."""
-    return crd_schemas([REPO / "config" / "crd", KNATIVE_CRDS])
+    return crd_schemas([REPO / "config" / "crd", _knative_crds()])
+
+
+@functools.cache
+def _knative_crds() -> Path:
+    return knative_crds()
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +54,7 @@ def cluster(kube: Cluster, kube_crds: list[str]) -> Iterator[Cluster]:
     """The session's own API server with baton's and Knative's CRDs and baton-system."""
     if not kube.owned:
         pytest.skip("installs Knative CRDs and ClusterRoles: only on the tests' own API server")
-    install_crds(kube, KNATIVE_CRDS)
+    install_crds(kube, _knative_crds())
     kube.kubectl("apply", "-f", str(REPO / "config" / "namespace.yaml"))
     yield kube
 
@@ -74,6 +80,7 @@ def test_knative_crds_are_established(cluster: Cluster) -> None:
         "triggers.eventing.knative.dev",
         "apiserversources.sources.knative.dev",
         "pingsources.sources.knative.dev",
+        "sinkbindings.sources.knative.dev",
         "natsjetstreamchannels.messaging.knative.dev",
     ):
         assert needed in names
@@ -156,14 +163,15 @@ def _can(cluster: Cluster, who: str, *args: str) -> bool:
 
 
 def test_rbac_gives_the_functions_what_they_need_and_no_more(cluster: Cluster) -> None:
-    """The functions' account writes runs, status and journal, reads keys; nothing beyond."""
+    """The functions' account writes runs, status and journal; nothing beyond."""
     cluster.kubectl("apply", "-f", str(REPO / "config" / "rbac"))
     ns = ["-n", "team-a"]
     assert _can(cluster, FUNCTIONS_SA, "create", "agentruns.baton.dev", *ns)
     assert _can(cluster, FUNCTIONS_SA, "update", "agentruns.baton.dev", "--subresource=status", *ns)
     assert _can(cluster, FUNCTIONS_SA, "watch", "agentruns.baton.dev", *ns)
     assert _can(cluster, FUNCTIONS_SA, "create", "configmaps", *ns)
-    assert _can(cluster, FUNCTIONS_SA, "get", "secrets", *ns)
+    # Secrets only where a namespace opted in (config/tenant/model-secrets.yaml): not here.
+    assert not _can(cluster, FUNCTIONS_SA, "get", "secrets", *ns)
     assert _can(cluster, FUNCTIONS_SA, "create", "events", *ns)
     assert not _can(cluster, FUNCTIONS_SA, "list", "secrets", *ns)
     assert not _can(cluster, FUNCTIONS_SA, "delete", "configmaps", *ns)

@@ -10,7 +10,9 @@ import pytest
 
 from functions.models.anthropic import AnthropicModel
 from functions.models.keys import ApiKey
+from functions.models.openai import OpenAIModel
 from tests.fakes.messages_api import FakeMessagesAPI
+from tests.fakes.openai_api import FakeOpenAIAPI
 
 API_KEY = "sk-ant-test-5ecret-d0-not-leak"
 KEY_SOURCE = "Secret team-a/anthropic key api-key"
@@ -74,3 +76,49 @@ def all_logs() -> Iterator[list[logging.LogRecord]]:
     yield records
     root.removeHandler(handler)
     root.setLevel(level)
+
+
+OPENAI_KEY = "sk-proj-test-5ecret-d0-not-leak"
+OPENAI_KEY_SOURCE = "Secret team-a/openai key api-key"
+
+MakeOpenAI = Callable[..., OpenAIModel]
+
+
+@pytest.fixture
+def openai_api() -> Iterator[FakeOpenAIAPI]:
+    """A fake OpenAI Chat Completions API that only accepts OPENAI_KEY."""
+    with FakeOpenAIAPI(api_key=OPENAI_KEY) as fake:
+        yield fake
+
+
+def openai_resource(base_url: str, **spec: Any) -> dict[str, Any]:
+    """A Model resource of provider openai pointing at ``base_url``."""
+    return {
+        "apiVersion": "baton.dev/v1alpha1",
+        "kind": "Model",
+        "metadata": {"name": "gpt", "namespace": "team-a"},
+        "spec": {
+            "provider": "openai",
+            "model": "gpt-5.1-mini",
+            "apiKeySecretRef": {"name": "openai", "key": "api-key"},
+            "baseURL": base_url,
+            "maxTokens": 1024,
+            "timeoutSeconds": 30,
+        }
+        | spec,
+    }
+
+
+@pytest.fixture
+def make_openai(openai_api: FakeOpenAIAPI) -> Iterator[MakeOpenAI]:
+    """Build OpenAIModels against the fake API (closed after the test)."""
+    built: list[OpenAIModel] = []
+
+    def make(key: str = OPENAI_KEY, **spec: Any) -> OpenAIModel:
+        model = OpenAIModel(openai_resource(openai_api.url, **spec), ApiKey(key, OPENAI_KEY_SOURCE))
+        built.append(model)
+        return model
+
+    yield make
+    for model in built:
+        model.close()

@@ -6,7 +6,7 @@ import pytest
 
 from events.errors import PermanentError
 from functions.models.anthropic import AnthropicModel
-from functions.models.keys import ApiKey, resolve_api_key
+from functions.models.keys import ApiKey, has_api_key, resolve_api_key, secret_env_var
 
 SECRET_VALUE = "sk-ant-from-secret-0001"
 
@@ -88,3 +88,50 @@ def test_from_resource_builds_without_importing_sdk_client() -> None:
     bound = AnthropicModel.from_resource(model(apiKeySecretRef={"name": "anthropic"}), resolver)
     assert bound.settings.model == "claude-sonnet-5-5"
     assert bound._client is None
+
+
+def test_secret_ref_in_embedded_reads_the_baton_secret_variable() -> None:
+    """Without a resolver, apiKeySecretRef reads BATON_SECRET_<NAME>_<KEY>, before the default."""
+    environ = {"BATON_SECRET_ANTHROPIC_TEAM_API_KEY": "sk-secret", "ANTHROPIC_API_KEY": "sk-env"}
+    resource = model(apiKeySecretRef={"name": "anthropic-team"})
+    key = resolve_api_key(resource, None, environ=environ)
+    assert key.value == "sk-secret"
+    assert key.source == (
+        "Secret team-a/anthropic-team key api-key "
+        "(environment variable BATON_SECRET_ANTHROPIC_TEAM_API_KEY)"
+    )
+
+
+def test_missing_secret_in_embedded_names_both_variables() -> None:
+    """Neither the Secret's variable nor apiKeyEnv set: the error names both, and the Secret."""
+    resource = model(apiKeySecretRef={"name": "anthropic", "key": "token"}, apiKeyEnv="TEAM_KEY")
+    with pytest.raises(PermanentError) as caught:
+        resolve_api_key(resource, None, environ={})
+    assert caught.value.message == (
+        "no API key: set the environment variable BATON_SECRET_ANTHROPIC_TOKEN "
+        "(Secret team-a/anthropic key token) or TEAM_KEY"
+    )
+
+
+def test_models_and_mcp_servers_share_one_secret_lookup() -> None:
+    """The same Secret ref gives the same value to a Model key and to an MCPServer header."""
+    from functions.tools.mcp_config import server_config
+
+    environ = {secret_env_var("shared", "token"): "sk-shared"}
+    key = resolve_api_key(model(apiKeySecretRef={"name": "shared", "key": "token"}), None, environ)
+    mcp = {
+        "metadata": {"name": "gh", "namespace": "team-a"},
+        "spec": {
+            "transport": "http",
+            "url": "http://127.0.0.1:1/mcp",
+            "headers": [
+                {
+                    "name": "Authorization",
+                    "valueFrom": {"secretKeyRef": {"name": "shared", "key": "token"}},
+                }
+            ],
+        },
+    }
+    assert server_config(mcp, None, environ).headers == (("Authorization", key.value),)
+    assert has_api_key(model(apiKeySecretRef={"name": "shared", "key": "token"}), environ)
+    assert not has_api_key(model(apiKeySecretRef={"name": "other"}), {})

@@ -28,7 +28,7 @@ def _event() -> CloudEvent:
             "batonrun": "default/r1",
             "traceparent": TRACEPARENT,
         },
-        {"task": "say hi", "n": [1, 2]},
+        {"agent": "greeter", "task": "say hi", "sessionKey": "thread 1/ü"},
     )
 
 

@@ -13,8 +13,9 @@ import pytest
 from cloudevents.core.base import BaseCloudEvent
 
 from events.bus import Subscription
-from events.envelope import CloudEvent, make_event
+from events.envelope import CloudEvent
 from events.types import LLM_REQUESTED, RUN_ACCEPTED
+from tests.fakes.events import valid_event
 from tests.nats.conftest import MakeBus, Recorder
 
 IDLE_SECONDS = 65.0
@@ -29,7 +30,7 @@ def test_first_event_after_a_minute_idle_is_not_stalled(make_bus: MakeBus) -> No
     bus = make_bus()
 
     def prepare(event: BaseCloudEvent) -> list[CloudEvent]:
-        return [make_event(LLM_REQUESTED, "/test", {}, id_=f"{event.get_id()}/llm")]
+        return [valid_event(LLM_REQUESTED, f"{event.get_id()}/llm")]
 
     def call_llm(event: BaseCloudEvent) -> list[CloudEvent]:
         arrived[event.get_id()] = time.monotonic()
@@ -41,7 +42,7 @@ def test_first_event_after_a_minute_idle_is_not_stalled(make_bus: MakeBus) -> No
 
     def latency(id_: str, count: int) -> float:
         sent = time.monotonic()
-        bus.publish(make_event(RUN_ACCEPTED, "/test", {}, id_=id_))
+        bus.publish(valid_event(RUN_ACCEPTED, id_))
         done.wait_for(count)
         return arrived[f"{id_}/llm"] - sent
 

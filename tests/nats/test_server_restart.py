@@ -6,9 +6,9 @@ from pathlib import Path
 
 from events.bus import Subscription
 from events.buses.jetstream import JetStreamBus, JetStreamConfig
-from events.envelope import make_event
 from events.types import RUN_ACCEPTED
 from functions.runtime.natsserver import local_nats_server
+from tests.fakes.events import valid_event
 from tests.fixtures.nats import require_nats_server, running_nats_server
 from tests.nats.conftest import Recorder
 
@@ -24,14 +24,14 @@ def test_delivery_resumes_after_the_server_is_killed_and_restarted(tmp_path: Pat
             bus.subscribe(
                 Subscription("prepare", {"type": RUN_ACCEPTED}, lambda e: seen.add(e) or [])
             )
-            bus.publish(make_event(RUN_ACCEPTED, "/test", {}, id_="before"))
+            bus.publish(valid_event(RUN_ACCEPTED, "before"))
             seen.wait_for(1)
         except BaseException:
             bus.close()
             raise
     try:
         with running_nats_server(store, port=port):
-            bus.publish(make_event(RUN_ACCEPTED, "/test", {}, id_="after"))
+            bus.publish(valid_event(RUN_ACCEPTED, "after"))
             assert [e.get_id() for e in seen.wait_for(2, timeout=20)] == ["before", "after"]
     finally:
         bus.close()
@@ -43,7 +43,7 @@ def test_a_local_server_for_baton_up_keeps_its_stream_across_a_clean_stop(tmp_pa
     seen = Recorder()
     store = tmp_path / "js"
     with local_nats_server(store) as first, JetStreamBus(JetStreamConfig(url=first.url)) as bus:
-        bus.publish(make_event(RUN_ACCEPTED, "/test", {}, id_="kept"))
+        bus.publish(valid_event(RUN_ACCEPTED, "kept"))
     assert first.process.returncode == 0
     with local_nats_server(store) as second, JetStreamBus(JetStreamConfig(url=second.url)) as bus:
         bus.subscribe(Subscription("prepare", {"type": RUN_ACCEPTED}, lambda e: seen.add(e) or []))

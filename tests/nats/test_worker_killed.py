@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from events.bus import Subscription
-from events.envelope import make_event
 from events.types import TOOL_COMPLETED, TOOL_REQUESTED
+from tests.fakes.events import valid_event
 from tests.nats.conftest import MakeBus, Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def test_event_held_by_a_killed_worker_is_redelivered_and_processed_once(
     )
 
     first = start_worker("--block")  # type: ignore[operator]
-    bus.publish(make_event(TOOL_REQUESTED, "/test", {"tool": "write_file"}, id_="uid/1/tool/t1"))
+    bus.publish(valid_event(TOOL_REQUESTED, "uid/1/tool/t1", tool="write_file"))
     _wait_for_file(tmp_path / "holding", first)
     first.kill()
     first.wait(timeout=10)

@@ -18,8 +18,9 @@ from cloudevents.core.base import BaseCloudEvent
 
 from events.bus import Subscription
 from events.buses.jetstream import JetStreamBus, JetStreamConfig
-from events.envelope import CloudEvent, make_event
+from events.envelope import CloudEvent
 from events.types import TOOL_COMPLETED, TOOL_REQUESTED
+from tests.fakes.events import valid_event
 
 ACK_WAIT = 1.0
 
@@ -43,7 +44,7 @@ def main() -> None:
         if args.block:
             (work / "holding").write_text(str(os.getpid()))
             time.sleep(3600)
-        return [make_event(TOOL_COMPLETED, "/worker", {}, id_=event.get_id() + "/completed")]
+        return [valid_event(TOOL_COMPLETED, event.get_id() + "/completed", source="/worker")]
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

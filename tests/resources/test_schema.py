@@ -221,9 +221,10 @@ def test_missing_spec_is_refused() -> None:
 
 def test_wrong_enum_lists_supported_values() -> None:
     """An unknown provider is refused with the supported values."""
-    error = refused(resource("Model", {"provider": "openai"}))
+    error = refused(resource("Model", {"provider": "gemini"}))
     assert error.field == "spec.provider"
-    assert 'Unsupported value: "openai": supported values: "anthropic", "scripted"' in str(error)
+    expected = 'Unsupported value: "gemini": supported values: "anthropic", "openai", "scripted"'
+    assert expected in str(error)
 
 
 @pytest.mark.parametrize("timeout", ["5 min", "10", "1d", "m5", ""])
@@ -400,3 +401,11 @@ def test_samples_are_valid() -> None:
     baton = [o for o in objects if str(o.get("apiVersion", "")).startswith("baton.dev/")]
     for obj in baton:
         validate_and_default(obj)
+
+
+def test_fallback_model_names_must_be_dns_names() -> None:
+    """spec.fallbackModelRefs takes Model names only; anything else is refused, field named."""
+    agent = {"modelRef": {"name": "sonnet"}, "fallbackModelRefs": [{"name": "haiku"}]}
+    validate_and_default(resource("Agent", agent))
+    agent["fallbackModelRefs"] = [{"name": "haiku"}, {"name": "../etc/Passwd"}]
+    assert refused(resource("Agent", agent)).field == "spec.fallbackModelRefs[1].name"

@@ -1,4 +1,4 @@
-"""The run's status helpers and the optimistic write loop every transition uses."""
+"""The run's status helpers and the one step every transition commits through."""
 
 from __future__ import annotations
 
@@ -6,47 +6,70 @@ import pytest
 
 from events.envelope import RunRef
 from events.errors import TransientError
-from functions.agentrun import (
-    get_run,
-    parse_duration,
-    parse_time,
-    rfc3339,
-    set_condition,
-    transact,
-)
+from functions.agentrun import get_run, parse_duration, parse_time, rfc3339, set_condition
 from functions.ports import Conflict
+from functions.run.step import Outcome, advance
+from functions.run.view import RunView
 
 
-def test_transact_writes_the_decision_with_the_time(h):
-    """decide edits a copy of status; the write carries it and lastEventTime."""
+def _set(**fields):
+    """A decision that writes ``fields`` into the status."""
+
+    def decide(view: RunView) -> Outcome:
+        st = view.edit()
+        st.update(fields)
+        return Outcome(st)
+
+    return decide
+
+
+def test_advance_commits_the_decision_with_the_time(h):
+    """The decision's status is committed with lastEventTime, in one commit."""
     run = h.world()
-    written = transact(h.deps, RunRef.of(run), lambda r, st: st.update(phase="X") or True)
-    assert written["status"] == {"phase": "X", "lastEventTime": rfc3339(h.clock.now())}
-    assert h.status() == written["status"]
+    result = advance(h.deps, RunRef.of(run), _set(phase="X"))
+    assert result.committed
+    assert result.after["status"] == {"phase": "X", "lastEventTime": rfc3339(h.clock.now())}
+    assert h.status() == result.after["status"]
+    assert h.store.commits == 1
 
 
 def test_a_stale_decision_writes_nothing(h):
-    """decide returning False means the event is stale: no write, None."""
+    """An empty Outcome means the event is stale: no write, the run as read."""
     run = h.world()
-    assert transact(h.deps, RunRef.of(run), lambda r, st: False) is None
+    result = advance(h.deps, RunRef.of(run), lambda view: Outcome())
+    assert not result.committed
+    assert result.after == run
     assert h.store.status_writes == 0
 
 
-def test_a_concurrent_write_is_retried_on_the_fresh_state(h):
-    """Another replica wrote between read and write: decide runs again on what it wrote."""
+def test_status_and_journal_land_in_one_commit(h):
+    """Journal entries go with the status they belong to."""
+    run = h.world()
+
+    def decide(view: RunView) -> Outcome:
+        return Outcome({"phase": "X"}, {"note/1": {"text": "hello"}})
+
+    advance(h.deps, RunRef.of(run), decide)
+    assert h.journal()["note/1"] == {"text": "hello"}
+    assert h.store.commits == 1
+
+
+def test_a_concurrent_write_is_decided_again_on_the_fresh_state(h):
+    """Another replica wrote between read and commit: the decision runs again on what it wrote."""
     run = h.world()
     seen = []
 
-    def decide(current, st):
-        seen.append(dict(st))
+    def decide(view: RunView) -> Outcome:
+        seen.append(dict(view.status))
         if len(seen) == 1:  # another writer gets in first
             other = h.get()
             other["status"] = {"toolCalls": 1}
             h.store.update_status(other)
+        st = view.edit()
         st["toolCalls"] = st.get("toolCalls", 0) + 1
-        return True
+        return Outcome(st)
 
-    transact(h.deps, RunRef.of(run), decide)
+    advance(h.deps, RunRef.of(run), decide, read=run)
     assert [s.get("toolCalls") for s in seen] == [None, 1]
     assert h.status()["toolCalls"] == 2
 
@@ -55,17 +78,17 @@ def test_endless_conflicts_become_a_transient_error(h):
     """After 16 conflicts in a row the event is retried later (WriteConflict)."""
     run = h.world()
     for _ in range(16):
-        h.store.fail_next("update_status", Conflict("modified"))
+        h.store.fail_next("commit", Conflict("modified"))
     with pytest.raises(TransientError) as caught:
-        transact(h.deps, RunRef.of(run), lambda r, st: True)
+        advance(h.deps, RunRef.of(run), _set(phase="X"))
     assert caught.value.reason == "WriteConflict"
 
 
 def test_a_run_that_is_gone_or_replaced_is_not_written(h):
-    """No run, or a run of the same name with another uid: None, nothing written."""
+    """No run, or a run of the same name with another uid: nothing decided, nothing written."""
     run = h.world()
-    assert transact(h.deps, RunRef("default", "nope", ""), lambda r, st: True) is None
-    assert transact(h.deps, RunRef("default", "r1", "other-uid"), lambda r, st: True) is None
+    assert advance(h.deps, RunRef("default", "nope", ""), _set(phase="X")).after is None
+    assert advance(h.deps, RunRef("default", "r1", "other-uid"), _set(phase="X")).after is None
     assert get_run(h.deps, RunRef("default", "r1", "")) == run
     assert h.store.status_writes == 0
 
@@ -87,11 +110,51 @@ def test_a_condition_keeps_its_transition_time_while_unchanged():
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("45s", 45), ("1h30m", 5400), ("250ms", 0.25), ("1m30s", 90), ("1.5s", 1.5), ("", None)],
+    [
+        ("45s", 45),
+        ("1h30m", 5400),
+        ("250ms", 0.25),
+        ("1m30s", 90),
+        ("1.5s", 1.5),
+        ("1500us", 0.0015),
+        ("2000000ns", 0.002),
+        ("", None),
+    ],
 )
 def test_durations(text, seconds):
-    """Go-style durations in seconds."""
-    assert parse_duration(text) == seconds
+    """Go-style durations in seconds, ns and us included (the CRD accepts them)."""
+    assert (
+        parse_duration(text) == pytest.approx(seconds) if seconds else parse_duration(text) is None
+    )
+
+
+def test_every_crd_duration_pattern_is_the_parsers():
+    """The CRDs and the parser accept exactly the same strings: one pattern, written once."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from functions.agentrun import DURATION_PATTERN
+
+    def patterns(node):
+        if isinstance(node, dict):
+            if "ns|us|ms" in str(node.get("pattern", "")):
+                yield node["pattern"]
+            for value in node.values():
+                yield from patterns(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from patterns(value)
+
+    found = []
+    for path in sorted(Path("config/crd").glob("*.yaml")):
+        found += list(patterns(yaml.safe_load(path.read_text())))
+    assert len(found) >= 3  # Agent limits.timeout, AgentRun timeout and idleTTL
+    assert set(found) == {DURATION_PATTERN}
+    for text in ("1ns", "2us", "3ms", "4s", "5m", "6h", "1h2m3s4ms5us6ns"):
+        assert re.fullmatch(DURATION_PATTERN, text)
+        assert parse_duration(text) is not None
 
 
 @pytest.mark.parametrize("text", ["5", "5x", "m", "1h5"])

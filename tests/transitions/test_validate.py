@@ -52,9 +52,9 @@ def test_a_held_run_is_accepted_once_its_reference_appears(h):
     """Pending is not final: the next delivery after the Agent exists accepts the run."""
     h.model()
     h.run()
-    validate.handle(h.added(), h.deps)
+    validate.handle(resource_event("ADDED", h.get()), h.deps)
     writes = h.store.status_writes
-    validate.handle(h.added(), h.deps)
+    validate.handle(resource_event("ADDED", h.get()), h.deps)
     assert h.store.status_writes == writes, "an unchanged Pending reason is not rewritten"
     h.agent()
     out = validate.handle(h.added(), h.deps)
@@ -163,7 +163,7 @@ def test_a_run_without_timeout_waits_the_pending_deadline(h):
     """No spec.timeout: a run waits validate.PENDING_DEADLINE for its reference, then fails."""
     h.agent(model="nowhere")
     h.run()
-    validate.handle(h.added(), h.deps)
+    validate.handle(resource_event("ADDED", h.get()), h.deps)
     h.clock.advance(validate.PENDING_DEADLINE - 1)
     assert validate.handle(h.added(), h.deps) == []
     assert h.status()["phase"] == "Pending"
@@ -186,3 +186,15 @@ def test_a_zero_or_unparsable_duration_is_an_invalid_spec(h, field, value):
     assert failed.get_type() == types.RUN_FAILED
     error = h.status()["error"]
     assert error["reason"] == "InvalidSpec" and f"spec.{field}" in error["message"]
+
+
+def test_an_agent_timeout_of_zero_fails_the_run_rather_than_meaning_none(h):
+    """limits.timeout 0s on the Agent would read as "no timeout": the run fails naming it."""
+    h.model()
+    h.agent(limits={"maxTurns": 5, "timeout": "0s"})
+    h.run()
+    validate.handle(resource_event("ADDED", h.get()), h.deps)
+    st = h.status()
+    assert st["outcome"]["phase"] == "Failed"
+    assert st["error"]["reason"] == "InvalidSpec"
+    assert "spec.limits.timeout: must be longer than 0s" in st["error"]["message"]

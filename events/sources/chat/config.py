@@ -14,7 +14,10 @@ Secrets come from the variable itself or, Kubernetes-style, from a file named by
 ``BATON_SLACK_SIGNING_SECRET``   Slack app's signing secret
 ``BATON_DISCORD_PUBLIC_KEY``     Discord application's public key (hex)
 ``BATON_TELEGRAM_SECRET_TOKEN``  the ``secret_token`` given to Telegram's setWebhook
-``BATON_WEBHOOK_SECRET``         the generic webhook's shared HMAC secret
+``BATON_WEBHOOK_SECRET``         the generic webhook's shared HMAC secret (inbound requests only)
+``BATON_WEBHOOK_REPLY_URLS``     comma-separated URL prefixes a generic message's ``replyTo`` may
+                                 name (``https://hooks.example.com/baton``; an entry without a
+                                 port allows any port of that host); empty: no ``replyTo``
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-__all__ = ["PLATFORMS", "ChatConfig", "read_secret"]
+from events.url_prefixes import parse_list, url_allowed
+
+__all__ = ["PLATFORMS", "ChatConfig", "read_secret", "reply_allowed", "reply_urls"]
 
 PLATFORMS: Final = ("slack", "discord", "telegram", "webhook")
 
@@ -45,6 +50,19 @@ def read_secret(env: Mapping[str, str], name: str) -> str:
         raise ValueError(f"{name}_FILE={path}: cannot read the secret: {exc.strerror}") from exc
 
 
+def reply_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The ``BATON_WEBHOOK_REPLY_URLS`` allow-list; ValueError naming an entry that is no URL."""
+    try:
+        return parse_list(env.get("BATON_WEBHOOK_REPLY_URLS", ""))
+    except ValueError as exc:
+        raise ValueError(f"BATON_WEBHOOK_REPLY_URLS: {exc}") from None
+
+
+def reply_allowed(url: str, allowed: tuple[str, ...]) -> bool:
+    """True when a ``replyTo`` falls under the allow-list (``events.url_prefixes``)."""
+    return url_allowed(url, allowed)
+
+
 @dataclass(frozen=True)
 class ChatConfig:
     """Which agent answers, and the secrets that prove a request came from its platform."""
@@ -59,6 +77,7 @@ class ChatConfig:
     discord_public_key: str = field(default="", repr=False)
     telegram_secret_token: str = field(default="", repr=False)
     webhook_secret: str = field(default="", repr=False)
+    reply_urls: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ChatConfig:
@@ -80,6 +99,7 @@ class ChatConfig:
             discord_public_key=read_secret(env, "BATON_DISCORD_PUBLIC_KEY"),
             telegram_secret_token=read_secret(env, "BATON_TELEGRAM_SECRET_TOKEN"),
             webhook_secret=read_secret(env, "BATON_WEBHOOK_SECRET"),
+            reply_urls=reply_urls(env),
         )
 
     def agent_for(self, platform: str) -> str:

@@ -5,7 +5,9 @@ shared secret. Body: ``{"text": ..., "thread": ..., "replyTo": ..., "agent": ...
 ``text`` and ``thread`` are required. A sender holds the secret, so it may name any
 agent (default: the configured one). The event id is ``id`` when given, else a hash
 of the body: a byte-identical retry converges on one run (send an ``id`` to ask the
-same question twice). The answer is POSTed to ``replyTo``, signed the same way.
+same question twice). ``replyTo`` must fall under ``BATON_WEBHOOK_REPLY_URLS`` (400
+otherwise); the answer is POSTed there, signed with the reply secret
+(``BATON_WEBHOOK_REPLY_SECRET``), never with the inbound one.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from events.errors import MalformedEvent
-from events.sources.chat.config import ChatConfig
+from events.sources.chat.config import ChatConfig, reply_allowed
 from events.sources.chat.message import Inbound, channel_message, json_body, pick_agent
 from events.sources.chat.signatures import verify_baton
 
@@ -48,6 +50,10 @@ def parse(headers: Mapping[str, str], body: bytes, config: ChatConfig, now: floa
     reply_to = _string(doc, "replyTo", required=False)
     if reply_to and not reply_to.startswith(("http://", "https://")):
         raise MalformedEvent("'replyTo' must be an http(s) URL")
+    if reply_to and not reply_allowed(reply_to, config.reply_urls):
+        raise MalformedEvent(
+            "'replyTo' is not under an allowed URL (BATON_WEBHOOK_REPLY_URLS lists them)"
+        )
     agent = _string(doc, "agent", required=False)
     if agent:
         task = text.strip()

@@ -7,7 +7,6 @@ retry until acknowledged) converges on one run: route names the run from source 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any, Final
 
 from events import types
 from events.catalogue import validate_data
+from events.codecs.bounded import loads
 from events.envelope import CloudEvent, make_event
 from events.errors import MalformedEvent
 from events.sources.chat.config import ChatConfig
@@ -41,10 +41,7 @@ class Inbound:
 
 def json_body(body: bytes) -> dict[str, Any]:
     """The request body as a JSON object, or ``MalformedEvent`` (400) saying why not."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedEvent(f"the body is not JSON: {exc}") from exc
+    doc = loads(body, "the body")
     if not isinstance(doc, dict):
         raise MalformedEvent("the body must be a JSON object")
     return doc

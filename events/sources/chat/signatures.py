@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -28,6 +29,11 @@ __all__ = [
 
 # Slack refuses requests older than five minutes; the same window protects the others.
 MAX_SKEW: Final = 300.0
+# Unix seconds as the platforms send them: ASCII digits only (int() would also take "1_0",
+# " 10", Arabic-Indic digits and 4,000-digit numbers that overflow a float).
+_TIMESTAMP: Final = re.compile(r"[0-9]{1,12}")
+# A header a client controls is matched against, never echoed or parsed past this length.
+MAX_HEADER: Final = 4096
 
 
 class SignatureError(PermanentError):
@@ -53,10 +59,9 @@ def check_fresh(timestamp: str | None, now: float, max_skew: float = MAX_SKEW) -
     """The timestamp as an int when within ``max_skew`` s of ``now`` (replays refused)."""
     if not timestamp:
         raise SignatureError("the request timestamp is missing")
-    try:
-        ts = int(timestamp)
-    except ValueError:
-        raise SignatureError("the request timestamp is not an integer") from None
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise SignatureError("the request timestamp is not unix seconds (1 to 12 digits)")
+    ts = int(timestamp)
     if abs(now - ts) > max_skew:
         raise SignatureError(
             f"the request timestamp is {int(now - ts)} s off the server clock "
@@ -93,6 +98,8 @@ def verify_baton(
     """The generic webhook's ``X-Baton-Signature`` (several ``v1`` allowed, for key rotation)."""
     if not header:
         raise SignatureError("X-Baton-Signature is missing")
+    if len(header) > MAX_HEADER:
+        raise SignatureError(f"X-Baton-Signature is longer than {MAX_HEADER} characters")
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
         key, sep, value = item.strip().partition("=")
