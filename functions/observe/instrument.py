@@ -9,7 +9,7 @@ function.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -176,6 +176,20 @@ class MeasuredModels:
     def for_resource(self, model: Resource) -> Model:
         """The inner factory's Model for ``model``, measured."""
         return MeasuredModel(self.inner.for_resource(model), model, self.inner)
+
+    def for_models(self, models: Sequence[Resource]) -> Model:
+        """The inner factory's failover chain, each of its Models measured under its own name."""
+        if len(models) == 1:
+            return self.for_resource(models[0])
+        chain = self.inner.for_models(models)
+        inner_models = getattr(chain, "models", None)
+        if isinstance(inner_models, list) and len(inner_models) == len(models):
+            # A FailoverModel: (name, Model) pairs in the order of ``models``.
+            chain.models = [  # type: ignore[attr-defined]
+                (name, MeasuredModel(model, resource, self.inner))
+                for (name, model), resource in zip(inner_models, models, strict=True)
+            ]
+        return chain
 
     def cost(self, model: Resource, usage: Any) -> str:
         """The inner factory's estimate."""

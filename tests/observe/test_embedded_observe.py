@@ -172,3 +172,59 @@ def test_a_deleted_runs_events_go_with_it(embedded: Any) -> None:
     rt.store.delete("AgentRun", "default", "tools-demo")
     assert backend.prune() == 3  # type: ignore[attr-defined]
     assert backend.read("default", "tools-demo") == []
+
+
+FAILOVER = """
+apiVersion: baton.dev/v1alpha1
+kind: Model
+metadata: {name: flaky}
+spec:
+  provider: scripted
+  model: flaky-1
+  failoverAttempts: 1
+  script:
+    - error: {status: 503, message: down}
+---
+apiVersion: baton.dev/v1alpha1
+kind: Model
+metadata: {name: steady}
+spec:
+  provider: scripted
+  model: steady-1
+  script:
+    - text: "Answered by the fallback."
+---
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: resilient}
+spec:
+  modelRef: {name: flaky}
+  fallbackModelRefs: [{name: steady}]
+---
+apiVersion: baton.dev/v1alpha1
+kind: AgentRun
+metadata: {name: failover-run}
+spec:
+  agentRef: {name: resilient}
+  task: Answer.
+"""
+
+
+def test_a_failover_is_measured_per_model(embedded: Any) -> None:
+    """The model that failed and the one that answered each show under their own name."""
+    before = {
+        "flaky": metric(
+            "baton_model_call_duration_seconds_count", model="flaky-1", outcome="retry"
+        ),
+        "steady": metric("baton_model_call_duration_seconds_count", model="steady-1", outcome="ok"),
+    }
+    rt = embedded(sweep_interval=0)
+    run_docs(rt, docs_of(FAILOVER))
+    assert wait_terminal(rt, "failover-run")["status"]["phase"] == "Succeeded"
+    after = {
+        "flaky": metric(
+            "baton_model_call_duration_seconds_count", model="flaky-1", outcome="retry"
+        ),
+        "steady": metric("baton_model_call_duration_seconds_count", model="steady-1", outcome="ok"),
+    }
+    assert {k: after[k] - before[k] for k in before} == {"flaky": 1, "steady": 1}
