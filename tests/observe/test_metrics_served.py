@@ -14,6 +14,7 @@ from functions.cli.manifests import apply, load_files
 from functions.resources.sqlite import SqliteStore
 from tests.e2e.conftest import SAMPLES
 from tests.fixtures.http import free_port, post_event, request, serve_function
+from tests.fixtures.otlp import OTLPCollector
 from tests.observe.conftest import metric
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,11 +67,13 @@ def test_a_function_and_baton_serve_expose_metrics(tmp_path: Path) -> None:
     assert "process_resident_memory_bytes" in text
 
 
-def test_nats_workers_expose_metrics(nats_url: str, tmp_path: Path) -> None:
-    """`baton worker --metrics-port` and `baton source --metrics-port` serve /metrics."""
+def test_nats_workers_expose_metrics_and_export_traces(nats_url: str, tmp_path: Path) -> None:
+    """`baton worker|source --metrics-port` serve /metrics; the workers' spans are one trace."""
     db = str(tmp_path / "state.db")
     store = SqliteStore(db)
+    collector = OTLPCollector().__enter__()
     env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+    env |= {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
     ports = {"worker": free_port(), "source": free_port()}
     procs = [
         subprocess.Popen(
@@ -112,6 +115,14 @@ def test_nats_workers_expose_metrics(nats_url: str, tmp_path: Path) -> None:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=15)
+        spans = collector.wait_for(lambda s: any(x.name == "finalize" for x in s), timeout=10)
+        collector.__exit__()
+    run = store.get("AgentRun", "default", "tools-demo")
+    mine = [s for s in spans if s.trace_id == run["status"]["traceID"]]
+    assert {"validate", "prepare_context", "call_llm", "call_tool", "finalize"} <= {
+        s.name for s in mine
+    }
+    assert any(s.attributes.get("gen_ai.operation.name") == "chat" for s in mine)
     assert metric("baton_transitions_total", text, function="call_llm", outcome="ok") == 2
     assert metric("baton_runs_finished_total", text, namespace="default", phase="Succeeded",
                   reason="Completed") == 1  # fmt: skip
