@@ -21,9 +21,9 @@ from pathlib import Path
 from bench.harness import ROOT
 from bench.machine import cpu_seconds
 from bench.scenario import Scenario
-from functions.agentrun import TERMINAL_PHASES
 from functions.cli.manifests import apply
 from functions.ports import Resource
+from functions.run.status import TERMINAL_PHASES
 
 __all__ = ["Deployment", "nats_deployment"]
 

@@ -35,7 +35,9 @@ _CONSUMED = frozenset(r.filter["type"] for r in ROUTES) - {types.TICK}
 # run.finished is taken by deliver (one), and the last transition has no successor.
 _UNTIMED_PER_RUN = 1
 # The function that takes each type (an event's source is its run, not its emitter).
-_TAKEN_BY = {r.filter["type"]: r.function for r in ROUTES}
+_TAKEN_BY = {
+    r.filter["type"]: r.function for r in ROUTES if r.filter.get("kind", "AgentRun") == "AgentRun"
+}
 _EMITTED_PREFIX = "dev.baton."
 
 

@@ -217,6 +217,37 @@ def _webhook(quick: bool) -> Result:
     return res
 
 
+def _triggers(quick: bool) -> Result:
+    bench = entry_point("tests.bench.trigger_bench", "bench_triggers")
+    raw = bench(quick)
+    res = Result("triggers", params={"n": raw["n"], "events": raw["events"]})
+    ce, hop = raw["cloudEvent"]["trigger"], raw["bus_hop"]
+    sched, nats_, kube = raw["schedule"], raw["nats"], raw["kubernetes"]
+    res.add(
+        Figure("cloudEvent: event -> run started p50", ce["p50_ms"], "ms",
+               Baseline("bare bus publish -> handler p50", hop["p50_ms"])),
+        Figure("cloudEvent: event -> run started p99", ce["p99_ms"], "ms",
+               Baseline("bare bus publish -> handler p99", hop["p99_ms"])),
+        Figure("schedule: due fire -> run started p50", sched["fire"]["p50_ms"], "ms",
+               Baseline("timer pass, nothing due p50", sched["idle_pass"]["p50_ms"])),
+        Figure("nats: publish -> run started p50", nats_["trigger"]["p50_ms"], "ms",
+               Baseline("raw JetStream publish->fetch p50", nats_["raw"]["p50_ms"])),
+        Figure("nats: publish -> run started p99", nats_["trigger"]["p99_ms"], "ms",
+               Baseline("raw JetStream publish->fetch p99", nats_["raw"]["p99_ms"])),
+        Figure("filter: events/s, condition rejects 99 %", raw["filter"]["events_per_s"],
+               "events/s", Baseline("bare bus events/s", raw["bus_rate"])),
+    )  # fmt: skip
+    if kube.get("available"):
+        res.add(
+            Figure("kubernetes: Pod write -> run started p50", kube["trigger"]["p50_ms"], "ms",
+                   Baseline("Pod write -> bare watch event p50", kube["bare"]["p50_ms"])),
+            Figure("kubernetes: Pod write -> run started p99", kube["trigger"]["p99_ms"], "ms",
+                   Baseline("Pod write -> bare watch event p99", kube["bare"]["p99_ms"])),
+        )  # fmt: skip
+    res.details = raw
+    return res
+
+
 EXTERNAL: dict[str, Callable[[bool], Result]] = {
     "nats": _nats,
     "http": _http,
@@ -224,6 +255,7 @@ EXTERNAL: dict[str, Callable[[bool], Result]] = {
     "openai-adapter": _openai,
     "budget": _budget,
     "webhook": _webhook,
+    "triggers": _triggers,
 }
 
 

@@ -33,6 +33,8 @@ BENCHMARKS: Final[dict[str, str]] = {
     "openai-adapter": "external:openai-adapter",
     "budget": "external:budget",
     "webhook": "external:webhook",
+    "triggers": "external:triggers",
+    "chaos": "bench.chaos",
 }
 QUICK_SKIP: Final[frozenset[str]] = frozenset()
 

@@ -19,16 +19,22 @@ from events.envelope import CloudEvent, RunRef
 from events.errors import PermanentError, TransientError
 from events.run_events import decode
 from functions import budget as budgets
-from functions.agentrun import Phase, Stage, get_run, parse_duration, parse_time, set_condition
 from functions.ports import Deps, ModelReply, ModelRequest, NotFound, Resource
 from functions.run import claims
 from functions.run.lease import held as held_lease
+from functions.run.session import is_server
+from functions.run.status import Phase, Stage, get_run, parse_duration, parse_time, set_condition
 from functions.run.step import Outcome, advance, follow_up
+from functions.run.stop_reasons import classify_stop
+from functions.run.transcript import (
+    Transcript,
+    answer_text,
+    reply_entry,
+    reply_from_entry,
+    reply_key,
+)
 from functions.run.usage import answering, count, usage_record
 from functions.run.view import RunView
-from functions.session import is_server
-from functions.stop_reasons import classify_stop
-from functions.transcript import Transcript, answer_text, reply_entry, reply_from_entry, reply_key
 
 __all__ = ["decide_claim", "decide_failure", "decide_reply", "decide_retry", "handle"]
 

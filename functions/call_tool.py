@@ -20,15 +20,14 @@ from cloudevents.core.base import BaseCloudEvent
 from events.envelope import CloudEvent, RunRef
 from events.errors import PermanentError, TransientError
 from events.run_events import decode
-from functions import policy
-from functions.agentrun import Phase, Stage, get_run, set_condition
 from functions.ports import Deps, NotFound, ToolCall, ToolContext, ToolResult
-from functions.run import claims
+from functions.run import claims, policy
 from functions.run.lease import held
+from functions.run.status import Phase, Stage, get_run, set_condition
 from functions.run.step import Outcome, advance, follow_up, view_of
+from functions.run.toolstep import close_call, completed_event, result_entry
+from functions.run.transcript import Transcript
 from functions.run.view import RunView
-from functions.toolstep import close_call, completed_event, result_entry
-from functions.transcript import Transcript
 
 __all__ = ["decide_claim", "decide_result", "handle"]
 

@@ -53,6 +53,9 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("deliver", {"type": types.RUN_REPLIED}),
     Route("sweep", {"type": types.TICK}),
     Route("sweep", {"type": types.PING}),
+    Route("trigger", {"type": types.RESOURCE_ADD, "kind": "AgentTrigger"}),
+    Route("trigger", {"type": types.RESOURCE_UPDATE, "kind": "AgentTrigger"}),
+    Route("trigger", {"type": types.RESOURCE_DELETE, "kind": "AgentTrigger"}),
 )
 FUNCTIONS: Final = (*tuple(dict.fromkeys(r.function for r in ROUTES)), "dead_letter")
 

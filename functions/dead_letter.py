@@ -18,10 +18,10 @@ from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON
 from events.envelope import CloudEvent, RunRef, data_of, dedupe_key
 from events.errors import MalformedEvent
 from events.run_events import decode
-from functions.agentrun import TERMINAL_PHASES, Phase, Stage, get_run, is_terminal, parse_time
 from functions.ports import Deps, Resource
 from functions.run.delivery import gave_up
 from functions.run.needs import needs
+from functions.run.status import TERMINAL_PHASES, Phase, Stage, get_run, is_terminal, parse_time
 from functions.run.step import Outcome, advance, follow_up
 from functions.run.view import RunView
 

@@ -37,15 +37,15 @@ from events import types
 from events.envelope import CloudEvent, RunRef
 from events.errors import PermanentError, TransientError
 from events.run_events import decode
-from functions import transcript as recorded
-from functions.agentrun import TERMINAL_PHASES, get_run, parse_time, rfc3339, set_condition
 from functions.ports import Deps, NotFound, Resource
+from functions.run import transcript as recorded
 from functions.run.delivery import CONDITION, settle
 from functions.run.needs import finished_data
+from functions.run.session import reply_routing
+from functions.run.status import TERMINAL_PHASES, get_run, parse_time, rfc3339, set_condition
 from functions.run.step import Outcome, advance
+from functions.run.transcript import Transcript, load, reply_from_entry, reply_key
 from functions.run.view import RunView
-from functions.session import reply_routing
-from functions.transcript import Transcript, load, reply_from_entry, reply_key
 
 __all__ = ["LEASE", "answer_text", "handle"]
 

@@ -14,7 +14,9 @@ from cloudevents.core.base import BaseCloudEvent
 
 from events.envelope import CloudEvent
 from events.run_events import decode
-from functions.agentrun import (
+from functions.ports import Deps
+from functions.run.needs import outcome_of
+from functions.run.status import (
     TERMINAL_PHASES,
     Phase,
     Stage,
@@ -22,8 +24,6 @@ from functions.agentrun import (
     rfc3339,
     set_condition,
 )
-from functions.ports import Deps
-from functions.run.needs import outcome_of
 from functions.run.step import Outcome, advance, follow_up
 from functions.run.subagents import resume_parent
 from functions.run.view import RunView

@@ -6,7 +6,7 @@ agent's token budget, so later steps never re-read the Agent or list MCP tools.
 
 Server mode: a run without a task goes Serving (no model call) once its context
 is written; ``run.input.received`` then takes the next queued input (journaled by
-route or ``baton send``, see functions.session) into the transcript as the user
+route or ``baton send``, see functions.run.session) into the transcript as the user
 message that opens the next step, and asks for that model turn.
 """
 
@@ -20,12 +20,12 @@ from events import types
 from events.envelope import CloudEvent
 from events.errors import TransientError
 from events.run_events import decode
-from functions import session
-from functions.agentrun import KIND, Phase, Stage, get_run, rfc3339
 from functions.ports import Deps, NotFound, Resource
+from functions.run import session
+from functions.run.status import KIND, Phase, Stage, get_run, rfc3339
 from functions.run.step import Outcome, advance, follow_up
+from functions.run.transcript import CONTEXT, user_key
 from functions.run.view import RunView
-from functions.transcript import CONTEXT, user_key
 
 __all__ = ["decide_context", "decide_input", "estimate_tokens", "handle", "session_history"]
 

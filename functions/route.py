@@ -21,9 +21,9 @@ from cloudevents.core.base import BaseCloudEvent
 from events import types
 from events.catalogue import validate_data
 from events.envelope import CloudEvent, data_of
-from functions import session
-from functions.agentrun import KIND, is_terminal
 from functions.ports import API_VERSION, Conflict, Deps, Invalid, Resource
+from functions.run import session
+from functions.run.status import KIND, is_terminal
 from functions.run.step import follow_up
 
 __all__ = ["handle", "run_name_for"]

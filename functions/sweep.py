@@ -29,7 +29,10 @@ from cloudevents.core.base import BaseCloudEvent
 
 from events.apiserver import resource_event
 from events.envelope import CloudEvent, RunRef
-from functions.agentrun import (
+from functions.ports import Deps, NotFound, Resource
+from functions.run.needs import needs
+from functions.run.session import idle_ttl, next_input
+from functions.run.status import (
     KIND,
     TERMINAL_PHASES,
     Phase,
@@ -39,12 +42,9 @@ from functions.agentrun import (
     parse_time,
     set_condition,
 )
-from functions.ports import Deps, NotFound, Resource
-from functions.run.needs import needs
 from functions.run.step import Outcome, Result, advance, follow_up
 from functions.run.subagents import decide_resume, vanished
 from functions.run.view import RunView
-from functions.session import idle_ttl, next_input
 
 __all__ = ["QUIET_SECONDS", "decide", "handle"]
 

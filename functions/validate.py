@@ -18,7 +18,9 @@ from cloudevents.core.base import BaseCloudEvent
 from events.apiserver import object_of
 from events.envelope import CloudEvent, RunRef
 from events.errors import MalformedEvent
-from functions.agentrun import (
+from functions.ports import Deps, NotFound, Resource
+from functions.run.session import is_server
+from functions.run.status import (
     KIND,
     Phase,
     Stage,
@@ -28,10 +30,8 @@ from functions.agentrun import (
     rfc3339,
     set_condition,
 )
-from functions.ports import Deps, NotFound, Resource
 from functions.run.step import Outcome, advance, follow_up
 from functions.run.view import RunView
-from functions.session import is_server
 
 __all__ = ["PENDING_DEADLINE", "Verdict", "check_references", "decide", "handle"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-from functions.agentrun import parse_duration
+from functions.run.status import parse_duration
 
 __all__ = ["BYTES_PER_TOKEN", "Amount", "Budget", "format_usd", "prompt_tokens_bound"]
 

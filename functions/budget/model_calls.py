@@ -12,12 +12,12 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
-from functions.agentrun import parse_time
 from functions.budget.amounts import Amount, Budget, prompt_tokens_bound
 from functions.budget.inheritance import root_of
 from functions.budget.ledger import BudgetExceeded, Caller
 from functions.budget.reservations import Reservation, reserve, settle
 from functions.ports import Deps, ModelReply, ModelRequest, Resource
+from functions.run.status import parse_time
 
 __all__ = ["account", "guard", "release", "run_budget", "worst_case"]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import yaml
 
-from functions.agentrun import parse_time
 from functions.cli.output import format_rows, short_age
 from functions.observe.recorder import RecordedEvent
 from functions.ports import Resource
+from functions.run.status import parse_time
 
 __all__ = ["describe", "event_rows"]
 

@@ -7,9 +7,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from functions.agentrun import is_terminal
 from functions.chain import ROUTES
 from functions.ports import Resource, Store
+from functions.run.status import is_terminal
 from functions.runtime.eventlog import EventLog, LoggedEvent
 
 __all__ = ["approval_note", "follow", "print_table", "print_transcript", "short_type", "summarize"]

@@ -10,7 +10,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from functions.agentrun import is_terminal, parse_time
 from functions.cli import follow
 from functions.cli.output import FORMATS, format_rows, print_objects, rows_of
 from functions.cli.target import (
@@ -21,6 +20,7 @@ from functions.cli.target import (
     store_of,
 )
 from functions.ports import NotFound, Resource
+from functions.run.status import is_terminal, parse_time
 
 __all__ = ["KIND_ALIASES", "find_run", "kind_of", "parse_selector", "register"]
 
@@ -29,6 +29,9 @@ KIND_ALIASES = {
     **dict.fromkeys(("agent", "agents"), "Agent"),
     **dict.fromkeys(("model", "models"), "Model"),
     **dict.fromkeys(("mcpserver", "mcpservers", "mcp"), "MCPServer"),
+    **dict.fromkeys(
+        ("agenttrigger", "agenttriggers", "trigger", "triggers", "atr"), "AgentTrigger"
+    ),
 }
 REQUESTED_BY = "baton.dev/requested-by"
 REQUEST_TYPE = "baton.dev/request-type"
@@ -40,7 +43,8 @@ def kind_of(word: str) -> str:
         return KIND_ALIASES[word.lower().removesuffix(".baton.dev")]
     except KeyError:
         raise SystemExit(
-            f"baton: unknown resource type {word!r} (try runs, agents, models, mcpservers)"
+            f"baton: unknown resource type {word!r} "
+            "(try runs, agents, models, mcpservers, triggers)"
         ) from None
 
 
@@ -227,7 +231,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add get, describe, logs and events to the CLI."""
     p = sub.add_parser("get", help="list resources or show one (kubectl get)")
-    p.add_argument("kind", help="runs, agents, models or mcpservers")
+    p.add_argument("kind", help="runs, agents, models, mcpservers or triggers")
     p.add_argument("name", nargs="?")
     p.add_argument("-o", "--output", choices=FORMATS, default="table")
     p.add_argument("-l", "--selector", help="label selector: key=value[,key=value]")

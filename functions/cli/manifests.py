@@ -13,14 +13,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from functions.agentrun import is_terminal
 from functions.cli.yaml_safety import UnsafeYAML, load_documents
 from functions.ports import Conflict, NotFound, Resource, Store
 from functions.resources.names import is_name, is_namespace
+from functions.run.status import is_terminal
 
 __all__ = ["Applied", "ManifestError", "apply", "load_files"]
 
-KINDS = ("Model", "MCPServer", "Agent", "AgentRun")  # apply order: references first
+KINDS = ("Model", "MCPServer", "Agent", "AgentTrigger", "AgentRun")  # apply order: references first
 
 
 class ManifestError(ValueError):

@@ -10,8 +10,8 @@ from typing import Any, Final
 
 import yaml
 
-from functions.agentrun import parse_time
 from functions.ports import Resource
+from functions.run.status import parse_time
 
 __all__ = ["FORMATS", "age", "print_objects", "rows_of", "short_age"]
 
@@ -100,6 +100,18 @@ def rows_of(kind: str, objs: Sequence[Resource], *, wide: bool = False) -> list[
                 policy = spec.get("toolPolicy") or {}
                 row += (",".join(f"{k}={'|'.join(v)}" for k, v in policy.items() if v),)
             rows.append(row)
+        return rows
+    if kind == "AgentTrigger":
+        rows = [("NAME", "AGENT", "READY", "REASON", "RUNS", "LAST FIRED", "AGE")]
+        for o in objs:
+            st = _status(o)
+            conds = st.get("conditions") or []
+            ready: dict[str, Any] = next((c for c in conds if c.get("type") == "Ready"), {})
+            rows.append(
+                (o["metadata"]["name"], o["spec"]["agentRef"]["name"],
+                 str(ready.get("status", "")), str(ready.get("reason", "")),
+                 str(st.get("runsStarted", 0)), str(st.get("lastFired", "")), age(o))
+            )  # fmt: skip
         return rows
     head = ("NAME", "TRANSPORT", "AGE") + (("TARGET",) if wide else ())
     return [head] + [

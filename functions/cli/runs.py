@@ -8,7 +8,6 @@ import sys
 import time
 from typing import Any
 
-from functions.agentrun import is_terminal
 from functions.cli import follow
 from functions.cli.inspect import find_run, kind_of
 from functions.cli.manifests import ManifestError, apply, load_files
@@ -20,6 +19,7 @@ from functions.cli.target import (
     store_of,
 )
 from functions.ports import Invalid, NotFound, Resource
+from functions.run.status import is_terminal
 
 __all__ = ["register"]
 

@@ -40,7 +40,7 @@ def answer_of(entries: list[tuple[str, dict[str, Any]]], index: int) -> str | No
 
 def _wait(store: Any, run: Resource, index: int, timeout: float) -> str | None:
     """The answer to input ``index`` once the run recorded it (None on timeout or if it ended)."""
-    from functions.agentrun import is_terminal
+    from functions.run.status import is_terminal
 
     deadline = time.monotonic() + timeout
     ns, name = run["metadata"]["namespace"], run["metadata"]["name"]
@@ -60,8 +60,8 @@ def _wait(store: Any, run: Resource, index: int, timeout: float) -> str | None:
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Journal one input for a server-mode run; with --wait, print its answer."""
-    from functions import session
     from functions.resources.sqlite import SqliteStore
+    from functions.run import session
     from functions.runtime.deps import build_deps
 
     store = SqliteStore(args.db)

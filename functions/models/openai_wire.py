@@ -5,7 +5,7 @@ tool_result, thinking). Here it becomes Chat Completions messages: the system pr
 an assistant turn's tool_use blocks as ``tool_calls``, each tool_result as its own ``tool``
 message right after the assistant turn that asked (as the API requires), thinking dropped.
 The reply comes back as content blocks and a stop reason of baton's one vocabulary, so
-``functions.stop_reasons.classify_stop`` decides for every provider; usage counts each
+``functions.run.stop_reasons.classify_stop`` decides for every provider; usage counts each
 prompt token once (cached tokens apart from the rest, as Anthropic reports them).
 """
 

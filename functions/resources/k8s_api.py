@@ -114,6 +114,15 @@ class KubeAPI:
             raise api_error(response.status, data, response.getheader("Retry-After"))
         return json.loads(data) if data else None
 
+    def text(self, path: str, query: Mapping[str, str] | None = None, *, limit: int) -> str:
+        """A plain-text answer (a container's log), at most ``limit`` bytes read."""
+        # The server caps the body too (the caller sends limitBytes); this is the backstop.
+        response = self._send("GET", path, query, None, JSON, self.timeout)
+        data = response.read()
+        if not 200 <= response.status < 300:
+            raise api_error(response.status, data, response.getheader("Retry-After"))
+        return bytes(data[:limit]).decode("utf-8", "replace")
+
     def stream(
         self, path: str, query: Mapping[str, str], read_timeout: float | None
     ) -> Iterator[dict[str, Any]]:

@@ -33,6 +33,7 @@ from functions.ports import (
 )
 from functions.resources.k8s_api import KubeAPI, api_error, connect
 from functions.resources.k8s_journal import KubernetesJournal
+from functions.resources.k8s_objects import ClusterObjects
 from functions.resources.k8s_secrets import read_secret
 from functions.resources.names import name_segment, namespace_segment
 from functions.resources.schema import validate_and_default
@@ -46,6 +47,7 @@ PLURALS: Final = {
     "Agent": "agents",
     "MCPServer": "mcpservers",
     "AgentRun": "agentruns",
+    "AgentTrigger": "agenttriggers",
 }
 # Server-side cap of one watch request when the caller gave no timeout; the loop reconnects
 # from the last resourceVersion, as client-go's reflector does.
@@ -57,7 +59,9 @@ def kubernetes_store(
     kubeconfig: str | os.PathLike[str] | None = None, *, context: str | None = None
 ) -> KubernetesStore:
     """A store on the cluster of ``kubeconfig``, else ``$KUBECONFIG``, else in-cluster."""
-    return KubernetesStore(KubeAPI(connect(kubeconfig, context)))
+    # BATON_TRIGGER_SINK (set on the trigger Service): where generated sources send events.
+    sink = os.environ.get("BATON_TRIGGER_SINK")
+    return KubernetesStore(KubeAPI(connect(kubeconfig, context)), trigger_sink=sink)
 
 
 def _plural(kind: str) -> str:
@@ -99,9 +103,11 @@ def _addressed(obj: Resource, kind: str, namespace: str, name: str) -> Resource:
 class KubernetesStore:
     """The Store protocol over the Kubernetes API (custom objects + ConfigMap journal)."""
 
-    def __init__(self, api: KubeAPI) -> None:
+    def __init__(self, api: KubeAPI, *, trigger_sink: str | None = None) -> None:
         self.api = api
         self.journal = KubernetesJournal(api)
+        # The Knative objects feeding AgentTriggers (the trigger function reconciles them).
+        self.cluster_objects = ClusterObjects(api, trigger_sink=trigger_sink)
 
     def _path(
         self, kind: str, namespace: str | None, name: str | None = None, sub: str = ""

@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from functions.ports import API_VERSION, GROUP, VERSION, Invalid, Resource
 from functions.resources.openapi import Check, FieldError, compile_schema
@@ -229,9 +229,28 @@ def validate_and_default(obj: Resource, *, subresource: str | None = None) -> Re
                 errors.append(FieldError(key, "Required value"))
         if "spec" in obj:
             info.spec(obj["spec"], "spec", errors)
+        if not errors and kind in _SEMANTIC_CHECKS:
+            errors.extend(_SEMANTIC_CHECKS[kind](obj))
     if errors:
         raise _invalid(info, str(metadata.get("name") or ""), errors)
     return obj
+
+
+def _trigger_checks(obj: Resource) -> list[FieldError]:
+    """An AgentTrigger's condition, templates and schedule compile (no webhook in 1.20)."""
+    from functions.expressions.trigger_spec import SpecError, compile_expressions
+
+    try:
+        compile_expressions(obj.get("spec") or {})
+    except SpecError as exc:
+        return [FieldError(exc.field, f"Invalid value: {exc.message}")]
+    return []
+
+
+# What a schema cannot say: checked after it, in every store, before anything is written.
+_SEMANTIC_CHECKS: Final[Mapping[str, Callable[[Resource], list[FieldError]]]] = {
+    "AgentTrigger": _trigger_checks,
+}
 
 
 def _invalid(info: KindInfo, name: str, errors: list[FieldError]) -> Invalid:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
-from functions.agentrun import parse_time, rfc3339
+from functions.run.status import parse_time, rfc3339
 
 __all__ = [
     "LEASE_SECONDS",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Final
 
 from events.envelope import RunRef
-from functions.agentrun import set_condition
 from functions.ports import Deps
+from functions.run.status import set_condition
 from functions.run.step import Outcome, advance
 from functions.run.view import RunView
 

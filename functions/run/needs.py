@@ -15,9 +15,9 @@ from typing import Any, Final
 
 from events import types
 from events.envelope import CloudEvent, RunRef, event_id, run_event, run_source
-from functions.agentrun import TERMINAL_PHASES, Stage
 from functions.ports import Resource
 from functions.run.claims import holder, is_live, llm_claim, tool_claim
+from functions.run.status import TERMINAL_PHASES, Stage
 
 __all__ = ["Need", "finished_data", "identities", "needs", "outcome_of", "terminal_type"]
 

@@ -18,11 +18,11 @@ from cloudevents.core.base import BaseCloudEvent
 
 from events.envelope import CloudEvent, RunRef, dedupe_key
 from events.errors import TransientError
-from functions.agentrun import get_run, rfc3339
 from functions.ports import Conflict, Deps, Resource
 from functions.run.needs import identities, needs
+from functions.run.status import get_run, rfc3339
+from functions.run.transcript import Transcript
 from functions.run.view import RunView
-from functions.transcript import Transcript
 
 __all__ = ["Decision", "Outcome", "Result", "advance", "follow_up", "view_of"]
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from events.envelope import RunRef
-from functions.agentrun import KIND, Phase, Stage
 from functions.ports import Deps, NotFound, Resource, ToolResult
+from functions.run.status import KIND, Phase, Stage
 from functions.run.step import Outcome, Result, advance
+from functions.run.toolstep import close_call, completed_event, result_entry
 from functions.run.view import RunView
-from functions.toolstep import close_call, completed_event, result_entry
 
 __all__ = ["child_result", "decide_resume", "resume_parent", "vanished"]
 

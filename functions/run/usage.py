@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from functions.agentrun import set_condition
 from functions.budget import format_usd
 from functions.ports import ModelReply, Resource, Usage
+from functions.run.status import set_condition
 
 __all__ = ["answering", "count", "usage_record"]
 

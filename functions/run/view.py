@@ -10,7 +10,7 @@ import orjson
 
 from events.envelope import RunRef
 from functions.ports import Resource
-from functions.transcript import Transcript
+from functions.run.transcript import Transcript
 
 __all__ = ["RunView"]
 
@@ -53,7 +53,7 @@ class RunView:
 
     @property
     def stage(self) -> str | None:
-        """Where in its step the run is (functions.agentrun.Stage)."""
+        """Where in its step the run is (functions.run.status.Stage)."""
         stage = self.status.get("stage")
         return str(stage) if stage is not None else None
 

@@ -22,6 +22,7 @@ from functions.runtime.deps import build_deps
 from functions.runtime.eventlog import EventLog
 from functions.runtime.inbox import Inbox
 from functions.runtime.source import follow_runs, tick
+from functions.runtime.triggers import TriggerFeeds
 
 __all__ = ["DEFAULT_DB", "Embedded"]
 
@@ -44,6 +45,7 @@ class Embedded:
         offline_fallback: bool = False,
         record_events: bool = True,
         dedupe_window: int = 10_000,
+        trigger_kubeconfig: str | None = None,
     ) -> None:
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         self.db_path = db_path
@@ -63,6 +65,7 @@ class Embedded:
         self._threads: list[threading.Thread] = []
         self._watch_ready = threading.Event()
         self._inbox = Inbox(db_path)
+        self.triggers = TriggerFeeds(self.deps, kubeconfig=trigger_kubeconfig)
 
     def __enter__(self) -> Embedded:
         self.start()
@@ -78,6 +81,7 @@ class Embedded:
         self._inbox.replay(self.bus.publish)
         if self._sweep_interval > 0:
             self._spawn(self._tick, "baton-sweep")
+        self.triggers.start()
 
     def accept(self, event: BaseCloudEvent) -> None:
         """Take an event from outside (``baton serve``): durable first, then published."""
@@ -87,6 +91,7 @@ class Embedded:
     def stop(self) -> None:
         """Stop the watch and timer, then drain the bus."""
         self._stop.set()
+        self.triggers.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self.bus.close()

@@ -28,7 +28,10 @@ log = logging.getLogger("baton.source")
 
 def _wanted_changes() -> tuple[str, ...] | None:
     """Only ADDED/DELETED unless a route takes updates: every status write is one."""
-    if any(r.filter.get("type") == types.RESOURCE_UPDATE for r in chain.ROUTES):
+    if any(
+        r.filter.get("type") == types.RESOURCE_UPDATE and r.filter.get("kind") in (None, "AgentRun")
+        for r in chain.ROUTES
+    ):
         return None
     return ("ADDED", "DELETED")
 

@@ -20,6 +20,7 @@ from functions import chain
 from functions.runtime.deps import build_deps
 from functions.runtime.eventlog import EventLog
 from functions.runtime.source import follow_runs, tick
+from functions.runtime.triggers import TriggerFeeds
 
 __all__ = ["Source", "Worker", "run_source", "run_worker", "serve_until_stopped"]
 
@@ -93,6 +94,7 @@ class Source:
         self._sweep_interval = sweep_interval
         self._stop = threading.Event()
         self._watching = threading.Event()
+        self.triggers = TriggerFeeds(build_deps(self.store), nats_url=nats_url)
         self._threads = [
             threading.Thread(target=self._watch, name="baton-source-watch", daemon=True),
             threading.Thread(target=self._tick, name="baton-source-tick", daemon=True),
@@ -110,10 +112,12 @@ class Source:
         for thread in self._threads:
             thread.start()
         self._watching.wait(10)
+        self.triggers.start()
 
     def close(self) -> None:
         """Stop the watch and the timer, then disconnect."""
         self._stop.set()
+        self.triggers.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self.bus.close()

@@ -66,12 +66,20 @@ def _describe(filters: tuple[Mapping[str, str], ...]) -> str:
 class Intake:
     """Turns a request into a checked event: size, CloudEvent, routing, data schema."""
 
-    def __init__(self, function: str | None, max_body: int) -> None:
+    def __init__(
+        self,
+        function: str | None,
+        max_body: int,
+        also: Callable[[BaseCloudEvent], bool] | None = None,
+    ) -> None:
         self.name = function or "the embedded server"
         self.max_body = max_body
-        # dead_letter takes whatever a Trigger could not deliver, off-schema events included.
-        self.any_event = function == "dead_letter"
+        # dead_letter takes whatever a Trigger could not deliver, off-schema events included;
+        # trigger takes whatever an AgentTrigger's broker Trigger sends it.
+        self.any_event = function in ("dead_letter", "trigger")
         self.filters = accepted_filters(function)
+        # Events no route takes that an AgentTrigger's cloudEvent filter does (embedded).
+        self.also = also
 
     def event(
         self, headers: Mapping[str, str], length: int | None, read: Callable[[int], bytes]
@@ -81,7 +89,8 @@ class Intake:
         event = from_http(headers, body)
         if self.any_event:
             return event
-        if not any(matches(event, f) for f in self.filters):
+        routed = any(matches(event, f) for f in self.filters)
+        if not routed and not (self.also is not None and self.also(event)):
             raise MalformedEvent(
                 f"{self.name} does not take {event.get_type()} events "
                 f"(a Trigger routed it here by mistake); it takes {_describe(self.filters)}"
@@ -128,12 +137,16 @@ class EmbeddedRunner:
 
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
+        self.takes = runtime.triggers.takes
 
     def __call__(self, event: BaseCloudEvent) -> Reply:
         if tracing.enabled() and not event.get_extension("traceparent"):
             # The bus runs the chain on other threads: the request's trace goes with the event.
             event = tracing.with_traceparent(event, tracing.current_traceparent())
-        self.runtime.accept(event)  # stored before the 202: an accepted event is a promise
+        if any(matches(event, f) for f in accepted_filters(None)):
+            self.runtime.accept(event)  # stored before the 202: an accepted event is a promise
+        else:  # an event for AgentTriggers with a cloudEvent source (Intake checked)
+            self.runtime.triggers.deliver(event)
         return Reply(202)
 
 
@@ -185,7 +198,7 @@ def create_app(
             closers += [c for c in [getattr(deps.tools, "close", None)] if c is not None]
         runner = FunctionRunner(function, chain.bind(function, deps), sink)
         close = functools.partial(_close_all, closers)
-    intake = Intake(function, settings.max_body)
+    intake = Intake(function, settings.max_body, getattr(runner, "takes", None))
     _warm(intake)
 
     app = Flask(f"baton.{function or 'embedded'}")

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from functions.ports import Invalid, NotFound, ToolCall, ToolContext, ToolResult, ToolSpec
 from functions.resources.names import is_name
+from functions.tools.cluster import CLUSTER_TOOLS
 
 __all__ = ["BUILTINS", "Builtin"]
 
@@ -217,6 +218,10 @@ BUILTINS: Final[dict[str, Builtin]] = {
         ),
     )
 }
+
+
+# Read-only Pods, their Events and logs for SRE agents (functions/tools/cluster.py).
+BUILTINS.update({spec.name: Builtin(spec, run) for spec, run in CLUSTER_TOOLS})
 
 
 def run_builtin(builtin: Builtin, call: ToolCall, ctx: ToolContext) -> ToolResult:

@@ -14,11 +14,11 @@ import yaml
 
 from events.envelope import CloudEvent
 from events.sources.chat import ChatConfig
-from functions.agentrun import is_terminal
 from functions.channels import ChatChannels
 from functions.cli.manifests import apply
 from functions.ports import Resource
 from functions.resources.sqlite import SqliteStore
+from functions.run.status import is_terminal
 from functions.runtime.deps import build_deps
 from functions.runtime.embedded import Embedded
 from functions.serve.webhook import create_webhook_app

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from functions.agentrun import is_terminal
 from functions.cli.manifests import apply
+from functions.run.status import is_terminal
 from functions.runtime.embedded import Embedded
 
 REPO = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ import pytest
 from cloudevents.core.base import BaseCloudEvent
 
 from events.delivery import RetryPolicy
-from functions.agentrun import is_terminal
+from functions.run.status import is_terminal
 from functions.runtime.embedded import Embedded
 from tests.fakes.messages_api import FakeMessagesAPI, Fault, Reply, text, thinking, tool_use
 

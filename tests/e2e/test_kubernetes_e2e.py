@@ -24,8 +24,8 @@ import pytest
 from events.apiserver import resource_event
 from events.errors import TransientError
 from functions import chain
-from functions.agentrun import is_terminal
 from functions.ports import Resource
+from functions.run.status import is_terminal
 from functions.serve.settings import function_name
 from tests.fixtures.broker import TestBroker
 from tests.fixtures.http import serve_function

@@ -56,12 +56,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """What the server received: headers with lower-case names, and the JSON body."""
+    """What the server received: headers with lower-case names, the JSON body, who sent it."""
 
     method: str
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    peer_port: int = 0  # the client's TCP port (which process called, for the chaos tests)
 
 
 Script = Reply | Fault | Callable[[RecordedRequest], "Reply | Fault"]
@@ -179,9 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
         except ValueError:
             body = {}
-        request = RecordedRequest(
-            "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body
-        )
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request = RecordedRequest("POST", self.path, headers, body, self.client_address[1])
         script = self.api._record(request)
         self.api._open.wait()
         if self.path.split("?")[0] != "/v1/messages":

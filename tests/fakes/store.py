@@ -16,8 +16,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-from functions.agentrun import rfc3339
 from functions.ports import Conflict, Invalid, NotFound, Resource, WatchEvent
+from functions.run.status import rfc3339
 from tests.fakes.clock import FakeClock
 
 __all__ = ["FakeStore"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.policy import decide
+from functions.run.policy import decide
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from functions.ports import ModelReply
-from functions.stop_reasons import classify_stop
+from functions.run.stop_reasons import classify_stop
 
 TEXT = {"type": "text", "text": "partial"}
 TOOL = {"type": "tool_use", "id": "toolu_1", "name": "clock", "input": {}}

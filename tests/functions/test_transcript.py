@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functions.ports import ModelReply, Usage
-from functions.transcript import (
+from functions.run.transcript import (
     CONTEXT,
     Transcript,
     reply_entry,

@@ -60,10 +60,11 @@ def cluster(kube: Cluster, kube_crds: list[str]) -> Iterator[Cluster]:
 
 
 def test_baton_crds_are_established(kube: Cluster, kube_crds: list[str]) -> None:
-    """The four baton CRDs install and the API server serves their kinds."""
+    """The five baton CRDs install and the API server serves their kinds."""
     assert sorted(kube_crds) == [
         "agentruns.baton.dev",
         "agents.baton.dev",
+        "agenttriggers.baton.dev",
         "mcpservers.baton.dev",
         "models.baton.dev",
     ]
@@ -179,10 +180,32 @@ def test_rbac_gives_the_functions_what_they_need_and_no_more(cluster: Cluster) -
     assert not _can(cluster, FUNCTIONS_SA, "create", "pods", *ns)
 
 
+def test_rbac_lets_the_trigger_function_feed_triggers_and_no_more(cluster: Cluster) -> None:
+    """AgentTrigger status, the three Knative kinds it generates, read-only Pods/Events/logs;
+    no RBAC objects (no escalation), no Secrets listed, no Pods changed."""
+    cluster.kubectl("apply", "-f", str(REPO / "config" / "rbac"))
+    ns = ["-n", "team-a"]
+    assert _can(
+        cluster, FUNCTIONS_SA, "update", "agenttriggers.baton.dev", "--subresource=status", *ns
+    )
+    assert not _can(cluster, FUNCTIONS_SA, "update", "agenttriggers.baton.dev", *ns)
+    for resource in ("apiserversources.sources.knative.dev", "pingsources.sources.knative.dev",
+                     "triggers.eventing.knative.dev"):  # fmt: skip
+        assert _can(cluster, FUNCTIONS_SA, "create", resource, *ns), resource
+        assert _can(cluster, FUNCTIONS_SA, "delete", resource, *ns), resource
+    assert _can(cluster, FUNCTIONS_SA, "get", "pods", "--subresource=log", *ns)
+    assert _can(cluster, FUNCTIONS_SA, "list", "events", *ns)
+    assert not _can(cluster, FUNCTIONS_SA, "create", "roles.rbac.authorization.k8s.io", *ns)
+    assert not _can(cluster, FUNCTIONS_SA, "create", "rolebindings.rbac.authorization.k8s.io", *ns)
+    assert not _can(cluster, FUNCTIONS_SA, "delete", "pods", *ns)
+    assert not _can(cluster, FUNCTIONS_SA, "create", "containersources.sources.knative.dev", *ns)
+
+
 def test_rbac_lets_the_source_only_watch_runs(cluster: Cluster) -> None:
     """The ApiServerSource's account can watch AgentRuns and cannot change anything."""
     cluster.kubectl("apply", "-f", str(REPO / "config" / "rbac"))
     assert _can(cluster, SOURCE_SA, "watch", "agentruns.baton.dev", "-A")
+    assert _can(cluster, SOURCE_SA, "watch", "agenttriggers.baton.dev", "-A")
     assert _can(cluster, SOURCE_SA, "list", "namespaces")
     assert not _can(cluster, SOURCE_SA, "create", "agentruns.baton.dev", "-n", "team-a")
     assert not _can(cluster, SOURCE_SA, "get", "secrets", "-n", "team-a")

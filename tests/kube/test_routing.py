@@ -26,6 +26,12 @@ EXPECTED = {
         {"type": types.TICK},
         {"type": PING, "source": "/apis/v1/namespaces/baton-system/pingsources/baton-tick"},
     ],
+    # AgentTrigger changes; the events of each trigger come through the objects it generates.
+    "trigger": [
+        {"type": types.RESOURCE_ADD, "kind": "AgentTrigger"},
+        {"type": types.RESOURCE_UPDATE, "kind": "AgentTrigger"},
+        {"type": types.RESOURCE_DELETE, "kind": "AgentTrigger"},
+    ],
 }
 
 
@@ -67,7 +73,7 @@ def test_every_trigger_retries_then_dead_letters() -> None:
 
 
 def test_every_function_is_deployed_once_from_one_image() -> None:
-    """Ten Services, one per function, all on the same image, selected by BATON_FUNCTION."""
+    """Eleven Services, one per function, all on the same image, selected by BATON_FUNCTION."""
     services = service_functions()
     assert sorted(services.values()) == sorted([*EXPECTED, "dead-letter", "webhook"])
     images = {

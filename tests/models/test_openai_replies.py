@@ -10,7 +10,7 @@ import pytest
 from functions.models import ModelRegistry
 from functions.models.openai import IDEMPOTENCY_HEADER
 from functions.ports import ModelRequest, ToolCall, ToolSpec, Usage
-from functions.stop_reasons import classify_stop
+from functions.run.stop_reasons import classify_stop
 from tests.fakes.openai_api import ChatReply, FakeOpenAIAPI, call
 from tests.models.conftest import OPENAI_KEY, MakeOpenAI, openai_resource
 

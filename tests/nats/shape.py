@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from functions.agentrun import is_terminal
 from functions.resources.sqlite import SqliteStore
+from functions.run.status import is_terminal
 
 __all__ = ["GROUPS", "SAMPLES", "Shape", "sample", "wait_terminal"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from functions.agentrun import is_terminal
 from functions.cli.manifests import apply
+from functions.run.status import is_terminal
 from tests.nats.shape import GROUPS, Shape
 
 RUNS = 20

@@ -12,8 +12,8 @@ import yaml
 
 from events.buses.jetstream_config import subject_for
 from events.types import LLM_REQUESTED
-from functions.agentrun import is_terminal
 from functions.cli.manifests import apply
+from functions.run.status import is_terminal
 from functions.runtime.eventlog import EventLog
 from tests.nats.conftest import with_jetstream
 from tests.nats.shape import GROUPS, Shape, sample, wait_terminal

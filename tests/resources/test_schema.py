@@ -70,14 +70,15 @@ def refused(obj: dict[str, Any], subresource: str | None = None) -> Invalid:
 
 
 def test_there_is_one_crd_file_per_kind() -> None:
-    """config/crd holds baton.dev_<plural>.yaml for the four kinds."""
+    """config/crd holds baton.dev_<plural>.yaml for the five kinds."""
     assert [p.name for p in CRD_FILES] == [
         "baton.dev_agentruns.yaml",
         "baton.dev_agents.yaml",
+        "baton.dev_agenttriggers.yaml",
         "baton.dev_mcpservers.yaml",
         "baton.dev_models.yaml",
     ]
-    assert known_kinds() == ["Agent", "AgentRun", "MCPServer", "Model"]
+    assert known_kinds() == ["Agent", "AgentRun", "AgentTrigger", "MCPServer", "Model"]
 
 
 @pytest.mark.parametrize("path", CRD_FILES, ids=lambda p: p.name)

@@ -13,11 +13,11 @@ from werkzeug.datastructures import Headers
 
 from events.errors import MalformedEvent, PermanentError
 from events.sources.chat import generic
-from functions import policy
 from functions.channels.generic import WebhookChannel
 from functions.models.keys import POLICY_KEY, POLICY_SECRET, resolve_api_key
 from functions.ports import ToolCall, ToolContext
 from functions.resources.sqlite import SqliteStore
+from functions.run import policy
 from functions.tools.builtin import BUILTINS, run_builtin
 from functions.tools.mcp_config import server_config
 from tests.chat.platforms import Signer

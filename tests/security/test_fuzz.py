@@ -36,11 +36,11 @@ from events.sources.chat.signatures import (
     verify_token,
 )
 from events.url_prefixes import url_allowed
-from functions.agentrun import parse_duration, parse_time
 from functions.cli.yaml_safety import UnsafeYAML, load_documents
 from functions.ports import Invalid
 from functions.resources.names import name_segment
 from functions.resources.schema import validate_and_default
+from functions.run.status import parse_duration, parse_time
 from tests.chat.platforms import Signer
 
 EXAMPLES = int(os.environ.get("BATON_FUZZ_EXAMPLES", "200"))

@@ -22,8 +22,8 @@ import pytest
 from events.apiserver import resource_event
 from events.buses.inprocess import InProcessBus
 from functions import chain
-from functions.agentrun import is_terminal
 from functions.models.keys import POLICY_KEY, POLICY_SECRET
+from functions.run.status import is_terminal
 from functions.runtime.deps import build_deps
 from tests.fakes.messages_api import FakeMessagesAPI, Reply
 from tests.security.conftest import Tenants

@@ -19,10 +19,10 @@ import yaml
 
 from events import types
 from functions import call_llm, call_tool
-from functions.agentrun import is_terminal
 from functions.cli.manifests import apply
 from functions.ports import API_VERSION, Deps
 from functions.resources.sqlite import SqliteStore
+from functions.run.status import is_terminal
 from functions.runtime.deps import build_deps
 from functions.runtime.embedded import Embedded
 from functions.tools import AgentToolbox

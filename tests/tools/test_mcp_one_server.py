@@ -22,10 +22,10 @@ import pytest
 import yaml
 
 from events.errors import PermanentError
-from functions.agentrun import is_terminal
 from functions.cli.manifests import apply
 from functions.ports import API_VERSION, ToolCall
 from functions.resources.sqlite import SqliteStore
+from functions.run.status import is_terminal
 from functions.runtime.deps import build_deps
 from functions.runtime.embedded import Embedded
 from functions.tools.mcp_child import supported

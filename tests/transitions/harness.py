@@ -11,10 +11,10 @@ from events import types
 from events.apiserver import resource_event
 from events.envelope import CloudEvent, RunRef, make_event, run_event
 from functions import prepare_context, sweep, validate
-from functions.agentrun import Stage
 from functions.chain import ROUTES, transition
 from functions.ports import API_VERSION, Deps, Resource
 from functions.run.needs import needs
+from functions.run.status import Stage
 from functions.tools import AgentToolbox
 from tests.fakes.clock import FakeClock
 from tests.fakes.model import FakeModels

@@ -6,8 +6,8 @@ import pytest
 
 from events.envelope import RunRef
 from events.errors import TransientError
-from functions.agentrun import get_run, parse_duration, parse_time, rfc3339, set_condition
 from functions.ports import Conflict
+from functions.run.status import get_run, parse_duration, parse_time, rfc3339, set_condition
 from functions.run.step import Outcome, advance
 from functions.run.view import RunView
 
@@ -135,7 +135,7 @@ def test_every_crd_duration_pattern_is_the_parsers():
 
     import yaml
 
-    from functions.agentrun import DURATION_PATTERN
+    from functions.run.status import DURATION_PATTERN
 
     def patterns(node):
         if isinstance(node, dict):

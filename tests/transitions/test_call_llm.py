@@ -10,9 +10,9 @@ from events import types
 from events.envelope import RunRef, data_of
 from events.errors import PermanentError, TransientError
 from functions import call_llm
-from functions.agentrun import Stage
 from functions.ports import Conflict
 from functions.run import claims
+from functions.run.status import Stage
 from functions.run.step import advance
 from tests.fakes.model import answer, reply, tool_use
 

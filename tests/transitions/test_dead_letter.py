@@ -13,7 +13,7 @@ from events.bus import DEAD_LETTER_MESSAGE, DEAD_LETTER_REASON
 from events.envelope import data_of, make_event
 from events.errors import TransientError
 from functions import call_llm, dead_letter
-from functions.agentrun import Stage
+from functions.run.status import Stage
 from tests.fakes.model import answer, tool_use
 
 

@@ -9,7 +9,7 @@ from events.apiserver import resource_event
 from events.envelope import data_of
 from events.errors import PermanentError
 from functions import call_llm, call_tool, finalize, prepare_context, validate
-from functions.agentrun import Stage
+from functions.run.status import Stage
 from tests.fakes.model import answer, reply, tool_use
 
 

@@ -6,9 +6,9 @@ import pytest
 
 from events import types
 from events.envelope import data_of
-from functions.agentrun import rfc3339
 from functions.run import claims
 from functions.run.needs import needs
+from functions.run.status import rfc3339
 from tests.fakes.clock import START
 
 UID = "0b8e6c1e-2f4a-4d7e-9a61-3c2d1e0f9a8b"

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from events import types
 from functions import call_llm, call_tool
-from functions.agentrun import Stage
 from functions.resources.sqlite import SqliteStore
+from functions.run.status import Stage
 from tests.fakes.model import tool_use
 from tests.transitions.harness import Harness
 

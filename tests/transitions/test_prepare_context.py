@@ -7,8 +7,8 @@ import pytest
 from events import types
 from events.errors import TransientError
 from functions import prepare_context, validate
-from functions.agentrun import Stage, rfc3339
 from functions.prepare_context import estimate_tokens
+from functions.run.status import Stage, rfc3339
 
 
 def _accepted(h, name="r1"):

@@ -8,9 +8,10 @@ from typing import Any
 
 from events import types
 from events.envelope import CloudEvent, data_of, make_event
-from functions import call_llm, deliver, finalize, prepare_context, route, session, sweep
-from functions.agentrun import Stage
+from functions import call_llm, deliver, finalize, prepare_context, route, sweep
 from functions.ports import Deps
+from functions.run import session
+from functions.run.status import Stage
 from functions.run.step import follow_up
 from tests.fakes.model import answer, tool_use
 from tests.transitions.harness import Harness

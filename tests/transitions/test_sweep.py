@@ -7,8 +7,8 @@ import pytest
 from events import types
 from events.envelope import data_of, make_event
 from functions import call_llm, call_tool, finalize, prepare_context, sweep, validate
-from functions.agentrun import Stage, rfc3339
 from functions.run import claims
+from functions.run.status import Stage, rfc3339
 from tests.fakes.model import answer, reply, tool_use
 
 QUIET = sweep.QUIET_SECONDS + 0.5

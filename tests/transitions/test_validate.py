@@ -8,7 +8,7 @@ from events import types
 from events.apiserver import resource_event
 from events.envelope import data_of
 from functions import validate
-from functions.agentrun import Stage
+from functions.run.status import Stage
 
 
 def test_accepts_a_valid_run(h):

@@ -24,11 +24,11 @@ from typing import Any, Final
 
 from events.envelope import RunRef
 from events.errors import TransientError
-from functions.agentrun import TERMINAL_PHASES, Stage, parse_duration, rfc3339
 from functions.ports import Deps, Resource
+from functions.run.status import TERMINAL_PHASES, Stage, parse_duration, rfc3339
 from functions.run.step import Outcome, Result, advance
+from functions.run.transcript import Transcript
 from functions.run.view import RunView
-from functions.transcript import Transcript
 
 __all__ = [
     "DEFAULT_IDLE_TTL",

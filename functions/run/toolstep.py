@@ -10,9 +10,9 @@ from typing import Any
 
 from events import types
 from events.envelope import CloudEvent, RunRef, run_event
-from functions.agentrun import Phase, Stage, set_condition
 from functions.ports import ToolResult
-from functions.transcript import tool_key
+from functions.run.status import Phase, Stage, set_condition
+from functions.run.transcript import tool_key
 
 __all__ = ["PER_STEP", "close_call", "completed_event", "result_entry"]
 

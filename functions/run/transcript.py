@@ -3,7 +3,7 @@
 Journal keys: ``context`` (system prompt, tool specs, opening messages, limits,
 written once by prepare_context), ``reply/<n>`` (the model's reply of step n),
 ``tool/<n>/<call id>`` (one tool result). Server mode adds ``input/<k>`` (the k-th
-input as received, see functions.session) and ``user/<n>`` (the input that opens
+input as received, see functions.run.session) and ``user/<n>`` (the input that opens
 step n, written when prepare_context takes it). Status keeps only counters; the
 messages live here, so an AgentRun stays small however long the run.
 """
