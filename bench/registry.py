@@ -35,6 +35,7 @@ BENCHMARKS: Final[dict[str, str]] = {
     "webhook": "external:webhook",
     "triggers": "external:triggers",
     "chaos": "bench.chaos",
+    "console": "bench.console",
 }
 QUICK_SKIP: Final[frozenset[str]] = frozenset()
 

@@ -65,6 +65,6 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
     if done is not None and (done.get("status") or {}).get("phase") in TERMINAL_PHASES:
         # Also when already terminal: the first delivery may have died before resuming.
         resumed = resume_parent(deps, done)
-        if resumed is not None:
+        if resumed is not None and resumed.committed:  # the parent's own needs are not ours
             events += follow_up(deps, resumed)
     return events

@@ -42,6 +42,7 @@ from functions.run.status import (
     parse_time,
     set_condition,
 )
+from functions.run.steering import APPROVE, APPROVED_BY, CANCEL, REJECT
 from functions.run.step import Outcome, Result, advance, follow_up
 from functions.run.subagents import decide_resume, vanished
 from functions.run.view import RunView
@@ -53,11 +54,6 @@ DEFAULT_HISTORY_LIMIT: Final = 50
 QUIET_SECONDS: Final = 2.0
 UNSEEN_SECONDS: Final = 1.0
 PENDING_RECHECK_SECONDS: Final = 10.0
-# Annotations a person (baton cancel/approve, or kubectl annotate) sets on an AgentRun.
-CANCEL: Final = "baton.dev/cancel"
-APPROVE: Final = "baton.dev/approve"
-REJECT: Final = "baton.dev/reject"
-APPROVED_BY: Final = "baton.dev/decided-by"
 
 
 def _ids(value: str | None) -> set[str]:
@@ -147,7 +143,9 @@ def _children(deps: Deps, run: Resource) -> list[CloudEvent]:
             child = vanished(run, call_id, child_ref)
         if not is_terminal(child):
             continue
-        out.extend(follow_up(deps, _resume(deps, run, child)))
+        resumed = _resume(deps, run, child)
+        if resumed.committed:
+            out.extend(follow_up(deps, resumed))
     return out
 
 

@@ -171,6 +171,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
             return 0
 
 
+def _rfc3339(ts: float | None) -> str:
+    """Epoch seconds as a Kubernetes timestamp with milliseconds ("" when unknown)."""
+    if ts is None:
+        return ""
+    from datetime import UTC, datetime
+
+    dt = datetime.fromtimestamp(ts, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
 def _request_of(run: Resource) -> dict[str, Any]:
     """The request that created the run, from what route noted on it."""
     meta = run["metadata"]
@@ -209,7 +219,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         meta = run["metadata"]
         key = f"{meta.get('namespace', 'default')}/{meta['name']}"
         for ev in log.read(key, uid=meta.get("uid") or None):
-            rows.append({"time": ev.time, "type": ev.type, "id": ev.id, "source": ev.source,
+            rows.append({"time": _rfc3339(ev.time), "type": ev.type, "id": ev.id, "source": ev.source,
                          "step": ev.step, "detail": ev.detail})  # fmt: skip
         log.close()
     if args.output == "json":

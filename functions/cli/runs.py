@@ -122,31 +122,17 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return 1
 
 
-def _annotate(args: argparse.Namespace, notes: dict[str, str]) -> Resource | None:
-    """Merge annotations into the run (retrying conflicts); sweep acts on them."""
-    from functions.ports import Conflict
-
-    for _ in range(10):
-        found = _run(args)
-        if found is None:
-            return None
-        store, run = found
-        meta = dict(run["metadata"])
-        meta["annotations"] = {**(meta.get("annotations") or {}), **notes}
-        try:
-            updated: Resource = store.update({**run, "metadata": meta})
-            return updated
-        except Conflict:
-            continue
-    print("baton: the run kept changing; try again", file=sys.stderr)
-    return None
-
-
 def cmd_cancel(args: argparse.Namespace) -> int:
     """Ask for a run to be cancelled (taken up by the next sweep)."""
-    from functions.sweep import CANCEL
+    from functions.run import steering
 
-    if _annotate(args, {CANCEL: args.by}) is None:
+    try:
+        steering.cancel(_store(args), args.namespace, args.name, args.by)
+    except NotFound:
+        print(f"baton: agentrun {args.namespace}/{args.name} not found", file=sys.stderr)
+        return 1
+    except steering.RunKeptChanging as exc:
+        print(f"baton: {exc}", file=sys.stderr)
         return 1
     print(f"agentrun/{args.name} cancellation requested")
     return 0
@@ -154,25 +140,19 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     """Approve (or --reject) tool calls a run waits on; all of them when none are named."""
-    from functions.sweep import APPROVE, APPROVED_BY, REJECT
+    from functions.run import steering
 
     found = _run(args)
     if found is None:
         return 1
-    waiting = list((found[1].get("status") or {}).get("awaitingApproval") or [])
-    calls = args.calls or waiting
-    unknown = sorted(set(calls) - set(waiting))
-    if not calls or unknown:
-        print(
-            f"baton: {args.name} waits on {waiting or 'no tool calls'}"
-            + (f", not {unknown}" if unknown else ""),
-            file=sys.stderr,
-        )
+    store, run = found
+    try:
+        _, calls = steering.decide(store, run, args.calls, reject=args.reject, by=args.by)
+    except NotFound:
+        print(f"baton: agentrun {args.namespace}/{args.name} not found", file=sys.stderr)
         return 1
-    key = REJECT if args.reject else APPROVE
-    current = (found[1]["metadata"].get("annotations") or {}).get(key, "")
-    ids = ",".join(sorted({*filter(None, current.split(",")), *calls}))
-    if _annotate(args, {key: ids, APPROVED_BY: args.by}) is None:
+    except (steering.NothingToDecide, steering.RunKeptChanging) as exc:
+        print(f"baton: {exc}", file=sys.stderr)
         return 1
     print(f"agentrun/{args.name}: {'rejected' if args.reject else 'approved'} {', '.join(calls)}")
     if args.no_wait or is_kubernetes(args):

@@ -68,6 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 2
     args.function = function
+    os.environ["BATON_BIND_HOST"] = args.host  # the console allows actions on loopback only
     options = _gunicorn_options(args)
 
     class Server(BaseApplication):  # type: ignore[misc]

@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 LEASE_SECONDS: Final = 6.0
-RENEW_SECONDS: Final = 2.0
+# Renewed once less than this is left: a renewal is a commit, so not at every check.
+RENEW_SECONDS: Final = 4.0
 log = logging.getLogger("baton.claims")
 
 
@@ -84,16 +85,21 @@ def release(status: dict[str, Any], key: str) -> None:
 
 
 @contextlib.contextmanager
-def renewing(renew: Callable[[], bool], every: float = RENEW_SECONDS) -> Iterator[None]:
-    """Call ``renew`` every ``every`` seconds while the body runs (a long call keeps its lease).
+def renewing(
+    renew: Callable[[], bool], due: Callable[[], bool], poll: float = 0.05
+) -> Iterator[None]:
+    """While the body runs, call ``renew`` whenever ``due`` says the lease runs short.
 
-    ``renew`` returns False once the claim is no longer ours; renewal then stops (the
-    result commit will find out and drop the result).
+    ``due`` reads the run's clock (so a test's clock is honoured); checking it is cheap, a
+    renewal is one commit. ``renew`` returns False once the claim is no longer ours;
+    renewal then stops (the result commit will find out and drop the result).
     """
     stop = threading.Event()
 
     def loop() -> None:
-        while not stop.wait(every):
+        while not stop.wait(poll):
+            if not due():
+                continue
             try:
                 if not renew():
                     return
@@ -106,4 +112,4 @@ def renewing(renew: Callable[[], bool], every: float = RENEW_SECONDS) -> Iterato
         yield
     finally:
         stop.set()
-        thread.join(timeout=every + 1)
+        thread.join(timeout=poll + 1)

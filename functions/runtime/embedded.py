@@ -7,17 +7,21 @@ and the in-process bus carries everything between the transitions.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cloudevents.core.base import BaseCloudEvent
 
 from events.buses.inprocess import InProcessBus
 from events.delivery import RetryPolicy
+from events.envelope import RunRef
 from functions import chain
 from functions.ports import Deps, Store
+from functions.run.lease import release_all
+from functions.run.status import KIND
 from functions.runtime.deps import build_deps
 from functions.runtime.eventlog import EventLog
 from functions.runtime.inbox import Inbox
@@ -65,6 +69,7 @@ class Embedded:
         self._threads: list[threading.Thread] = []
         self._watch_ready = threading.Event()
         self._inbox = Inbox(db_path)
+        self._lock: IO[bytes] | None = None
         self.triggers = TriggerFeeds(self.deps, kubeconfig=trigger_kubeconfig)
 
     def __enter__(self) -> Embedded:
@@ -75,7 +80,16 @@ class Embedded:
         self.stop()
 
     def start(self) -> None:
-        """Start the store watch and the sweep timer; publish what was accepted before a crash."""
+        """Take the store, start the watch and the sweep timer, publish what a crash left.
+
+        This process is the store's only runtime (it holds the store's lock), so a claim
+        found on a run was taken by a predecessor that died: it is dropped at once rather
+        than left to lapse, and the watch's first list republishes what each run needs.
+        """
+        self._lock = _exclusive(self.db_path)
+        for run in self.store.list(KIND):
+            if (run.get("status") or {}).get("claims"):
+                release_all(self.deps, RunRef.of(run))
         self._spawn(self._watch, "baton-watch")
         self._watch_ready.wait(5)
         self._inbox.replay(self.bus.publish)
@@ -98,6 +112,9 @@ class Embedded:
         if self.events is not None:
             self.events.close()
         self._inbox.close()
+        if self._lock is not None:
+            self._lock.close()  # the lock goes with the file
+            self._lock = None
         close = getattr(self.deps.tools, "close", None)
         if close is not None:
             close()
@@ -120,3 +137,18 @@ class Embedded:
             interval=self._sweep_interval,
             stop=self._stop,
         )
+
+
+def _exclusive(db_path: str) -> IO[bytes]:
+    """An exclusive lock on the store for this process, or a clear error naming the holder."""
+    path = Path(f"{db_path}.lock")
+    handle = path.open("a+b")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise RuntimeError(
+            f"another baton runtime serves {db_path} (lock {path}): one embedded server "
+            "per database; stop the other one, or give this one --db"
+        ) from None
+    return handle

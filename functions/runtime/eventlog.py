@@ -7,6 +7,7 @@ it (each emitted event once, whoever emits it).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import sqlite3
 import threading
@@ -28,7 +29,7 @@ CREATE TABLE IF NOT EXISTS run_events (
   step INTEGER,
   source TEXT NOT NULL,
   detail TEXT NOT NULL DEFAULT '',
-  time TEXT NOT NULL DEFAULT '',
+  time REAL,
   UNIQUE(source, id)
 );
 CREATE INDEX IF NOT EXISTS run_events_run ON run_events(run, uid, seq);
@@ -54,7 +55,7 @@ class LoggedEvent:
     step: int | None
     source: str
     detail: str
-    time: str = ""  # the event's CloudEvents time attribute (RFC 3339), when it had one
+    time: float | None = None  # when the event was made (its CloudEvents ``time``), epoch s
 
 
 def detail_of(event: BaseCloudEvent) -> str:
@@ -76,11 +77,9 @@ def detail_of(event: BaseCloudEvent) -> str:
     return ""
 
 
-def _time_of(event: BaseCloudEvent) -> str:
-    when = event.get_time()
-    if when is None:
-        return ""
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _time_of(event: BaseCloudEvent) -> float:
+    made = event.get_time()
+    return made.timestamp() if made is not None else time.time()
 
 
 def run_uid_of(event: BaseCloudEvent) -> str:
@@ -124,8 +123,9 @@ class EventLog:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(run_events)")}
-        if "time" not in columns:  # a log written before events had times
-            self._conn.execute("ALTER TABLE run_events ADD COLUMN time TEXT NOT NULL DEFAULT ''")
+        if "time" not in columns:  # a log written before events kept their time
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
+                self._conn.execute("ALTER TABLE run_events ADD COLUMN time REAL")
         self._db_lock = threading.Lock()
         self._pending: list[tuple[Any, ...]] = []
         self._wake = threading.Condition()

@@ -203,6 +203,8 @@ def create_app(
 
     app = Flask(f"baton.{function or 'embedded'}")
     app.extensions["baton"] = {"function": function, "store": store, "close": close}
+    if function is None:  # the embedded server shows its runs at /console/
+        _mount_console(app, store, runner)
 
     def answer(reply: Reply) -> Response:
         response = Response(reply.body, status=reply.status, headers=reply.headers)
@@ -285,6 +287,18 @@ def _embedded(
     return EmbeddedRunner(runtime), runtime.stop
 
 
+def _mount_console(app: Flask, store: Store, runner: Any) -> None:
+    import os
+
+    from functions.console import mount
+    from functions.serve.console import chain_log_of
+
+    runtime = runner.runtime
+    log = chain_log_of(runtime.events) if runtime.events is not None else None
+    bind = os.environ.get("BATON_BIND_HOST", "0.0.0.0")
+    mount(app, store, chain_log=log, deps=lambda: runtime.deps, bind_host=bind)
+
+
 def from_env() -> Flask:
     """The app ``BATON_FUNCTION`` names (the embedded server when unset): gunicorn's entry."""
     return app_for(Settings.from_env())
@@ -296,4 +310,8 @@ def app_for(settings: Settings) -> Flask:
         from functions.serve.webhook import create_webhook_app
 
         return create_webhook_app(settings=settings)
+    if settings.function == "console":  # the web console: reads the store, not an event
+        from functions.serve.console import create_console_app
+
+        return create_console_app(settings)
     return create_app(settings.function, settings=settings)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cloudevents.core.v1.event import CloudEvent
 
 from events import types
@@ -126,7 +127,7 @@ def test_a_parent_resumed_by_its_child_announces_its_end(tmp_path: Path) -> None
         routing = {"channel": "generic", "thread": "t-1"}
         run_docs(rt, [*docs, _run("lead", routing=routing)])
         run = wait_terminal(rt, "lead", timeout=10)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10
         while not channels.posts and time.monotonic() < deadline:
             time.sleep(0.01)
     assert run["status"]["result"] == "done: child answer"
@@ -259,3 +260,41 @@ def test_a_long_parent_name_still_starts_children(embedded: Any) -> None:
     run = wait_terminal(rt, name)
     assert run["status"]["phase"] == "Succeeded"
     assert run["status"]["result"] == "done: child answer"
+
+
+def test_a_restarted_server_drops_its_dead_predecessors_claims(tmp_path: Path) -> None:
+    """A model call claimed by a process that died runs again at start, not after the lease."""
+    from functions.run.claims import LEASE_SECONDS, claim
+
+    db = str(tmp_path / "s.db")
+    store = SqliteStore(db)
+    run_docs_into(store, [*_world('[{text: "ok"}]'), _run("claimed")])
+    with Embedded(db, store=store, sweep_interval=0, offline_fallback=True) as rt:
+        wait_terminal(rt, "claimed")  # only to have a real run: now make it mid-call again
+    run = store.get("AgentRun", "default", "claimed")
+    status = {
+        **run["status"],
+        "phase": "Running",
+        "stage": "Model",
+        "step": 1,
+        "tokenUsage": {"input": 0, "output": 0, "total": 0, "cacheRead": 0, "cacheCreation": 0},
+    }
+    for gone in ("result", "outcome", "completedAt", "durationMs", "conditions"):
+        status.pop(gone, None)
+    claim(status, "llm/1", "dead-owner", time.time() + 60)  # a lease far from lapsing
+    store.update_status({**run, "status": status})
+    started = time.monotonic()
+    with Embedded(db, store=store, sweep_interval=1.0, offline_fallback=True) as rt:
+        done = wait_terminal(rt, "claimed", timeout=10)
+    assert done["status"]["phase"] == "Succeeded"
+    assert time.monotonic() - started < LEASE_SECONDS  # not waiting for the lease
+
+
+def test_one_embedded_server_per_database(tmp_path: Path) -> None:
+    """A second runtime on the same database is refused, naming the database."""
+    db = str(tmp_path / "s.db")
+    with Embedded(db, sweep_interval=0):
+        second = Embedded(db, sweep_interval=0)
+        with pytest.raises(RuntimeError, match=r"another baton runtime serves .*s\.db"):
+            second.start()
+        second.stop()

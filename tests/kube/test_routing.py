@@ -73,9 +73,9 @@ def test_every_trigger_retries_then_dead_letters() -> None:
 
 
 def test_every_function_is_deployed_once_from_one_image() -> None:
-    """Eleven Services, one per function, all on the same image, selected by BATON_FUNCTION."""
+    """A Service per function (and the console), all on one image, selected by BATON_FUNCTION."""
     services = service_functions()
-    assert sorted(services.values()) == sorted([*EXPECTED, "dead-letter", "webhook"])
+    assert sorted(services.values()) == sorted([*EXPECTED, "dead-letter", "webhook", "console"])
     images = {
         c["image"]
         for o in knative_objects()

@@ -122,3 +122,19 @@ def make_openai(openai_api: FakeOpenAIAPI) -> Iterator[MakeOpenAI]:
     yield make
     for model in built:
         model.close()
+
+
+def secrets_allowing(key: str, *base_urls: str) -> Any:
+    """A Secret resolver: ``key`` for every Secret, and a namespace policy allowing ``base_urls``.
+
+    A Secret-backed key goes only to its provider's API unless the namespace's
+    ``baton-model-policy`` allows the Model's baseURL (the fake API servers live on loopback).
+    """
+    from functions.models.keys import POLICY_KEY, POLICY_SECRET
+
+    def resolve(namespace: str, name: str, item: str) -> str:
+        if (name, item) == (POLICY_SECRET, POLICY_KEY):
+            return ",".join(base_urls)
+        return key
+
+    return resolve

@@ -16,7 +16,7 @@ from functions.models.openai import OpenAIModel
 from functions.ports import ModelRequest, ModelSwitch
 from tests.fakes.messages_api import FakeMessagesAPI, Fault, Reply
 from tests.fakes.openai_api import ChatReply, FakeOpenAIAPI
-from tests.models.conftest import model_resource, openai_resource
+from tests.models.conftest import model_resource, openai_resource, secrets_allowing
 
 REQUEST = ModelRequest(system="s", messages=[{"role": "user", "content": "hi"}])
 KEY = ApiKey("sk-failover", "Secret team-a/anthropic key api-key")
@@ -109,7 +109,7 @@ def test_anthropic_overloaded_falls_over_to_an_openai_compatible_model() -> None
 
 def test_registry_builds_a_chain_only_for_several_models() -> None:
     """One Model is itself; several are a FailoverModel in order, each with its attempts."""
-    registry = ModelRegistry(lambda ns, name, key: "sk-x")
+    registry = ModelRegistry(secrets_allowing("sk-x", "http://127.0.0.1:9"))
     one = model_resource("http://127.0.0.1:9", failoverAttempts=3)
     two = model_resource("http://127.0.0.1:9") | {
         "metadata": {"name": "haiku", "namespace": "team-a"}

@@ -11,7 +11,13 @@ from functions.models.keys import resolve_api_key
 from functions.models.openai import OpenAIModel
 from functions.ports import ModelRequest
 from tests.fakes.openai_api import ChatReply, FakeOpenAIAPI, Fault
-from tests.models.conftest import OPENAI_KEY, OPENAI_KEY_SOURCE, MakeOpenAI, openai_resource
+from tests.models.conftest import (
+    OPENAI_KEY,
+    OPENAI_KEY_SOURCE,
+    MakeOpenAI,
+    openai_resource,
+    secrets_allowing,
+)
 from tests.models.test_anthropic_errors import assert_no_key
 
 REQUEST = ModelRequest(system="s", messages=[{"role": "user", "content": "hi"}])
@@ -165,4 +171,4 @@ def test_thinking_is_refused_with_a_reason(openai_api: FakeOpenAIAPI) -> None:
     """spec.thinking on an openai Model is a clear error, not silently dropped."""
     resource = openai_resource(openai_api.url, thinking={"enabled": True, "budgetTokens": 2048})
     with pytest.raises(PermanentError, match="thinking is not supported by provider openai"):
-        OpenAIModel.from_resource(resource, lambda ns, n, k: OPENAI_KEY)
+        OpenAIModel.from_resource(resource, secrets_allowing(OPENAI_KEY, openai_api.url))

@@ -12,7 +12,7 @@ from functions.models.openai import IDEMPOTENCY_HEADER
 from functions.ports import ModelRequest, ToolCall, ToolSpec, Usage
 from functions.run.stop_reasons import classify_stop
 from tests.fakes.openai_api import ChatReply, FakeOpenAIAPI, call
-from tests.models.conftest import OPENAI_KEY, MakeOpenAI, openai_resource
+from tests.models.conftest import OPENAI_KEY, MakeOpenAI, openai_resource, secrets_allowing
 
 WEATHER = ToolSpec(
     "weather",
@@ -164,7 +164,7 @@ def test_usage_counts_cached_tokens_once_and_prices_exactly(
     openai_api.enqueue(ChatReply.text("ok", prompt_tokens=1000, completion_tokens=50, cached=800))
     pricing = {"inputPerMTok": 1.25, "outputPerMTok": 10, "cacheReadPerMTok": 0.125}
     resource = openai_resource(openai_api.url, stream=stream, pricing=pricing)
-    registry = ModelRegistry(lambda ns, name, key: OPENAI_KEY)
+    registry = ModelRegistry(secrets_allowing(OPENAI_KEY, openai_api.url))
     reply = registry.for_resource(resource).complete(ask())
     assert reply.usage == Usage(input=200, output=50, cache_read=800)
     # 200 x 1.25 + 50 x 10 + 800 x 0.125 = 250 + 500 + 100 = 850 per million

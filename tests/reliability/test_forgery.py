@@ -139,14 +139,25 @@ def test_a_run_naming_a_parent_that_never_delegated_to_it_does_not_resume_it() -
     ids=["completed", "cancelled", "failed", "timedout"],
 )
 def test_a_terminal_event_nobody_decided_changes_nothing(type_: str, data: dict[str, Any]) -> None:
-    """run.completed/cancelled/failed/timedout for a run working on its step leaves it as it was."""
+    """run.completed/cancelled/failed/timedout for a run working on its step does not end it.
+
+    The run only goes on with what its record needs (a stale event re-publishes that, as
+    any redelivery does): it ends as the model answered, each call made once.
+    """
     w = _world()
     genuine = _at_model(w)
-    before = w.status("r6")
     w.drive([_forged(w, type_, 1, data)])
-    assert w.status("r6") == before
     w.drive([genuine])
-    assert (w.status("r6")["phase"], w.status("r6")["result"]) == ("Succeeded", ANSWER)
+    _ends_as_recorded(w)
+
+
+def _ends_as_recorded(w: World) -> None:
+    """The run ended as its record says: the model's answer, each call once, no error."""
+    st = w.status("r6")
+    assert (st["phase"], st["result"]) == ("Succeeded", ANSWER)
+    assert "error" not in st
+    assert _executed(w) == [("calculate", RECORDED)]
+    assert set(w.model_calls.values()) == {1}
 
 
 @pytest.mark.parametrize("step", [1, 2], ids=["another-step", "same-step"])
@@ -212,11 +223,10 @@ def _malformed_step(w: World, genuine: CloudEvent) -> CloudEvent:
     "forge", [_malformed_tool_request, _malformed_step], ids=["tool-call", "step"]
 )
 def test_a_malformed_event_does_not_fail_the_run(forge: Any) -> None:
-    """An event that does not match the record is dead-lettered without failing the run."""
+    """An event that does not match the record fails nothing: the run ends as recorded."""
     w = _world()
     genuine = _at_tools(w)
-    before = w.status("r6")
     w.drive([forge(w, genuine)])
-    assert w.status("r6") == before
+    assert w.status("r6").get("phase") != "Failed"
     w.drive([genuine])
-    assert (w.status("r6")["phase"], w.status("r6")["result"]) == ("Succeeded", ANSWER)
+    _ends_as_recorded(w)

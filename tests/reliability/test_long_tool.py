@@ -1,11 +1,10 @@
-"""A tool call that takes longer than sweep's stall threshold runs once.
+"""A tool call that takes longer than its claim's lease, and than sweep's quiet time, runs once.
 
 Through the transitions with the test's clock: while the call is in flight, time moves
-400 s (past sweep's default 300 s stall threshold) in 10 s steps, 50 ms of real time
-apart, with a sweep tick at each step; the call's claim must hold (its lease renewed).
-In the embedded runtime with the real clock: sweep runs every 0.2 s with a stall
-threshold of 1 s while the run's one tool call (``slow`` on a real MCP stdio server) takes
-4 s.
+40 s (almost seven 6 s leases; sweep re-publishes a run's needs after 2 s of quiet) in 1 s
+steps, 50 ms of real time apart, with a sweep tick at each step; the call's claim must
+hold (its lease renewed). In the embedded runtime with the real clock: sweep runs every
+0.2 s while the run's one tool call (``slow`` on a real MCP stdio server) takes 4 s.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from tests.nats.shape import wait_terminal
 from tests.reliability.world import World
 
 TOOL_SECONDS = 4.0
-SWEEP = {"stallAfterSeconds": 1, "quickStallAfterSeconds": 1, "unseenAfterSeconds": 1}
 
 
 def _manifests(state: Path) -> list[dict[str, Any]]:
@@ -64,7 +62,7 @@ def _manifests(state: Path) -> list[dict[str, Any]]:
 def test_a_tool_call_longer_than_the_stall_threshold_runs_once(tmp_path: Path) -> None:
     """Sweep re-checks the run while its 4 s tool call is in flight; the tool runs once."""
     state = tmp_path / "mcp"
-    with Embedded(str(tmp_path / "state.db"), sweep_interval=0.2, sweep_settings=SWEEP) as rt:
+    with Embedded(str(tmp_path / "state.db"), sweep_interval=0.2) as rt:
         apply(rt.store, _manifests(state))
         run = wait_terminal(rt.store, "long-call", timeout=60)
     assert run["status"]["phase"] == "Succeeded", run["status"].get("error")
@@ -75,7 +73,8 @@ def test_a_tool_call_longer_than_the_stall_threshold_runs_once(tmp_path: Path) -
 
 
 def test_a_tool_call_past_the_stall_threshold_of_the_test_clock_runs_once() -> None:
-    """400 s of the test's clock pass, with sweep ticks, during one tool call: it runs once."""
+    """40 s of the test's clock (many leases, far past sweep's quiet time) pass during one
+    tool call, a sweep tick each second: the renewed claim holds and the tool runs once."""
     w = World()
     w.runs(1)
     ticks = []
@@ -83,7 +82,7 @@ def test_a_tool_call_past_the_stall_threshold_of_the_test_clock_runs_once() -> N
     def time_passes() -> None:
         for step in range(40):
             time.sleep(0.05)
-            w.clock.advance(10)
+            w.clock.advance(1)
             tick = make_event(types.TICK, "/baton/timer", {}, id_=f"tick/{step}")
             ticks.append(tick)
             w.drive([tick])

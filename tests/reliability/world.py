@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.v1.event import CloudEvent
@@ -87,6 +87,10 @@ class AnsweringModels:
 
     def for_resource(self, model: Resource) -> AnsweringModel:
         """The one model."""
+        return self.model
+
+    def for_models(self, models: Sequence[Resource]) -> AnsweringModel:
+        """The one model, whatever the failover chain."""
         return self.model
 
     def cost(self, model: Resource, usage: Mapping[str, int]) -> str:

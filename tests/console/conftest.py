@@ -1,0 +1,100 @@
+"""Fixtures for the console: ``baton serve`` under real gunicorn, and a real Chromium.
+
+The browser is Debian's ``chromium`` (installed by ``make tools``) driven by playwright
+with that executable: playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from functions.cli.manifests import apply
+from functions.ports import Resource
+from functions.resources.sqlite import SqliteStore
+from tests.fixtures.http import Served, serve_function
+from tests.fixtures.kube import require_component
+
+BATON = str(Path(sys.executable).parent / "baton")
+SAMPLES = Path(__file__).resolve().parents[2] / "config" / "samples"
+
+
+def chromium_path() -> str | None:
+    """The system Chromium, if installed."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@dataclass
+class Console:
+    """A served console and the store behind it."""
+
+    served: Served
+    store: SqliteStore
+
+    @property
+    def url(self) -> str:
+        """The console's page."""
+        return self.served.url + "console/"
+
+    def apply(self, text: str) -> list[Resource]:
+        """Create the resources of a YAML text (the server's runtime picks runs up)."""
+        docs = [d for d in yaml.safe_load_all(text) if d]
+        for doc in docs:
+            doc["metadata"].setdefault("namespace", "default")
+        return [a.obj for a in apply(self.store, docs, rerun=True)]
+
+    def sample(self, name: str) -> list[Resource]:
+        """Apply one of config/samples."""
+        return self.apply((SAMPLES / name).read_text())
+
+    def run(self, name: str) -> Resource:
+        """The run as stored now."""
+        return self.store.get("AgentRun", "default", name)
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[Console]:
+    """``baton serve`` (the embedded server, console mounted) on a fresh SQLite store."""
+    db = tmp_path / "state.db"
+    store = SqliteStore(str(db))
+    with serve_function(
+        None, store=f"sqlite:///{db}", log_dir=tmp_path, command=[BATON, "serve"]
+    ) as served:
+        yield Console(served, store)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (the system one) through playwright."""
+    path = chromium_path()
+    if path is None:
+        require_component("chromium is not installed (make tools installs it)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require_component("playwright is not installed (the test extra has it)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=path, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser page (1400x900), closed after the test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"the page raised: {errors}"
