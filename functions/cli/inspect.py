@@ -219,8 +219,10 @@ def cmd_events(args: argparse.Namespace) -> int:
         meta = run["metadata"]
         key = f"{meta.get('namespace', 'default')}/{meta['name']}"
         for ev in log.read(key, uid=meta.get("uid") or None):
-            rows.append({"time": _rfc3339(ev.time), "type": ev.type, "id": ev.id, "source": ev.source,
-                         "step": ev.step, "detail": ev.detail})  # fmt: skip
+            rows.append(
+                {"time": _rfc3339(ev.time), "type": ev.type, "id": ev.id, "source": ev.source,
+                 "step": ev.step, "detail": ev.detail}
+            )  # fmt: skip
         log.close()
     if args.output == "json":
         print(json.dumps(rows, indent=2))

@@ -126,10 +126,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     """Ask for a run to be cancelled (taken up by the next sweep)."""
     from functions.run import steering
 
+    namespace = namespace_of(args) or "default"
     try:
-        steering.cancel(_store(args), args.namespace, args.name, args.by)
+        steering.cancel(store_of(args), namespace, args.name, args.by)
     except NotFound:
-        print(f"baton: agentrun {args.namespace}/{args.name} not found", file=sys.stderr)
+        print(f"baton: agentrun {namespace}/{args.name} not found", file=sys.stderr)
         return 1
     except steering.RunKeptChanging as exc:
         print(f"baton: {exc}", file=sys.stderr)
@@ -149,7 +150,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
     try:
         _, calls = steering.decide(store, run, args.calls, reject=args.reject, by=args.by)
     except NotFound:
-        print(f"baton: agentrun {args.namespace}/{args.name} not found", file=sys.stderr)
+        print(f"baton: agentrun {run['metadata']['namespace']}/{args.name} gone", file=sys.stderr)
         return 1
     except (steering.NothingToDecide, steering.RunKeptChanging) as exc:
         print(f"baton: {exc}", file=sys.stderr)
@@ -163,9 +164,10 @@ def cmd_approve(args: argparse.Namespace) -> int:
 def _complete(args: argparse.Namespace, run: Resource, calls: list[str]) -> int:
     """Follow the run to its end; run it here when no runtime takes the decision up.
 
-    A ``baton run`` or ``baton serve`` on the same store acts on the annotation at its next
-    sweep (every second); when none does within ``TAKE_UP`` seconds, this process starts an
-    embedded runtime on the store and runs the rest of the run itself.
+    A ``baton run``/``baton serve`` on the store (it holds the store's lock) or a NATS
+    deployment acts on the decision at its next sweep (every second); when none did within
+    ``TAKE_UP`` seconds and no runtime holds the store, this process starts an embedded
+    runtime on it and runs the rest of the run itself.
     """
     from functions.runtime.embedded import Embedded
     from functions.runtime.eventlog import EventLog
@@ -175,19 +177,29 @@ def _complete(args: argparse.Namespace, run: Resource, calls: list[str]) -> int:
     log = EventLog(db_path(args))
     seen = {key: max((ev.seq for ev in log.read(key, uid=run["metadata"].get("uid"))), default=0)}
     deadline = time.monotonic() + TAKE_UP
-    while time.monotonic() < deadline:
+    taken = False
+    while not taken and time.monotonic() < deadline:
         st = store.get("AgentRun", ns, name).get("status") or {}
-        if not set(calls) & set(st.get("awaitingApproval") or []):
+        taken = not set(calls) & set(st.get("awaitingApproval") or [])
+        time.sleep(0 if taken else 0.1)
+    runtime: Embedded | None = None
+    if not taken:
+        try:
+            runtime = Embedded(db_path(args), offline_fallback=True)
+            runtime.start()
+        except RuntimeError:  # another runtime serves the store: it will take it up
+            runtime = None
+    try:
+        if runtime is None:
             print(f"{name}: taken up by a running baton; following it", flush=True)
-            code = follow.follow(store, log, [run], timeout=args.timeout, since=seen)
-            log.close()
-            return code
-        time.sleep(0.1)
-    log.close()
-    print(f"{name}: no baton runtime took it up; running it here", flush=True)
-    with Embedded(db_path(args), offline_fallback=True) as runtime:
+            return follow.follow(store, log, [run], timeout=args.timeout, since=seen)
+        print(f"{name}: no baton runtime took it up; running it here", flush=True)
         assert runtime.events is not None
         return follow.follow(runtime.store, runtime.events, [run], timeout=args.timeout, since=seen)
+    finally:
+        log.close()
+        if runtime is not None:
+            runtime.stop()
 
 
 def register(sub: Any) -> None:
