@@ -20,6 +20,7 @@ __all__ = ["BENCHMARKS", "QUICK_SKIP", "run_benchmark"]
 # name -> "module" (its run(quick)) or "external:<name>"
 BENCHMARKS: Final[dict[str, str]] = {
     "embedded": "bench.embedded",
+    "observe": "bench.observe",
     "growth": "bench.growth",
     "concurrency": "bench.concurrency",
     "coldstart": "bench.coldstart",

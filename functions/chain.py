@@ -19,6 +19,7 @@ from events import types
 from events.bus import Handler, Subscription
 from events.envelope import CloudEvent
 from functions import tracing
+from functions.observe.instrument import observed_handler
 from functions.ports import Deps
 
 __all__ = ["FUNCTIONS", "ROUTES", "Recorder", "Route", "subscriptions", "transition"]
@@ -103,9 +104,10 @@ def bind(function: str, deps: Deps, recorder: Recorder | None = None) -> Handler
             )
         return emitted
 
+    observed = observed_handler(function, run)
     if tracing.enabled():
-        return tracing.traced(function, run)
-    return run
+        return tracing.traced(function, observed)
+    return observed
 
 
 def subscriptions(

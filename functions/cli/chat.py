@@ -36,6 +36,8 @@ def cmd_webhook(args: argparse.Namespace) -> int:
         return 2
     env = Settings.from_env()
     store = args.store or os.environ.get("BATON_STORE") or f"sqlite:///{args.db}"
+    for warning in startup_warnings(config, None if args.sink else store):
+        print(f"baton webhook: warning: {warning}", file=sys.stderr)
     # No K_SINK: the messages run in this process (the embedded runtime), answers included.
     settings = dataclasses.replace(env, function="webhook", store=store, sink=args.sink)
     options: dict[str, Any] = {
@@ -110,6 +112,45 @@ def cmd_chat_send(args: argparse.Namespace) -> int:
         conn.close()
     print(f"HTTP {response.status} {answer}")
     return 0 if response.status < 300 else 1
+
+
+# Platforms whose answers need a bot token (Discord answers with the interaction's own token;
+# the generic webhook posts to the message's replyTo).
+_BOT_TOKENS = {"slack": "BATON_SLACK_BOT_TOKEN", "telegram": "BATON_TELEGRAM_BOT_TOKEN"}
+
+
+def startup_warnings(config: Any, store: str | None) -> list[str]:
+    """What would make the webhook take messages and never answer: said at start, not later."""
+    from events.sources.chat.config import read_secret
+
+    warnings = []
+    for platform in config.configured():
+        token = _BOT_TOKENS.get(platform)
+        if token and not read_secret(os.environ, token):
+            warnings.append(
+                f"{platform} messages are accepted but {token} is not set: "
+                "answers cannot be posted back"
+            )
+    if store is None:
+        return warnings  # a broker's deployment runs the messages: its store is not ours
+    from functions.ports import NotFound
+    from functions.serve.settings import build_store
+
+    namespace = config.namespace or "default"
+    agents = {config.default_agent, *config.platform_agents.values(), *config.selectable}
+    try:
+        target = build_store(store)
+        for agent in sorted(a for a in agents if a):
+            try:
+                target.get("Agent", namespace, agent)
+            except NotFound:
+                warnings.append(
+                    f"Agent {agent!r} does not exist in namespace {namespace}: its runs wait "
+                    "Pending until it is applied"
+                )
+    except Exception as exc:  # a store that does not answer is a warning here, not a crash
+        warnings.append(f"store {store} not readable: {exc}")
+    return warnings
 
 
 def register(sub: Any) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from functions.chain import ROUTES
 from functions.ports import Resource, Store
-from functions.run.status import is_terminal, parse_time
+from functions.run.status import is_terminal
 from functions.runtime.eventlog import EventLog, LoggedEvent
 
-__all__ = ["follow", "print_table", "print_transcript"]
+__all__ = ["approval_note", "follow", "print_table", "print_transcript", "short_type", "summarize"]
 
 _SHORT = {
     "dev.knative.apiserver.resource.add": "resource.add",
@@ -19,7 +20,8 @@ _SHORT = {
 }
 
 
-def _short(type_: str) -> str:
+def short_type(type_: str) -> str:
+    """An event type without its common prefix (``run.accepted``, ``resource.add``)."""
     return _SHORT.get(type_, type_.removeprefix("dev.baton."))
 
 
@@ -32,33 +34,86 @@ def _line(run: Resource, ev: LoggedEvent, started: float) -> str:
     to = _TAKEN_BY.get(ev.type, "-")
     return (
         f"{(time.monotonic() - started) * 1000:8.1f} ms  {run['metadata']['name']:<16} "
-        f"step {step:>2}  {_short(ev.type):<18} -> {to:<16} {ev.detail}"
+        f"step {step:>2}  {short_type(ev.type):<18} -> {to:<16} {ev.detail}"
     ).rstrip()
 
 
-def follow(store: Store, log: EventLog, runs: list[Resource], *, timeout: float) -> int:
-    """Print each run's events as they happen, then its answer; 0 if all Succeeded."""
+def _uid(run: Resource) -> str | None:
+    uid = run["metadata"].get("uid")
+    return str(uid) if uid else None
+
+
+def approval_note(run: Resource) -> str | None:
+    """What to tell a person when ``run`` waits for an approval, else None."""
+    st = run.get("status") or {}
+    if st.get("phase") != "AwaitingApproval":
+        return None
+    name = run["metadata"]["name"]
+    asked = next(
+        (
+            c.get("message", "")
+            for c in st.get("conditions") or []
+            if c.get("type") == "ToolApproved"
+        ),
+        "",
+    )
+    calls = ", ".join(st.get("awaitingApproval") or [])
+    return (
+        f"{name}: waits for approval: {asked or calls}\n"
+        f"  approve: baton approve {name}    reject: baton approve {name} --reject"
+    )
+
+
+def follow(
+    store: Store,
+    log: EventLog | None,
+    runs: list[Resource],
+    *,
+    timeout: float,
+    since: Mapping[str, int] | None = None,
+) -> int:
+    """Print each run's events as they happen, then its answer; 0 if all Succeeded.
+
+    ``log`` is the CloudEvents log (embedded and NATS shapes); without one (a cluster) the
+    run's phase changes are printed. ``since`` skips events already shown (by run key).
+    """
     started = time.monotonic()
-    cursors = {id(r): 0 for r in runs}
+    keys = {id(r): f"{r['metadata']['namespace']}/{r['metadata']['name']}" for r in runs}
+    cursors = {id(r): (since or {}).get(keys[id(r)], 0) for r in runs}
+    phases: dict[int, str] = {}
+    noted: set[tuple[int, str]] = set()
     done: dict[int, Resource] = {}
     while len(done) < len(runs) and time.monotonic() - started < timeout:
         for run in runs:
-            key = f"{run['metadata']['namespace']}/{run['metadata']['name']}"
-            for ev in log.read(key, cursors[id(run)], uid=run["metadata"].get("uid")):
-                cursors[id(run)] = ev.seq
-                print(_line(run, ev, started), flush=True)
-            if id(run) not in done:
-                current = store.get(
-                    "AgentRun", run["metadata"]["namespace"], run["metadata"]["name"]
-                )
-                if is_terminal(current):
-                    done[id(run)] = current
-        time.sleep(0.01)
+            if log is not None:
+                for ev in log.read(keys[id(run)], cursors[id(run)], uid=_uid(run)):
+                    cursors[id(run)] = ev.seq
+                    print(_line(run, ev, started), flush=True)
+            if id(run) in done:
+                continue
+            current = store.get("AgentRun", run["metadata"]["namespace"], run["metadata"]["name"])
+            phase = str((current.get("status") or {}).get("phase") or "")
+            if log is None and phase != phases.get(id(run), ""):
+                elapsed = (time.monotonic() - started) * 1000
+                print(f"{elapsed:8.1f} ms  {run['metadata']['name']:<16} {phase}", flush=True)
+            phases[id(run)] = phase
+            note = approval_note(current)
+            waiting = ",".join((current.get("status") or {}).get("awaitingApproval") or [])
+            if note and (id(run), waiting) not in noted:
+                noted.add((id(run), waiting))
+                print(note, flush=True)
+            if is_terminal(current):
+                done[id(run)] = current
+        time.sleep(0.01 if log is not None else 0.2)
     time.sleep(0.05)
     for run in runs:  # the last events (run.finished) may land just after the phase
-        key = f"{run['metadata']['namespace']}/{run['metadata']['name']}"
-        for ev in log.read(key, cursors[id(run)], uid=run["metadata"].get("uid")):
+        for ev in log.read(keys[id(run)], cursors[id(run)], uid=_uid(run)) if log else ():
             print(_line(run, ev, started), flush=True)
+    return summarize(runs, done, timeout)
+
+
+def summarize(runs: list[Resource], done: Mapping[int, Resource], timeout: float) -> int:
+    """Each run's outcome and answer; 0 if every run Succeeded."""
     ok = True
     for run in runs:
         final = done.get(id(run))
@@ -84,74 +139,11 @@ def follow(store: Store, log: EventLog, runs: list[Resource], *, timeout: float)
     return 0 if ok else 1
 
 
-def _age(obj: Resource) -> str:
-    created = parse_time(obj["metadata"].get("creationTimestamp"))
-    if created is None:
-        return "-"
-    secs = int(time.time() - created)
-    return f"{secs}s" if secs < 120 else f"{secs // 60}m" if secs < 7200 else f"{secs // 3600}h"
-
-
 def print_table(kind: str, objs: list[Resource]) -> None:
     """A kubectl-like table of resources."""
-    if kind == "AgentRun":
-        rows: list[tuple[str, ...]] = [("NAME", "PHASE", "AGENT", "STEP", "TOKENS", "AGE")]
-        rows += [
-            (
-                o["metadata"]["name"],
-                (o.get("status") or {}).get("phase", ""),
-                o["spec"]["agentRef"]["name"],
-                str((o.get("status") or {}).get("step", "")),
-                str(((o.get("status") or {}).get("tokenUsage") or {}).get("total", "")),
-                _age(o),
-            )
-            for o in objs
-        ]
-    elif kind == "Model":
-        rows = [("NAME", "PROVIDER", "MODEL", "AGE")]
-        rows += [
-            (
-                o["metadata"]["name"],
-                o["spec"].get("provider", ""),
-                o["spec"].get("model", ""),
-                _age(o),
-            )
-            for o in objs
-        ]
-    elif kind == "Agent":
-        rows = [("NAME", "MODEL", "TOOLS", "AGE")]
-        rows += [
-            (
-                o["metadata"]["name"],
-                o["spec"]["modelRef"]["name"],
-                str(len(o["spec"].get("tools") or [])),
-                _age(o),
-            )
-            for o in objs
-        ]
-    elif kind == "AgentTrigger":
-        rows = [("NAME", "AGENT", "READY", "REASON", "RUNS", "LAST FIRED", "AGE")]
-        for o in objs:
-            status = o.get("status") or {}
-            conditions = status.get("conditions") or []
-            ready: dict[str, Any] = next((c for c in conditions if c["type"] == "Ready"), {})
-            rows.append(
-                (
-                    o["metadata"]["name"],
-                    o["spec"]["agentRef"]["name"],
-                    str(ready.get("status", "")),
-                    str(ready.get("reason", "")),
-                    str(status.get("runsStarted", 0)),
-                    str(status.get("lastFired", "")),
-                    _age(o),
-                )
-            )
-    else:
-        rows = [("NAME", "TRANSPORT", "AGE")]
-        rows += [(o["metadata"]["name"], o["spec"].get("transport", ""), _age(o)) for o in objs]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    from functions.cli.output import print_objects
+
+    print_objects(kind, objs)
 
 
 def _blocks(content: Any) -> list[str]:

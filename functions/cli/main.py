@@ -9,11 +9,14 @@ import os
 import sys
 from collections.abc import Sequence
 
+from functions.cli.target import add_target_options
+
 __all__ = ["main"]
 
 # Modules that add subcommands: each has ``register(subparsers)``. A module that
 # is absent (a shape not installed) is skipped, so the CLI stays importable.
 COMMAND_MODULES = (
+    "functions.cli.inspect",
     "functions.cli.runs",
     "functions.cli.workers",
     "functions.cli.serve",
@@ -32,9 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("BATON_DB", ".baton/state.db"),
         help="embedded store file (default .baton/state.db, env BATON_DB)",
     )
+    add_target_options(parser)
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
     )
+    parser.add_argument("--version", action="version", version=f"baton {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -55,9 +60,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         code: int = args.func(args)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (| head): stop quietly. Python would complain again when it
+        # flushes stdout at exit, so stdout points at /dev/null from here on.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     return code
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("baton")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 if __name__ == "__main__":

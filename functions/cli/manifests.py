@@ -27,12 +27,12 @@ class ManifestError(ValueError):
     """A file that is not a list of baton resources."""
 
 
-def _checked_metadata(path: str, number: int, doc: dict[str, Any]) -> None:
+def _checked_metadata(path: str, number: int, doc: dict[str, Any], namespace: str) -> None:
     where = f"{path}: document {number} ({doc.get('kind')})"
     meta = doc.setdefault("metadata", {})
     if not isinstance(meta, dict):
         raise ManifestError(f"{where}: metadata must be a mapping, not {type(meta).__name__}")
-    meta.setdefault("namespace", "default")
+    meta.setdefault("namespace", namespace)
     if not is_namespace(meta["namespace"]):
         raise ManifestError(f"{where}: metadata.namespace {meta['namespace']!r} is not valid")
     name, generate = meta.get("name"), meta.get("generateName")
@@ -47,8 +47,10 @@ def _checked_metadata(path: str, number: int, doc: dict[str, Any]) -> None:
         raise ManifestError(f"{where}: metadata.generateName {str(generate)[:80]!r} is not valid")
 
 
-def load_files(paths: Iterable[str]) -> list[Resource]:
-    """Every YAML document in ``paths``, in apply order (Models first, AgentRuns last)."""
+def load_files(paths: Iterable[str], namespace: str = "default") -> list[Resource]:
+    """Every YAML document in ``paths``, in apply order (Models first, AgentRuns last).
+
+    A document without a namespace goes to ``namespace`` (``-n``)."""
     docs: list[Resource] = []
     for path in paths:
         try:
@@ -63,7 +65,7 @@ def load_files(paths: Iterable[str]) -> list[Resource]:
                     f"{path}: document {i + 1} is not a baton resource "
                     f"(kind must be one of {', '.join(KINDS)})"
                 )
-            _checked_metadata(path, i + 1, doc)
+            _checked_metadata(path, i + 1, doc, namespace)
             docs.append(doc)
     return sorted(docs, key=lambda d: KINDS.index(d["kind"]))
 

@@ -3,54 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from typing import Any
 
-import yaml
-
 from functions.cli import follow
+from functions.cli.inspect import find_run, kind_of
 from functions.cli.manifests import ManifestError, apply, load_files
+from functions.cli.target import (
+    add_namespace_options,
+    db_path,
+    is_kubernetes,
+    namespace_of,
+    store_of,
+)
 from functions.ports import Invalid, NotFound, Resource
 from functions.run.status import is_terminal
 
 __all__ = ["register"]
 
-KIND_ALIASES = {
-    "run": "AgentRun",
-    "runs": "AgentRun",
-    "agentrun": "AgentRun",
-    "agentruns": "AgentRun",
-    "ar": "AgentRun",
-    "agent": "Agent",
-    "agents": "Agent",
-    "model": "Model",
-    "models": "Model",
-    "mcpserver": "MCPServer",
-    "mcpservers": "MCPServer",
-    "agenttrigger": "AgentTrigger",
-    "agenttriggers": "AgentTrigger",
-    "triggers": "AgentTrigger",
-    "atr": "AgentTrigger",
-}
-
-
-def _store(args: argparse.Namespace) -> Any:
-    from functions.resources.sqlite import SqliteStore
-
-    return SqliteStore(args.db)
-
-
-def _kind(word: str) -> str:
-    try:
-        return KIND_ALIASES[word.lower()]
-    except KeyError:
-        raise SystemExit(
-            f"baton: unknown resource type {word!r} "
-            "(try runs, agents, models, mcpservers, triggers)"
-        ) from None
+TAKE_UP = 1.5  # seconds: a runtime's sweep (every second) acts on an approval within this
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -60,7 +33,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from functions.runtime.embedded import Embedded
 
     try:
-        docs = load_files(args.files)
+        docs = load_files(args.files, namespace_of(args) or "default")
     except ManifestError as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 2
@@ -76,7 +49,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from functions.cli.workers import run_via_nats
 
         return run_via_nats(args, docs)
-    with Embedded(args.db, offline_fallback=True) as runtime:
+    if is_kubernetes(args):
+        return _run_on_cluster(args, docs)
+    with Embedded(db_path(args), offline_fallback=True) as runtime:
         try:
             applied = apply(runtime.store, docs, rerun=True)
         except Invalid as exc:
@@ -89,10 +64,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         return follow.follow(runtime.store, runtime.events, runs, timeout=args.timeout)
 
 
+def _run_on_cluster(args: argparse.Namespace, docs: list[Resource]) -> int:
+    """Apply to the cluster and follow: its functions run the runs, this only watches."""
+    store = store_of(args)
+    try:
+        applied = apply(store, docs, rerun=True)
+    except Invalid as exc:
+        print(f"baton: {exc}", file=sys.stderr)
+        return 2
+    for item in applied:
+        print(item)
+    runs = [a.obj for a in applied if a.obj["kind"] == "AgentRun"]
+    return follow.follow(store, None, runs, timeout=args.timeout)
+
+
 def cmd_apply(args: argparse.Namespace) -> int:
     """Create or update resources without running anything."""
     try:
-        for item in apply(_store(args), load_files(args.files)):
+        docs = load_files(args.files, namespace_of(args) or "default")
+        for item in apply(store_of(args), docs):
             print(item)
     except (ManifestError, Invalid) as exc:
         print(f"baton: {exc}", file=sys.stderr)
@@ -100,65 +90,18 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_get(args: argparse.Namespace) -> int:
-    """List resources, or print one in full."""
-    store, kind = _store(args), _kind(args.kind)
-    if args.name:
-        try:
-            obj = store.get(kind, args.namespace, args.name)
-        except NotFound:
-            print(f"baton: {kind} {args.namespace}/{args.name} not found", file=sys.stderr)
-            return 1
-        if args.output == "json":
-            print(json.dumps(obj, indent=2))
-        elif args.output == "yaml":
-            print(yaml.safe_dump(obj, sort_keys=False), end="")
-        else:
-            follow.print_table(kind, [obj])
-        return 0
-    follow.print_table(kind, store.list(kind, args.namespace))
-    return 0
-
-
 def _run(args: argparse.Namespace) -> tuple[Any, Resource] | None:
-    store = _store(args)
-    try:
-        return store, store.get("AgentRun", args.namespace, args.name)
-    except NotFound:
-        print(f"baton: agentrun {args.namespace}/{args.name} not found", file=sys.stderr)
-        return None
-
-
-def cmd_logs(args: argparse.Namespace) -> int:
-    """Print the run's transcript from its journal."""
-    found = _run(args)
-    if found is None:
-        return 1
-    store, run = found
-    follow.print_transcript(store.read_journal(run))
-    return 0
-
-
-def cmd_events(args: argparse.Namespace) -> int:
-    """Print the run's chain of CloudEvents in order."""
-    from functions.runtime.eventlog import EventLog
-
-    found = _run(args)
-    if found is None:
-        return 1
-    uid = found[1]["metadata"].get("uid", "")
-    for ev in EventLog(args.db).read(f"{args.namespace}/{args.name}", uid=uid):
-        print(f"{ev.seq:>6}  {ev.type:<40} {ev.id}")
-    return 0
+    run = find_run(args)
+    return None if run is None else (store_of(args), run)
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
     """Delete one resource (a run's journal goes with it)."""
-    store, kind = _store(args), _kind(args.kind)
+    store, kind, namespace = store_of(args), kind_of(args.kind), namespace_of(args) or "default"
     try:
-        store.delete(kind, args.namespace, args.name)
+        store.delete(kind, namespace, args.name)
     except NotFound:
-        print(f"baton: {kind} {args.namespace}/{args.name} not found", file=sys.stderr)
+        print(f"baton: {kind} {namespace}/{args.name} not found", file=sys.stderr)
         return 1
     print(f"{kind.lower()}/{args.name} deleted")
     return 0
@@ -183,10 +126,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     """Ask for a run to be cancelled (taken up by the next sweep)."""
     from functions.run import steering
 
+    namespace = namespace_of(args) or "default"
     try:
-        steering.cancel(_store(args), args.namespace, args.name, args.by)
+        steering.cancel(store_of(args), namespace, args.name, args.by)
     except NotFound:
-        print(f"baton: agentrun {args.namespace}/{args.name} not found", file=sys.stderr)
+        print(f"baton: agentrun {namespace}/{args.name} not found", file=sys.stderr)
         return 1
     except steering.RunKeptChanging as exc:
         print(f"baton: {exc}", file=sys.stderr)
@@ -206,62 +150,93 @@ def cmd_approve(args: argparse.Namespace) -> int:
     try:
         _, calls = steering.decide(store, run, args.calls, reject=args.reject, by=args.by)
     except NotFound:
-        print(f"baton: agentrun {args.namespace}/{args.name} not found", file=sys.stderr)
+        print(f"baton: agentrun {run['metadata']['namespace']}/{args.name} gone", file=sys.stderr)
         return 1
     except (steering.NothingToDecide, steering.RunKeptChanging) as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 1
     print(f"agentrun/{args.name}: {'rejected' if args.reject else 'approved'} {', '.join(calls)}")
-    return 0
+    if args.no_wait or is_kubernetes(args):
+        return 0  # a cluster's sweep takes the annotation up
+    return _complete(args, found[1], calls)
+
+
+def _complete(args: argparse.Namespace, run: Resource, calls: list[str]) -> int:
+    """Follow the run to its end; run it here when no runtime takes the decision up.
+
+    A ``baton run``/``baton serve`` on the store (it holds the store's lock) or a NATS
+    deployment acts on the decision at its next sweep (every second); when none did within
+    ``TAKE_UP`` seconds and no runtime holds the store, this process starts an embedded
+    runtime on it and runs the rest of the run itself.
+    """
+    from functions.runtime.embedded import Embedded
+    from functions.runtime.eventlog import EventLog
+
+    store, ns, name = store_of(args), namespace_of(args) or "default", args.name
+    key = f"{ns}/{name}"
+    log = EventLog(db_path(args))
+    seen = {key: max((ev.seq for ev in log.read(key, uid=run["metadata"].get("uid"))), default=0)}
+    deadline = time.monotonic() + TAKE_UP
+    taken = False
+    while not taken and time.monotonic() < deadline:
+        st = store.get("AgentRun", ns, name).get("status") or {}
+        taken = not set(calls) & set(st.get("awaitingApproval") or [])
+        time.sleep(0 if taken else 0.1)
+    runtime: Embedded | None = None
+    if not taken:
+        try:
+            runtime = Embedded(db_path(args), offline_fallback=True)
+            runtime.start()
+        except RuntimeError:  # another runtime serves the store: it will take it up
+            runtime = None
+    try:
+        if runtime is None:
+            print(f"{name}: taken up by a running baton; following it", flush=True)
+            return follow.follow(store, log, [run], timeout=args.timeout, since=seen)
+        print(f"{name}: no baton runtime took it up; running it here", flush=True)
+        assert runtime.events is not None
+        return follow.follow(runtime.store, runtime.events, [run], timeout=args.timeout, since=seen)
+    finally:
+        log.close()
+        if runtime is not None:
+            runtime.stop()
 
 
 def register(sub: Any) -> None:
     """Add the run commands to the CLI."""
-
-    def ns(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-n", "--namespace", default="default")
-
     p = sub.add_parser("run", help="apply files and follow their AgentRuns to the end")
     p.add_argument("files", nargs="+")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the runs")
     p.add_argument("--nats", metavar="URL", help="submit through a NATS deployment (baton up)")
+    add_namespace_options(p)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("apply", help="create or update resources from files")
     p.add_argument("-f", "--filename", dest="files", action="append", required=True)
+    add_namespace_options(p)
     p.set_defaults(func=cmd_apply)
-    p = sub.add_parser("get", help="list resources or show one")
-    p.add_argument("kind")
-    p.add_argument("name", nargs="?")
-    p.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table")
-    ns(p)
-    p.set_defaults(func=cmd_get)
-    for name, func, text in (
-        ("logs", cmd_logs, "print a run's transcript"),
-        ("events", cmd_events, "print a run's chain of CloudEvents"),
-    ):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("name")
-        ns(p)
-        p.set_defaults(func=func)
     p = sub.add_parser("delete", help="delete a resource")
     p.add_argument("kind")
     p.add_argument("name")
-    ns(p)
+    add_namespace_options(p)
     p.set_defaults(func=cmd_delete)
     p = sub.add_parser("cancel", help="cancel a run")
     p.add_argument("name")
     p.add_argument("--by", default=os.environ.get("USER", "a user"), help="who cancels (recorded)")
-    ns(p)
+    add_namespace_options(p)
     p.set_defaults(func=cmd_cancel)
     p = sub.add_parser("approve", help="approve tool calls a run waits on (toolPolicy ask)")
     p.add_argument("name")
     p.add_argument("calls", nargs="*", help="tool call ids (default: every call it waits on)")
     p.add_argument("--reject", action="store_true", help="reject instead: the model is told")
     p.add_argument("--by", default=os.environ.get("USER", "a reviewer"), help="who decides")
-    ns(p)
+    p.add_argument(
+        "--no-wait", action="store_true", help="only record the decision; do not follow the run"
+    )
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to follow the run")
+    add_namespace_options(p)
     p.set_defaults(func=cmd_approve)
     p = sub.add_parser("wait", help="wait for a run to finish")
     p.add_argument("name")
     p.add_argument("--timeout", type=float, default=300.0)
-    ns(p)
+    add_namespace_options(p)
     p.set_defaults(func=cmd_wait)

@@ -158,7 +158,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--workers", type=int, default=int(os.environ.get("BATON_WORKERS", "1")))
     p.add_argument("--threads", type=int, default=int(os.environ.get("BATON_THREADS", "32")))
-    p.add_argument("--store", help="sqlite:///path or kubernetes (env BATON_STORE; default --db)")
+    p.add_argument(
+        "--store",
+        default=argparse.SUPPRESS,  # the global --store stays when this one is not given
+        help="sqlite:///path or kubernetes (env BATON_STORE; default --db)",
+    )
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("publish", help="send one CloudEvent to baton serve or a broker")
     p.add_argument("file", nargs="?", help="JSON/YAML file: the event's data, or a whole event")

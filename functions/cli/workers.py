@@ -28,10 +28,21 @@ def _url(args: argparse.Namespace) -> str:
     return str(url)
 
 
+def _serve_metrics(args: argparse.Namespace, what: str) -> None:
+    """``/metrics`` on ``--metrics-port`` (env BATON_METRICS_PORT), loopback unless told."""
+    if args.metrics_port is None:
+        return
+    from functions.observe.metrics import serve_metrics
+
+    port = serve_metrics(args.metrics_port, os.environ.get("BATON_BIND_HOST", "127.0.0.1"))
+    print(f"baton {what}: metrics on http://127.0.0.1:{port}/metrics", file=sys.stderr, flush=True)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """Serve functions from JetStream until SIGTERM/SIGINT."""
     from functions.runtime.workers import run_worker
 
+    _serve_metrics(args, "worker")
     run_worker(args.function or [], _url(args), args.db, offline_fallback=True)
     return 0
 
@@ -40,6 +51,7 @@ def cmd_source(args: argparse.Namespace) -> int:
     """Publish the store's AgentRun changes and sweep ticks until SIGTERM/SIGINT."""
     from functions.runtime.workers import run_source
 
+    _serve_metrics(args, "source")
     run_source(_url(args), args.db, sweep_interval=args.sweep_interval)
     return 0
 
@@ -77,6 +89,9 @@ def _supervise(url: str, args: argparse.Namespace) -> int:
     for group in groups:
         flags = [x for f in group for x in ("--function", f)]
         argvs[f"worker-{group[0] if group else 'all'}"] = [*common, "worker", "--nats", url, *flags]
+    if args.metrics_port is not None:  # one port each, from the one given: source first
+        for offset, argv in enumerate(argvs.values()):
+            argv += ["--metrics-port", str(args.metrics_port + offset)]
     children = {name: _spawn(argv, log_dir, name) for name, argv in argvs.items()}
     print(f"baton up: NATS {url}, store {args.db}, logs in {log_dir}/")
     for name, child in children.items():
@@ -147,18 +162,36 @@ def run_via_nats(args: argparse.Namespace, docs: list[Resource]) -> int:
     return follow.follow(store, EventLog(args.db), runs, timeout=args.timeout)
 
 
+def metrics_port(p: argparse.ArgumentParser) -> None:
+    """The ``--metrics-port`` option (env BATON_METRICS_PORT; 0 picks a free port)."""
+    env = os.environ.get("BATON_METRICS_PORT")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(env) if env else None,
+        help="serve Prometheus /metrics on this port (env BATON_METRICS_PORT; 0: any free port)",
+    )
+
+
 def register(sub: Any) -> None:
     """Add the NATS commands to the CLI."""
     p = sub.add_parser("worker", help="serve functions from NATS JetStream")
     p.add_argument("--function", action="append", help="function to serve (repeat; default: all)")
     p.add_argument("--nats", help="NATS URL (env BATON_NATS_URL)")
+    metrics_port(p)
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("source", help="publish AgentRun changes and sweep ticks to NATS")
     p.add_argument("--nats", help="NATS URL (env BATON_NATS_URL)")
     p.add_argument("--sweep-interval", type=float, default=1.0)
+    metrics_port(p)
     p.set_defaults(func=cmd_source)
     p = sub.add_parser("up", help="run a local NATS deployment: nats-server, workers, source")
     p.add_argument("--nats", help="use this NATS server instead of starting one")
     p.add_argument("--port", type=int, help="port for the local nats-server (default: free)")
     p.add_argument("--single", action="store_true", help="one worker process for all functions")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics: source on PORT, each worker on the next",
+    )
     p.set_defaults(func=cmd_up)

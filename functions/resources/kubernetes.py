@@ -38,7 +38,7 @@ from functions.resources.k8s_secrets import read_secret
 from functions.resources.names import name_segment, namespace_segment
 from functions.resources.schema import validate_and_default
 
-__all__ = ["PLURALS", "KubernetesStore", "kubernetes_store"]
+__all__ = ["PLURALS", "KubeWatch", "KubernetesStore", "kubernetes_store"]
 
 Journal = list[tuple[str, dict[str, Any]]]
 
@@ -225,14 +225,15 @@ class KubernetesStore:
             # first next(): a write between the call and the first read must be seen.
             page = self.api.request("GET", self._path(kind, namespace), query={"limit": "1"})
             since = str(page["metadata"]["resourceVersion"])
-        stream = self._changes(kind, namespace, since, deadline)
-        if changes:
-            wanted = frozenset(changes)
-            return (event for event in stream if event.type in wanted)
-        return stream
+        return KubeWatch(self, kind, namespace, since, deadline, changes)
 
     def _changes(
-        self, kind: str, namespace: str | None, version: str, deadline: float | None
+        self,
+        kind: str,
+        namespace: str | None,
+        version: str,
+        deadline: float | None,
+        seen: KubeWatch | None = None,
     ) -> Iterator[WatchEvent]:
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -253,6 +254,8 @@ class KubernetesStore:
                 if kind_of_event == "ERROR":
                     raise api_error(int(obj.get("code") or 500), json.dumps(obj))
                 version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                if seen is not None:
+                    seen.resource_version = version  # bookmarks too: a resume skips nothing
                 elsewhere = namespace is not None and (obj.get("metadata") or {}).get(
                     "namespace"
                 ) not in (None, namespace)
@@ -279,3 +282,32 @@ class KubernetesStore:
     def read_secret(self, namespace: str, name: str, key: str) -> str:
         """One value of a Secret (a Model's API key); never logged."""
         return read_secret(self.api, namespace, name, key)
+
+
+class KubeWatch(Iterator[WatchEvent]):
+    """A watch's events; ``resource_version`` is where a new watch carries on, missing nothing.
+
+    It moves with every event and bookmark the API server sends (filtered-out types
+    included), so ``watch(kind, since=w.resource_version)`` after this one ended sees a run
+    created between the two at once, instead of starting "from now" and leaving it to sweep.
+    """
+
+    def __init__(
+        self,
+        store: KubernetesStore,
+        kind: str,
+        namespace: str | None,
+        since: str,
+        deadline: float | None,
+        changes: Collection[str] | None,
+    ) -> None:
+        self.resource_version = since
+        wanted = frozenset(changes or ())
+        stream = store._changes(kind, namespace, since, deadline, self)
+        self._events = (e for e in stream if not wanted or e.type in wanted)
+
+    def __iter__(self) -> KubeWatch:
+        return self
+
+    def __next__(self) -> WatchEvent:
+        return next(self._events)

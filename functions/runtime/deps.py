@@ -6,6 +6,7 @@ import time
 
 from functions.models import ModelRegistry
 from functions.models.keys import SecretResolver
+from functions.observe.wiring import observed
 from functions.ports import Channels, Deps, Store
 from functions.tools import AgentToolbox
 
@@ -33,10 +34,11 @@ def build_deps(
 
         # Tokens and base URLs from the environment, read now (when the process starts).
         channels = ChatChannels.from_env()
-    return Deps(
+    deps = Deps(
         store=store,
         models=ModelRegistry(secrets, offline_fallback=offline_fallback),
         tools=AgentToolbox(store, secrets=secrets),
         clock=SystemClock(),
         channels=channels,
     )
+    return observed(deps)  # run Events and metrics at the seams (functions/observe)

@@ -11,7 +11,8 @@ state is written and sweep re-emits what is missing once a sink is configured.
 in-process bus and the store; POST / publishes the event into the bus and answers 202.
 Run it with one gunicorn worker (``baton serve`` does): each worker would run a chain.
 
-Both: ``GET /healthz`` (the process answers), ``GET /readyz`` (the store answers).
+Both: ``GET /healthz`` (the process answers), ``GET /readyz`` (the store answers),
+``GET /metrics`` (Prometheus, see ``functions.observe.metrics``).
 See ``functions.serve.replies`` for the status codes.
 """
 
@@ -29,10 +30,11 @@ from events.bus import Handler, matches
 from events.codecs.http import from_http, to_binary
 from events.datacheck import check_data, prepare
 from events.errors import BatonError, MalformedEvent
-from functions import chain
+from functions import chain, tracing
 from functions.ports import Deps, NotFound, Store, StoreError
 from functions.serve import replies
 from functions.serve.body import BodyError, bearer_matches, read_capped
+from functions.serve.observability import instrument_app
 from functions.serve.replies import Reply
 from functions.serve.settings import Settings, build_store, function_name
 
@@ -138,6 +140,9 @@ class EmbeddedRunner:
         self.takes = runtime.triggers.takes
 
     def __call__(self, event: BaseCloudEvent) -> Reply:
+        if tracing.enabled() and not event.get_extension("traceparent"):
+            # The bus runs the chain on other threads: the request's trace goes with the event.
+            event = tracing.with_traceparent(event, tracing.current_traceparent())
         if any(matches(event, f) for f in accepted_filters(None)):
             self.runtime.accept(event)  # stored before the 202: an accepted event is a promise
         else:  # an event for AgentTriggers with a cloudEvent source (Intake checked)
@@ -250,7 +255,7 @@ def create_app(
     def routing_error(exc: HTTPException) -> Response:
         return answer(replies.http_error(exc.code or 500, exc.name, exc.description or ""))
 
-    return app
+    return instrument_app(app)
 
 
 def _close_all(closers: list[Callable[[], None]]) -> None:

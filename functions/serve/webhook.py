@@ -172,4 +172,6 @@ def create_webhook_app(
     def routing_error(exc: HTTPException) -> Response:
         return answer(replies.http_error(exc.code or 500, exc.name, exc.description or ""))
 
-    return app
+    from functions.serve.observability import instrument_app
+
+    return instrument_app(app)

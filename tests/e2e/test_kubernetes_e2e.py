@@ -168,3 +168,17 @@ def test_sample_run_succeeds_on_kubernetes_over_http(
     failures = [f for f in broker.failures() if f[2] != 0]
     assert failures == []
     assert broker.rejected() == []
+    # Each function wrote the run's Events as core/v1 Events: kubectl describe tells the story.
+    deadline = time.monotonic() + 10
+    while "Succeeded" not in (described := _events_of(kube, RUN)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for reason, source in (("Validated", "validate"), ("Started", "validate"),
+                           ("Succeeded", "finalize")):  # fmt: skip
+        assert any(line.split()[1:2] == [reason] and source in line
+                   for line in described.splitlines()), described  # fmt: skip
+
+
+def _events_of(kube: Cluster, name: str) -> str:
+    """The Events section of ``kubectl describe agentrun``."""
+    out = kube.kubectl("describe", "agentrun", name, "-n", NAMESPACE).stdout
+    return out.split("Events:", 1)[-1]

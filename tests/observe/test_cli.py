@@ -1,0 +1,262 @@
+"""The CLI as an operator used to kubectl uses it, on the embedded store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from events import types
+from events.envelope import make_event
+from functions.cli.main import main
+from functions.runtime.embedded import Embedded
+from tests.e2e.conftest import SAMPLES, docs_of, run_docs, sample, wait_terminal
+from tests.fixtures.http import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+BATON = [sys.executable, "-m", "functions.cli.main"]
+
+ASK = (REPO / "tests" / "e2e" / "test_people.py").read_text().split('ASK = """')[1].split('"""')[0]
+SLOW = """
+apiVersion: baton.dev/v1alpha1
+kind: Model
+metadata: {name: slow-model}
+spec:
+  provider: scripted
+  model: slow-1
+  script:
+    - text: "Thinking."
+      toolCalls: [{id: c1, name: calculate, input: {expression: "6 * 7"}}]
+      delayMs: 300
+    - text: "It is {{last_tool_result}}."
+      delayMs: 300
+---
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: slow}
+spec:
+  modelRef: {name: slow-model}
+  tools: [{builtin: calculate}]
+"""
+
+
+def _out(capsys: Any, *argv: str) -> str:
+    capsys.readouterr()
+    assert main(list(argv)) == 0
+    return str(capsys.readouterr().out)
+
+
+def _finished_run(embedded: Any) -> Embedded:
+    rt: Embedded = embedded(sweep_interval=0)
+    run_docs(rt, sample("tools"))
+    wait_terminal(rt, "tools-demo")
+    return rt
+
+
+def test_get_prints_what_kubectl_would(embedded: Any, capsys: Any) -> None:
+    """-o json is a List, -o name is kind/name, -o wide adds cost and trace, -A the namespace."""
+    rt = _finished_run(embedded)
+    db = ["--db", rt.db_path]
+    listed = json.loads(_out(capsys, *db, "get", "runs", "-o", "json"))
+    assert (listed["kind"], [i["metadata"]["name"] for i in listed["items"]]) == (
+        "List",
+        ["tools-demo"],
+    )
+    one = yaml.safe_load(_out(capsys, *db, "get", "run", "tools-demo", "-o", "yaml"))
+    assert one["status"]["phase"] == "Succeeded"
+    assert _out(capsys, *db, "get", "runs", "-o", "name") == "agentrun.baton.dev/tools-demo\n"
+    wide = _out(capsys, *db, "get", "runs", "-o", "wide").splitlines()
+    assert wide[0].split() == [
+        "NAME", "PHASE", "AGENT", "STEP", "TOKENS", "AGE", "COST", "TOOLS", "DURATION", "REASON",
+        "TRACE",
+    ]  # fmt: skip
+    assert "$0.003321" in wide[1] and one["status"]["traceID"] in wide[1]
+    every = _out(capsys, *db, "get", "agents", "-A").splitlines()
+    assert every[0].split()[:2] == ["NAMESPACE", "NAME"] and every[1].split()[:2] == [
+        "default",
+        "sre",
+    ]
+    assert _out(capsys, "--store", f"sqlite:///{rt.db_path}", "get", "models", "-o", "name") == (
+        "model.baton.dev/claude-sre\n"
+    )
+
+
+def test_label_selector_and_watch(embedded: Any, capsys: Any) -> None:
+    """-l keeps matching runs; -w prints a run created while it watches."""
+    rt: Embedded = embedded(sweep_interval=0)
+    docs = docs_of(SLOW)
+    run_docs(rt, docs)
+    for name, team in (("a-run", "red"), ("b-run", "blue")):
+        run_docs(rt, [{"apiVersion": "baton.dev/v1alpha1", "kind": "AgentRun",
+                       "metadata": {"name": name, "namespace": "default", "labels": {"team": team}},
+                       "spec": {"agentRef": {"name": "slow"}, "task": "6*7?"}}])  # fmt: skip
+    names = _out(capsys, "--db", rt.db_path, "get", "runs", "-l", "team=blue", "-o", "name")
+    assert names == "agentrun.baton.dev/b-run\n"
+
+    def later() -> None:
+        time.sleep(0.5)
+        run_docs(rt, [{"apiVersion": "baton.dev/v1alpha1", "kind": "AgentRun",
+                       "metadata": {"name": "c-run", "namespace": "default",
+                                    "labels": {"team": "blue"}},
+                       "spec": {"agentRef": {"name": "slow"}, "task": "6*7?"}}])  # fmt: skip
+
+    threading.Thread(target=later).start()
+    watched = _out(capsys, "--db", rt.db_path, "get", "runs", "-l", "team=blue", "-w",
+                   "--watch-timeout", "2")  # fmt: skip
+    lines = [line.split()[0] for line in watched.splitlines()]
+    assert lines[:2] == ["NAME", "b-run"]
+    assert "c-run" in lines[2:] and "a-run" not in lines
+
+
+def test_describe_shows_status_conditions_and_events(embedded: Any, capsys: Any) -> None:
+    """describe run: the phase, tokens, cost, conditions and the run's Events with From."""
+    rt = _finished_run(embedded)
+    time.sleep(0.1)  # the Events are written a few ms after the transition
+    text = _out(capsys, "--db", rt.db_path, "describe", "run", "tools-demo")
+    fields = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip()
+              for line in text.splitlines() if ":" in line}  # fmt: skip
+    assert fields["Phase"] == "Succeeded"
+    assert fields["Tokens"].startswith("791 (input 712, output 79")
+    events = text.split("Events:")[1].splitlines()[3:]
+    assert [line.split()[:2] for line in events] == [
+        ["Normal", "Validated"],
+        ["Normal", "Started"],
+        ["Normal", "Succeeded"],
+    ]
+    assert "finalize" in events[-1] and "2 model turns, 1 tool calls" in events[-1]
+
+
+def test_events_start_with_the_request_and_have_times(embedded: Any, capsys: Any) -> None:
+    """A run created from a published request lists that request first, then the chain."""
+    rt: Embedded = embedded(sweep_interval=0)
+    run_docs(rt, [d for d in sample("tools") if d["kind"] != "AgentRun"])
+    request = make_event(types.RUN_REQUESTED, "/test/producer", {"agent": "sre",
+                         "task": "What time is it?"}, id_="req-42")  # fmt: skip
+    rt.bus.publish(request)
+    deadline = time.monotonic() + 10
+    while not rt.store.list("AgentRun", "default"):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    name = rt.store.list("AgentRun", "default")[0]["metadata"]["name"]
+    wait_terminal(rt, name)
+    rows = json.loads(_out(capsys, "--db", rt.db_path, "events", name, "-o", "json"))
+    assert (rows[0]["type"], rows[0]["source"], rows[0]["id"]) == (
+        types.RUN_REQUESTED,
+        "/test/producer",
+        "req-42",
+    )
+    chain = [r["type"] for r in rows[1:]]
+    assert chain[0] == types.RESOURCE_ADD and chain[-1] == types.RUN_FINISHED
+    times = [r["time"] for r in rows[1:]]
+    assert all(times) and times == sorted(times)
+    table = _out(capsys, "--db", rt.db_path, "events", name).splitlines()
+    assert table[0].split()[:4] == ["TIME", "+MS", "STEP", "TYPE"]
+    assert "run.requested" in table[1] and "run.finished" in table[-1]
+
+
+def test_logs_follow_until_the_run_ends(embedded: Any, tmp_path: Path) -> None:
+    """logs -f prints the transcript as it grows and returns when the run is done."""
+    rt: Embedded = embedded(sweep_interval=0)
+    run_docs(rt, docs_of(SLOW))
+    run_docs(rt, [{"apiVersion": "baton.dev/v1alpha1", "kind": "AgentRun",
+                   "metadata": {"name": "slow-run", "namespace": "default"},
+                   "spec": {"agentRef": {"name": "slow"}, "task": "What is 6 * 7?"}}])  # fmt: skip
+    started = time.monotonic()
+    out = subprocess.run(
+        [*BATON, "--db", rt.db_path, "logs", "slow-run", "-f"],
+        capture_output=True, text=True, timeout=30, cwd=REPO,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert time.monotonic() - started >= 0.4  # it waited for the model, not just printed
+    assert "user: What is 6 * 7?" in out.stdout
+    assert out.stdout.rstrip().endswith("It is 42.")
+
+
+def test_version_and_a_closed_pipe(embedded: Any) -> None:
+    """--version names the release; `baton get ... | head -1` ends without a traceback."""
+    rt = _finished_run(embedded)
+    version = subprocess.run([*BATON, "--version"], capture_output=True, text=True, cwd=REPO)
+    assert version.stdout.strip() == "baton 0.1.0"
+    pipe = subprocess.run(
+        f"{' '.join(BATON)} --db {rt.db_path} get runs -o yaml | head -1",
+        shell=True, capture_output=True, text=True, cwd=REPO,
+        executable="/bin/bash", env={**os.environ, "PYTHONUNBUFFERED": "0"},
+    )  # fmt: skip
+    assert pipe.stdout == "apiVersion: v1\n"
+    assert pipe.stderr == ""
+
+
+def test_run_says_it_waits_and_approve_finishes_it(tmp_path: Path) -> None:
+    """`baton run` tells how to approve; `baton approve` from another shell completes it."""
+    (tmp_path / "ask.yaml").write_text(ASK.replace("DELAY", "0"))
+    db = str(tmp_path / "state.db")
+    running = subprocess.Popen(
+        [*BATON, "--db", db, "run", str(tmp_path / "ask.yaml"), "--timeout", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert running.stdout is not None
+    seen = []
+    for line in running.stdout:
+        seen.append(line)
+        if "approve: baton approve ask-run" in line:
+            break
+    assert any("ask-run: waits for approval: tool calculate (call call-1)" in s for s in seen)
+    approve = subprocess.run(
+        [*BATON, "--db", db, "approve", "ask-run", "--by", "alice"],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert approve.returncode == 0, approve.stdout + approve.stderr
+    assert "taken up by a running baton" in approve.stdout
+    assert "answer: Result: 42" in approve.stdout
+    rest, _ = running.communicate(timeout=60)
+    assert running.returncode == 0 and "answer: Result: 42" in rest
+
+
+def test_approve_completes_a_run_nobody_follows(embedded: Any, capsys: Any) -> None:
+    """With no runtime left on the store, approve runs the rest of the run itself."""
+    rt: Embedded = embedded(sweep_interval=0.1)
+    run_docs(rt, docs_of(ASK.replace("DELAY", "0")))
+    deadline = time.monotonic() + 10
+    while (rt.store.get("AgentRun", "default", "ask-run").get("status") or {}).get(
+        "phase"
+    ) != "AwaitingApproval":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    rt.stop()
+    out = _out(capsys, "--db", rt.db_path, "approve", "ask-run", "--by", "bob")
+    assert "no baton runtime took it up; running it here" in out
+    assert "answer: Result: 42" in out
+
+
+def test_webhook_warns_at_start(tmp_path: Path) -> None:
+    """A Slack secret without a bot token, and an Agent that is not there, are said at once."""
+    env = {**os.environ, "BATON_SLACK_SIGNING_SECRET": "s3cret"}
+    env.pop("BATON_SLACK_BOT_TOKEN", None)
+    port = free_port()
+    proc = subprocess.Popen(
+        [*BATON, "--db", str(tmp_path / "s.db"), "webhook", "--agent", "ghost",
+         "--port", str(port)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=REPO,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if "chat webhook on" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    text = "".join(lines)
+    assert "BATON_SLACK_BOT_TOKEN is not set: answers cannot be posted back" in text
+    assert "Agent 'ghost' does not exist in namespace default" in text
+    assert "s3cret" not in text
+    assert SAMPLES.exists()
