@@ -26,7 +26,9 @@ def short_type(type_: str) -> str:
 
 
 # Which function takes each type (the chain's routing), to say where an event goes.
-_TAKEN_BY = {r.filter["type"]: r.function for r in ROUTES}
+_TAKEN_BY = {
+    r.filter["type"]: r.function for r in ROUTES if r.filter.get("kind", "AgentRun") == "AgentRun"
+}
 
 
 def _line(run: Resource, ev: LoggedEvent, started: float) -> str:
