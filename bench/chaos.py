@@ -106,7 +106,8 @@ def _have_nats_server() -> bool:
 
 def run(quick: bool) -> Result:
     """Every shape with and without kills (quick: the embedded shape, 20 runs)."""
-    runs, seconds, deadline = (20, 5.0, 20.0) if quick else (200, 30.0, 60.0)
+    # Quick: long enough for the embedded server's kills (after 3-6 s of uptime) to land.
+    runs, seconds, deadline = (20, 12.0, 20.0) if quick else (200, 30.0, 60.0)
     shapes = ("embedded",) if quick else SHAPES
     seed = random.SystemRandom().randrange(1 << 32)
     result = Result("chaos", params={"runs": runs, "seconds": seconds, "seed": seed})

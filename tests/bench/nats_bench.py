@@ -24,8 +24,9 @@ from cloudevents.core.base import BaseCloudEvent
 
 from events.bus import Subscription
 from events.buses.jetstream import JetStreamBus, JetStreamConfig
-from events.envelope import CloudEvent, make_event
+from events.envelope import CloudEvent
 from events.types import LLM_REQUESTED, RUN_ACCEPTED
+from tests.fakes.events import valid_event
 
 __all__ = ["bench_nats", "main"]
 
@@ -68,7 +69,7 @@ def bench_bus(url: str, n: int, storage: str = "memory") -> dict[str, dict[str, 
 
     def prepare(event: BaseCloudEvent) -> list[CloudEvent]:
         entered[event.get_id()] = time.perf_counter()
-        return [make_event(LLM_REQUESTED, "/bench", {"n": 1}, id_=f"{event.get_id()}/llm")]
+        return [valid_event(LLM_REQUESTED, f"{event.get_id()}/llm", source="/bench")]
 
     def call_llm(event: BaseCloudEvent) -> list[CloudEvent]:
         entered[event.get_id()] = time.perf_counter()
@@ -85,7 +86,7 @@ def bench_bus(url: str, n: int, storage: str = "memory") -> dict[str, dict[str, 
         for i in range(n + WARMUP):
             id_ = f"run-{i}"
             start = time.perf_counter()
-            bus.publish(make_event(RUN_ACCEPTED, "/bench", {"n": i}, id_=id_))
+            bus.publish(valid_event(RUN_ACCEPTED, id_, source="/bench"))
             ready.acquire()
             if i >= WARMUP:
                 hop1.append(entered[id_] - start)

@@ -70,9 +70,13 @@ def console(tmp_path: Path) -> Iterator[Console]:
         yield Console(served, store)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium (the system one) through playwright."""
+    """Headless Chromium (the system one) through playwright, for one test module.
+
+    Playwright's sync API keeps an event loop running in the main thread while it lives:
+    held past its module it would break every later test that calls ``asyncio.run``.
+    """
     path = chromium_path()
     if path is None:
         require_component("chromium is not installed (make tools installs it)")
