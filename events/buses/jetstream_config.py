@@ -32,10 +32,12 @@ class JetStreamConfig:
     ack_wait: float = 6.0
     max_deliver: int = 5
     backoff_base: float = 0.5
-    backoff_max: float = 30.0
+    backoff_max: float = 5.0  # a retry waits at most this: a run is never parked for long
     concurrency: int = 4
-    pull_expires: float = 30.0
-    pull_heartbeat: float = 5.0
+    # A dead worker's pull requests keep taking messages until they expire: keep that short,
+    # so what the server hands a killed worker is redelivered within seconds, not 30 s.
+    pull_expires: float = 6.0
+    pull_heartbeat: float = 2.0
     dead_letter_consumer: str = "deadletter"
     request_timeout: float = 10.0
     connect_options: dict[str, Any] = field(default_factory=dict)
