@@ -26,8 +26,10 @@ _TOTALS_FIELDS: Final = {
 
 def cost_usd(usage_totals: Usage | Mapping[str, Any], pricing: Mapping[str, Any] | None) -> str:
     """USD cost of the tokens as a plain decimal string (``"0"`` without pricing)."""
+    if not pricing:
+        return "0"
     tokens = _tokens(usage_totals)
-    prices = pricing or {}
+    prices = pricing
     input_price = _price(prices, "inputPerMTok")
     rates = {
         "input": input_price,

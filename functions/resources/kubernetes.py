@@ -174,14 +174,18 @@ class KubernetesStore:
         The API server has no transaction across objects: a journal entry may land while
         the status write then conflicts. Entries are keyed and written once, so the retry
         (which decides again on the re-read run) finds them and writes the same status.
+        A status the CRD refuses is refused before any entry is written.
         """
+        body = _checked(obj, "status")
         for key, entry in (journal or {}).items():
             self.append_journal(obj, key, entry)
-        return self.update_status(obj)
+        return self._put(body, "status")
 
     def _replace(self, obj: Resource, sub: str) -> Resource:
-        kind, namespace, name = str(obj.get("kind", "")), _namespace(obj), self._name_of(obj)
-        body = _checked(obj, sub or None)
+        return self._put(_checked(obj, sub or None), sub)
+
+    def _put(self, body: Resource, sub: str) -> Resource:
+        kind, namespace, name = str(body.get("kind", "")), _namespace(body), self._name_of(body)
         try:
             result: Resource = self.api.request(
                 "PUT", self._path(kind, namespace, name, sub), body=body

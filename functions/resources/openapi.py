@@ -2,15 +2,16 @@
 
 A compiled node is a closure ``check(value, path, errors)`` that applies
 ``default:`` values in place and appends ``FieldError``s. Compilation happens once per CRD,
-so a write only pays for walking its own object. Messages follow the
-kube-apiserver's wording so users can search for them.
+so a write only pays for walking its own object; given ``before`` (the stored value, which
+was checked and defaulted when it was written), it walks only what differs from it.
+Messages follow the kube-apiserver's wording so users can search for them.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final, Protocol
 
 from functions.resources.openapi_values import (
     FORMATS,
@@ -24,7 +25,20 @@ from functions.resources.openapi_values import (
     value_checks,
 )
 
-__all__ = ["Check", "FieldError", "SchemaError", "compile_schema"]
+__all__ = ["NOTHING", "Check", "FieldError", "NodeCheck", "SchemaError", "compile_schema"]
+
+NOTHING: Final[Any] = object()  # no stored value to compare with: check everything
+
+
+class NodeCheck(Protocol):
+    """A compiled schema node: defaults ``value`` in place, appends what is wrong with it."""
+
+    def __call__(
+        self, value: Any, path: str, errors: list[FieldError], before: Any = NOTHING
+    ) -> None: ...
+
+
+_Children = Callable[[Any, str, list[FieldError], Any], None]
 
 
 def _accepted_types(expected: str | None) -> frozenset[type]:
@@ -41,7 +55,7 @@ def _default_factory(default: Any) -> Callable[[], Any]:
     return lambda: default
 
 
-def compile_schema(schema: Mapping[str, Any], where: str = "") -> Check:
+def compile_schema(schema: Mapping[str, Any], where: str = "") -> NodeCheck:
     """Compile one structural schema node (and its children) into a Check."""
     typ = schema.get("type")
     preserve = bool(schema.get("x-kubernetes-preserve-unknown-fields"))
@@ -58,9 +72,11 @@ def compile_schema(schema: Mapping[str, Any], where: str = "") -> Check:
     checks = value_checks(schema, where)
     children = _children(schema, where, typ, preserve)
 
-    def check(value: Any, path: str, errors: list[FieldError]) -> None:
+    def check(value: Any, path: str, errors: list[FieldError], before: Any = NOTHING) -> None:
         if value is None and nullable:
             return
+        if before is not NOTHING and value == before:
+            return  # as stored: checked and defaulted when it was written
         if type(value) not in accepted:
             shown = json_type(value)
             errors.append(
@@ -73,14 +89,14 @@ def compile_schema(schema: Mapping[str, Any], where: str = "") -> Check:
         for value_check in checks:
             value_check(value, path, errors)
         if children is not None:
-            children(value, path, errors)
+            children(value, path, errors, before)
 
     return check
 
 
 def _children(
     schema: Mapping[str, Any], where: str, typ: str | None, preserve: bool
-) -> Check | None:
+) -> _Children | None:
     if typ == "object":
         return _object_children(schema, where, preserve)
     if typ == "array":
@@ -90,8 +106,8 @@ def _children(
     return None
 
 
-def _object_children(schema: Mapping[str, Any], where: str, preserve: bool) -> Check | None:
-    props: dict[str, Check] = {
+def _object_children(schema: Mapping[str, Any], where: str, preserve: bool) -> _Children | None:
+    props: dict[str, NodeCheck] = {
         key: compile_schema(sub, f"{where}.{key}")
         for key, sub in (schema.get("properties") or {}).items()
     }
@@ -111,8 +127,9 @@ def _object_children(schema: Mapping[str, Any], where: str, preserve: bool) -> C
     if not props and not required and extra_check is None and preserve:
         return None
 
-    def children(value: dict[str, Any], path: str, errors: list[FieldError]) -> None:
+    def children(value: dict[str, Any], path: str, errors: list[FieldError], before: Any) -> None:
         prefix = f"{path}." if path else ""
+        was = before if isinstance(before, dict) else {}
         if None in value.values():
             for key in [k for k, v in value.items() if v is None and k in prunable]:
                 del value[key]
@@ -125,23 +142,25 @@ def _object_children(schema: Mapping[str, Any], where: str, preserve: bool) -> C
         for key, item in value.items():
             prop = props.get(key)
             if prop is not None:
-                prop(item, prefix + key, errors)
+                prop(item, prefix + key, errors, was.get(key, NOTHING))
             elif extra_check is not None:
-                extra_check(item, prefix + key, errors)
+                extra_check(item, prefix + key, errors, was.get(key, NOTHING))
             elif not preserve:
                 errors.append(FieldError(prefix + key, "field not declared in schema", True))
 
     return children
 
 
-def _array_children(schema: Mapping[str, Any], where: str) -> Check:
+def _array_children(schema: Mapping[str, Any], where: str) -> _Children:
     item_check = compile_schema(schema["items"], f"{where}[]")
     map_keys = tuple(schema.get("x-kubernetes-list-map-keys") or ())
     list_type = schema.get("x-kubernetes-list-type", "atomic")
 
-    def children(value: list[Any], path: str, errors: list[FieldError]) -> None:
+    def children(value: list[Any], path: str, errors: list[FieldError], before: Any) -> None:
+        was = before if isinstance(before, list) else []
         for index, item in enumerate(value):
-            item_check(item, f"{path}[{index}]", errors)
+            stored = was[index] if index < len(was) else NOTHING
+            item_check(item, f"{path}[{index}]", errors, stored)
         if list_type == "map" and map_keys and len(value) > 1:
             seen: set[str] = set()
             for index, item in enumerate(value):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from functions.ports import API_VERSION, GROUP, VERSION, Invalid, Resource
-from functions.resources.openapi import Check, FieldError, compile_schema
+from functions.resources.openapi import NOTHING, FieldError, NodeCheck, compile_schema
 
 __all__ = [
     "KindInfo",
@@ -82,8 +82,8 @@ class KindInfo:
     singular: str
     short_names: tuple[str, ...]
     required: tuple[str, ...]
-    spec: Check
-    status: Check
+    spec: NodeCheck
+    status: NodeCheck
 
     @property
     def resource(self) -> str:
@@ -188,12 +188,16 @@ def resource_name(kind: str) -> str:
     return kind_info(kind).resource
 
 
-def validate_and_default(obj: Resource, *, subresource: str | None = None) -> Resource:
+def validate_and_default(
+    obj: Resource, *, subresource: str | None = None, stored: Resource | None = None
+) -> Resource:
     """Apply CRD defaults to ``obj`` in place and validate it; raises Invalid.
 
     ``subresource=None`` checks metadata and spec (status is the status
     subresource's business and is not looked at); ``"status"`` checks metadata
-    and status only, as a status write cannot change anything else.
+    and status only, as a status write cannot change anything else. Given the
+    ``stored`` object a status write replaces, only the parts of status that differ
+    from it are walked (the rest was checked when it was written).
     """
     if subresource not in (None, "status"):
         raise ValueError(f"unknown subresource {subresource!r}")
@@ -222,7 +226,8 @@ def validate_and_default(obj: Resource, *, subresource: str | None = None) -> Re
             errors.append(FieldError(key, "field not declared in schema", True))
     if subresource == "status":
         if "status" in obj:
-            info.status(obj["status"], "status", errors)
+            was = (stored or {}).get("status", NOTHING)
+            info.status(obj["status"], "status", errors, was)
     else:
         for key in info.required:
             if key not in obj:

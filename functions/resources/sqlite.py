@@ -178,12 +178,15 @@ class SqliteStore:
         }
         if "status" in obj:
             probe["status"] = _json_copy(obj["status"])
-        validate_and_default(probe, subresource="status")
+        if not isinstance(probe["metadata"], dict) or not probe["metadata"].get("name"):
+            validate_and_default(probe, subresource="status")  # raises: names what is missing
         kind, namespace, name, expected_rv = _identity(probe)
         entries = [(key, _dumps(entry)) for key, entry in (journal or {}).items()]
 
         def replace_status(conn: sqlite3.Connection) -> Resource:
             stored = self._stored(conn, kind, namespace, name, expected_rv, probe)
+            # Checked against what it replaces: a commit changes a few fields of a status.
+            validate_and_default(probe, subresource="status", stored=stored)
             uid = stored["metadata"]["uid"]
             conn.executemany(
                 "INSERT OR IGNORE INTO journal (run_uid, key, entry) VALUES (?, ?, ?)",

@@ -59,10 +59,12 @@ def run(**spec: Any) -> dict[str, Any]:
     return resource("AgentRun", {"agentRef": {"name": "helper"}, **spec})
 
 
-def refused(obj: dict[str, Any], subresource: str | None = None) -> Invalid:
+def refused(
+    obj: dict[str, Any], subresource: str | None = None, stored: dict[str, Any] | None = None
+) -> Invalid:
     """The Invalid raised for ``obj`` (the test fails when it is accepted)."""
     with pytest.raises(Invalid) as caught:
-        validate_and_default(obj, subresource=subresource)
+        validate_and_default(obj, subresource=subresource, stored=stored)
     return caught.value
 
 
@@ -359,6 +361,31 @@ def test_bad_status_is_refused(status: dict[str, Any], path: str) -> None:
     obj = run()
     obj["status"] = status
     assert refused(obj, subresource="status").field == path
+
+
+def test_a_status_write_checks_what_differs_from_the_stored_status() -> None:
+    """Given the stored object, a change deep inside status is still checked and defaulted;
+    what equals the stored value is not walked again (it was checked when written)."""
+    stored = run()
+    stored["status"] = {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "claims": {"llm/1": {"owner": "a", "expiresAt": "2026-01-01T00:00:00Z"}},
+    }
+    validate_and_default(stored, subresource="status")
+    changed = copy.deepcopy(stored)
+    changed["status"]["claims"]["tool/1/c"] = {"owner": "b", "expiresAt": "soon"}
+    error = refused(changed, subresource="status", stored=stored)
+    assert error.field == "status.claims.tool/1/c.expiresAt"
+    second = copy.deepcopy(stored)
+    second["status"]["conditions"].append({"type": "Ready", "status": "False"})
+    assert refused(second, subresource="status", stored=stored).field == "status.conditions[1]"
+    # An unchanged part is taken as stored: the proof that it is not walked again.
+    grandfathered = copy.deepcopy(stored)
+    grandfathered["status"]["phase"] = "Sleeping"
+    validate_and_default(grandfathered, subresource="status", stored=grandfathered)
+    with pytest.raises(Invalid):
+        validate_and_default(grandfathered, subresource="status", stored=stored)
 
 
 def test_full_status_is_accepted() -> None:

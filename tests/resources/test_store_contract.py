@@ -18,6 +18,9 @@ RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 IDLE = 10.0
 
 
+_AT = "2026-01-01T00:00:00Z"
+
+
 def take(watch: Iterator[WatchEvent], count: int) -> list[WatchEvent]:
     """The next ``count`` events of a watch (fewer if it ends)."""
     return list(itertools.islice(watch, count))
@@ -203,6 +206,20 @@ def test_update_status_validates_status(store: Store, namespace: str, tag: str) 
     created = store.create(agent_run(unique(), namespace, tag))
     with pytest.raises(Invalid, match=r"status\.phase: Unsupported value: \"Sleeping\""):
         store.update_status({**created, "status": {"phase": "Sleeping"}})
+
+
+def test_a_bad_field_among_unchanged_ones_is_refused_and_nothing_is_written(
+    store: Store, namespace: str, tag: str
+) -> None:
+    """A commit that changes one nested field wrongly is refused, journal and all."""
+    created = store.create(agent_run(unique(), namespace, tag))
+    good = {"phase": "Running", "claims": {"llm/1": {"owner": "a", "expiresAt": _AT}}}
+    written = store.update_status({**created, "status": good})
+    bad = {**good, "claims": {**good["claims"], "tool/1/c": {"owner": "b", "expiresAt": "x"}}}
+    with pytest.raises(Invalid, match=r"status\.claims\.tool/1/c\.expiresAt"):
+        store.commit({**written, "status": bad}, {"turn/1": {"role": "assistant"}})
+    assert store.get("AgentRun", namespace, created["metadata"]["name"])["status"] == good
+    assert store.read_journal(written) == []
 
 
 def test_update_of_missing_object_is_not_found(store: Store, namespace: str, tag: str) -> None:
