@@ -2,11 +2,12 @@
 
 Several processes may share one database file (WAL mode lets readers run beside
 the one writer). Inside a process, writers queue instead of spinning in SQLite's
-busy handler, and share commits: whoever gets the write lock runs every queued
+busy handler, and share commits: one writer at a time leads, running every queued
 write in one transaction (a savepoint each, so one write's Conflict undoes only
-that write) and commits once. A commit is most of a write's cost, so under
-concurrency this multiplies write throughput; a lone writer pays nothing extra.
-A condition wakes this process's watches as soon as a commit lands.
+that write) and committing once, then wakes each writer whose write it carried
+(and hands the lead to the next one waiting). A commit is most of a write's cost,
+so under concurrency this multiplies write throughput; a lone writer pays nothing
+extra. A commit wakes only the watches of this process that follow what it changed.
 """
 
 from __future__ import annotations
@@ -76,6 +77,16 @@ class _Pending:
     done: bool = False
     result: Any = None
     error: BaseException | None = None
+    # Set when the write is done, or when its writer is to lead the next batch.
+    wake: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """A watch asleep until a commit changes what it follows (``None``: anything)."""
+
+    interest: frozenset[tuple[str, str]] | None
+    wake: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -85,7 +96,9 @@ class _Signal:
     lock: threading.Lock = field(default_factory=threading.Lock)
     queue: list[_Pending] = field(default_factory=list)
     queue_lock: threading.Lock = field(default_factory=threading.Lock)
-    changed: threading.Condition = field(default_factory=threading.Condition)
+    leading: bool = False  # a writer is committing batches (under queue_lock)
+    changed: threading.Lock = field(default_factory=threading.Lock)
+    waiters: set[_Waiter] = field(default_factory=set)
     writes: int = 0
     # Commits per (kind, change type), so a watch wakes only for what it follows: an
     # AgentRun ADDED watch sleeps through status writes, journal entries, other kinds.
@@ -167,18 +180,35 @@ class Database:
         signal = self._signal
         with signal.queue_lock:
             signal.queue.append(pending)
-        while not pending.done:
-            with signal.lock:
-                if pending.done:
-                    break  # a writer before us committed ours with its own
-                with signal.queue_lock:
-                    batch = signal.queue[:_MAX_BATCH]
-                    del signal.queue[:_MAX_BATCH]
-                self._commit(batch)
+            lead, signal.leading = not signal.leading, True
+        if not lead:
+            pending.wake.wait()  # done by the leader, or handed the lead
+        if not pending.done:
+            self._lead(pending)
         if pending.error is not None:
             raise pending.error
         result: T = pending.result
         return result
+
+    def _lead(self, own: _Pending) -> None:
+        """Commit queued batches until ``own`` is in one; then hand the lead on."""
+        signal = self._signal
+        try:
+            while not own.done:
+                with signal.queue_lock:
+                    batch = signal.queue[:_MAX_BATCH]
+                    del signal.queue[:_MAX_BATCH]
+                with signal.lock:
+                    self._commit(batch)
+                for pending in batch:
+                    if pending is not own:
+                        pending.wake.set()
+        finally:
+            with signal.queue_lock:
+                if signal.queue:
+                    signal.queue[0].wake.set()  # not done: its writer wakes to lead
+                else:
+                    signal.leading = False
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
@@ -264,12 +294,14 @@ class Database:
         signal = self._signal
         with signal.changed:
             signal.writes += 1
-            woken = bool(signal.noted)
-            for key in signal.noted:
+            noted = signal.noted
+            for key in noted:
                 signal.counts[key] = signal.counts.get(key, 0) + 1
-            signal.noted.clear()
-            if woken:
-                signal.changed.notify_all()
+            if noted:
+                for waiter in signal.waiters:
+                    if waiter.interest is None or not waiter.interest.isdisjoint(noted):
+                        waiter.wake.set()
+            signal.noted = set()
 
     def writes_seen(self, interest: frozenset[tuple[str, str]] | None = None) -> int:
         """A counter of this process's commits (of ``interest`` only), to wait for the next."""
@@ -282,13 +314,17 @@ class Database:
         self, seen: int, timeout: float, interest: frozenset[tuple[str, str]] | None = None
     ) -> None:
         """Sleep until a commit after ``seen`` (of ``interest``) in this process, or ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._signal.changed:
-            while self.writes_seen(interest) == seen:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._signal.changed.wait(left)
+        signal = self._signal
+        waiter = _Waiter(interest)
+        with signal.changed:
+            if self.writes_seen(interest) != seen:
+                return
+            signal.waiters.add(waiter)
+        try:
+            waiter.wake.wait(timeout)
+        finally:
+            with signal.changed:
+                signal.waiters.discard(waiter)
 
     def close(self) -> None:
         """Close every connection this Database opened."""
