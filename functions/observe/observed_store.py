@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from functions import tracing
 from functions.observe import run_events
+from functions.observe.metrics import metrics
 from functions.observe.recorder import EventRecorder
 from functions.ports import NotFound, Resource, Store
 
@@ -176,8 +177,6 @@ class ObservedStore:
             self.recorder.record(run, event, current_function.get() or None)
 
     def _count(self, run: Resource, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
-        from functions.observe.metrics import metrics
-
         old, new = str(before.get("phase") or ""), str(after.get("phase") or "")
         if old == new:
             return

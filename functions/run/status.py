@@ -6,6 +6,7 @@ holds the words its decisions use.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -56,10 +57,18 @@ class Stage:
     INPUT: Final = "Input"  # server mode (phase Serving): waiting for the next input
 
 
+_last_second: tuple[int, str] = (-1, "")  # every commit stamps a time: format each second once
+
+
 def rfc3339(ts: float) -> str:
-    """Seconds since the epoch as a Kubernetes timestamp (UTC, second or ms precision)."""
-    dt = datetime.fromtimestamp(ts, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    """Seconds since the epoch as a Kubernetes timestamp (UTC, millisecond precision)."""
+    global _last_second
+    second = math.floor(ts)
+    cached, prefix = _last_second
+    if cached != second:
+        prefix = datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _last_second = (second, prefix)
+    return f"{prefix}{min(int((ts - second) * 1000), 999):03d}Z"
 
 
 def parse_time(value: str | None) -> float | None:
