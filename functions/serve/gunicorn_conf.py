@@ -60,3 +60,11 @@ def worker_exit(server: Any, worker: Any) -> None:
     close = (extensions.get("baton") or {}).get("close")
     if close is not None:
         close()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker gone (ended or killed): its live gauges leave the merged /metrics with it."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from events.apiserver import resource_event
 from functions.cli.manifests import apply, load_files
 from functions.resources.sqlite import SqliteStore
 from tests.e2e.conftest import SAMPLES
-from tests.fixtures.http import free_port, post_event, request, serve_function
+from tests.fixtures.http import free_port, post_event, request, serve_function, wait_healthy
 from tests.fixtures.otlp import OTLPCollector
 from tests.observe.conftest import metric
 
@@ -65,6 +66,45 @@ def test_a_function_and_baton_serve_expose_metrics(tmp_path: Path) -> None:
     assert metric("baton_tool_calls_total", text, tool="current_time", outcome="ok") == 2
     assert metric("baton_model_tokens_total", text, model="claude-sonnet-4-5", kind="input") == 1424
     assert "process_resident_memory_bytes" in text
+
+
+def test_several_gunicorn_workers_count_as_one_service(tmp_path: Path) -> None:
+    """Two workers sharing PROMETHEUS_MULTIPROC_DIR: the counts of a worker that died stay in
+    every scrape (whichever worker answers it), and its live gauges go with it."""
+    db = tmp_path / "state.db"
+    store = SqliteStore(str(db))
+    apply(store, load_files([str(SAMPLES / "tools.yaml")]))
+    template = store.get("AgentRun", "default", "tools-demo")
+    runs = []
+    for index in range(12):
+        doc = {k: template[k] for k in ("apiVersion", "kind", "spec")}
+        runs.append(store.create({**doc, "metadata": {"name": f"multi-{index}"}}))
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = {
+        "BATON_OFFLINE_MODELS": "1",
+        "ANTHROPIC_API_KEY": "",
+        "BATON_WORKERS": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(shared),
+    }
+    with serve_function("validate", store=f"sqlite:///{db}", log_dir=tmp_path, env=env) as fn:
+        for run in runs:
+            assert post_event(fn.url, resource_event("ADDED", run)).status in (200, 202)
+        counted = {int(p.stem.rsplit("_", 1)[-1]) for p in shared.glob("counter_*.db")}
+        assert counted, "no worker wrote its counters to PROMETHEUS_MULTIPROC_DIR"
+        for pid in counted:  # every worker that counted dies; gunicorn starts new ones
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        live = [shared / f"gauge_livesum_{pid}.db" for pid in counted]
+        assert any(path.exists() for path in live)  # the in-flight gauge, written per worker
+        while any(path.exists() for path in live):
+            assert time.monotonic() < deadline, "a dead worker's live gauges were kept"
+            time.sleep(0.05)
+        wait_healthy(fn.url, fn.process, fn.log)
+        scrapes = [_scrape(fn.url + "metrics") for _ in range(4)]
+    for text in scrapes:
+        assert metric("baton_transitions_total", text, function="validate", outcome="ok") == 12
+        assert metric("baton_runs_started_total", text, namespace="default") == 12
 
 
 def test_nats_workers_expose_metrics_and_export_traces(nats_url: str, tmp_path: Path) -> None:
