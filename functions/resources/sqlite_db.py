@@ -18,8 +18,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
+
+from functions.resources.sqlite_signal import Pending, signal_for
 
 __all__ = ["SCHEMA", "Database"]
 
@@ -65,55 +66,7 @@ _BUSY_TIMEOUT_MS = 10_000
 _FIRST_RETRY_S = 0.00005
 _LAST_RETRY_S = 0.002
 _MMAP_BYTES = 256 * 1024 * 1024
-_MAX_BATCH = 128
 T = TypeVar("T")
-
-
-@dataclass
-class _Pending:
-    """One queued write and, once committed (or refused), its outcome."""
-
-    work: Callable[[sqlite3.Connection], Any]
-    done: bool = False
-    result: Any = None
-    error: BaseException | None = None
-    # Set when the write is done, or when its writer is to lead the next batch.
-    wake: threading.Event = field(default_factory=threading.Event)
-
-
-@dataclass(eq=False)
-class _Waiter:
-    """A watch asleep until a commit changes what it follows (``None``: anything)."""
-
-    interest: frozenset[tuple[str, str]] | None
-    wake: threading.Event = field(default_factory=threading.Event)
-
-
-@dataclass
-class _Signal:
-    """Process-wide write queue, write lock and change signal for one database file."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    queue: list[_Pending] = field(default_factory=list)
-    queue_lock: threading.Lock = field(default_factory=threading.Lock)
-    leading: bool = False  # a writer is committing batches (under queue_lock)
-    changed: threading.Lock = field(default_factory=threading.Lock)
-    waiters: set[_Waiter] = field(default_factory=set)
-    writes: int = 0
-    # Commits per (kind, change type), so a watch wakes only for what it follows: an
-    # AgentRun ADDED watch sleeps through status writes, journal entries, other kinds.
-    counts: dict[tuple[str, str], int] = field(default_factory=dict)
-    noted: set[tuple[str, str]] = field(default_factory=set)  # in the open transaction
-
-
-_SIGNALS: dict[str, _Signal] = {}
-_SIGNALS_LOCK = threading.Lock()
-
-
-def _signal_for(path: str) -> _Signal:
-    # Two stores on one file in one process share a lock and wake each other.
-    with _SIGNALS_LOCK:
-        return _SIGNALS.setdefault(path, _Signal())
 
 
 class Database:
@@ -125,7 +78,7 @@ class Database:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self._pool: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
-        self._signal = _signal_for(self.path)
+        self._signal = signal_for(self.path)
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         # The one connection that writes, used only under the write lock. It does
@@ -176,39 +129,12 @@ class Database:
 
         An exception from ``work`` undoes only its own changes and is raised here.
         """
-        pending = _Pending(work)
-        signal = self._signal
-        with signal.queue_lock:
-            signal.queue.append(pending)
-            lead, signal.leading = not signal.leading, True
-        if not lead:
-            pending.wake.wait()  # done by the leader, or handed the lead
-        if not pending.done:
-            self._lead(pending)
+        pending = Pending(work)
+        self._signal.submit(pending, self._commit)
         if pending.error is not None:
             raise pending.error
         result: T = pending.result
         return result
-
-    def _lead(self, own: _Pending) -> None:
-        """Commit queued batches until ``own`` is in one; then hand the lead on."""
-        signal = self._signal
-        try:
-            while not own.done:
-                with signal.queue_lock:
-                    batch = signal.queue[:_MAX_BATCH]
-                    del signal.queue[:_MAX_BATCH]
-                with signal.lock:
-                    self._commit(batch)
-                for pending in batch:
-                    if pending is not own:
-                        pending.wake.set()
-        finally:
-            with signal.queue_lock:
-                if signal.queue:
-                    signal.queue[0].wake.set()  # not done: its writer wakes to lead
-                else:
-                    signal.leading = False
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
@@ -224,7 +150,7 @@ class Database:
             time.sleep(delay)
             delay = min(delay * 2, _LAST_RETRY_S)
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, batch: list[Pending]) -> None:
         conn = self._writer
         alone = len(batch) == 1
         committed = False
@@ -291,40 +217,17 @@ class Database:
 
     def notify(self) -> None:
         """Wake the watches of this process that follow what was just committed."""
-        signal = self._signal
-        with signal.changed:
-            signal.writes += 1
-            noted = signal.noted
-            for key in noted:
-                signal.counts[key] = signal.counts.get(key, 0) + 1
-            if noted:
-                for waiter in signal.waiters:
-                    if waiter.interest is None or not waiter.interest.isdisjoint(noted):
-                        waiter.wake.set()
-            signal.noted = set()
+        self._signal.notify()
 
     def writes_seen(self, interest: frozenset[tuple[str, str]] | None = None) -> int:
         """A counter of this process's commits (of ``interest`` only), to wait for the next."""
-        signal = self._signal
-        if interest is None:
-            return signal.writes
-        return sum(signal.counts.get(key, 0) for key in interest)
+        return self._signal.writes_seen(interest)
 
     def wait_for_write(
         self, seen: int, timeout: float, interest: frozenset[tuple[str, str]] | None = None
     ) -> None:
         """Sleep until a commit after ``seen`` (of ``interest``) in this process, or ``timeout``."""
-        signal = self._signal
-        waiter = _Waiter(interest)
-        with signal.changed:
-            if self.writes_seen(interest) != seen:
-                return
-            signal.waiters.add(waiter)
-        try:
-            waiter.wake.wait(timeout)
-        finally:
-            with signal.changed:
-                signal.waiters.discard(waiter)
+        self._signal.wait_for_write(seen, timeout, interest)
 
     def close(self) -> None:
         """Close every connection this Database opened."""
