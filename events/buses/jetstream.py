@@ -15,6 +15,7 @@ calls are bridged with ``run_coroutine_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import threading
@@ -251,9 +252,24 @@ class JetStreamBus:
             log.debug("closing a disconnected client: %r", exc)
 
     def _stop_loop(self) -> None:
+        if self._loop.is_running():
+            # nats-py leaves a task per subscription: ended here, not by the garbage
+            # collector after the loop is closed ("Event loop is closed").
+            with contextlib.suppress(RuntimeError):
+                asyncio.run_coroutine_threadsafe(_end_tasks(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._loop.close()
         self._executor.shutdown(wait=False)
+
+
+async def _end_tasks() -> None:
+    """Cancel every other task on this loop and wait for them to finish."""
+    rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:
