@@ -1,9 +1,11 @@
-"""Fixtures for the Anthropic adapter tests: a fake Messages API and Models bound to it."""
+"""Fixtures for the model adapter tests: the fake model APIs and Models bound to them."""
 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -11,8 +13,8 @@ import pytest
 from functions.models.anthropic import AnthropicModel
 from functions.models.keys import ApiKey
 from functions.models.openai import OpenAIModel
-from tests.fakes.messages_api import FakeMessagesAPI
-from tests.fakes.openai_api import FakeOpenAIAPI
+from tests.fakes.messages_api import FakeMessagesAPI, Reply
+from tests.fakes.openai_api import ChatReply, FakeOpenAIAPI
 
 API_KEY = "sk-ant-test-5ecret-d0-not-leak"
 KEY_SOURCE = "Secret team-a/anthropic key api-key"
@@ -138,3 +140,34 @@ def secrets_allowing(key: str, *base_urls: str) -> Any:
         return key
 
     return resolve
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One provider's fake API, Model factory, key and text reply, for tests both share."""
+
+    name: str
+    api: FakeMessagesAPI | FakeOpenAIAPI
+    make: Callable[..., AnthropicModel | OpenAIModel]
+    key: str
+    key_source: str
+    text: Callable[..., Reply | ChatReply]
+
+
+@pytest.fixture(params=["anthropic", "openai"])
+def provider(request: pytest.FixtureRequest) -> Provider:
+    """Each provider in turn: the same failure must map to the same baton error."""
+    if request.param == "anthropic":
+        api, make = request.getfixturevalue("api"), request.getfixturevalue("make_model")
+        return Provider("anthropic", api, make, API_KEY, KEY_SOURCE, Reply.text)
+    api, make = request.getfixturevalue("openai_api"), request.getfixturevalue("make_openai")
+    return Provider("openai", api, make, OPENAI_KEY, OPENAI_KEY_SOURCE, ChatReply.text)
+
+
+def assert_no_key(error: BaseException, logs: list[logging.LogRecord], key: str = API_KEY) -> None:
+    """The key is in no exception text (the whole chain) and no log record."""
+    assert key not in "".join(traceback.format_exception(error))
+    for record in logs:
+        assert key not in record.getMessage()
+        if record.exc_info:
+            assert key not in "".join(traceback.format_exception(*record.exc_info))
