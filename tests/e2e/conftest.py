@@ -17,6 +17,24 @@ from functions.runtime.embedded import Embedded
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "config" / "samples"
 
+# A lead agent (Model lead-model) that delegates to researcher sub-agents (Model
+# helper-model), two at a time; a test adds the two Models and the AgentRun it needs.
+RESEARCH_TEAM = """
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: researcher}
+spec:
+  modelRef: {name: helper-model}
+---
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: lead}
+spec:
+  modelRef: {name: lead-model}
+  tools: [{agent: researcher, description: Research one topic}]
+  subagents: {maxChildrenPerAgent: 2, maxConcurrent: 2}
+"""
+
 
 def docs_of(text: str) -> list[dict[str, Any]]:
     """YAML documents with the default namespace filled in."""
