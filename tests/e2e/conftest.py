@@ -13,6 +13,7 @@ import yaml
 from functions.cli.manifests import apply
 from functions.run.status import is_terminal
 from functions.runtime.embedded import Embedded
+from tests.fixtures.logs import all_logs  # noqa: F401 - the fixture, shared
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "config" / "samples"

@@ -15,6 +15,7 @@ from functions.models.keys import ApiKey
 from functions.models.openai import OpenAIModel
 from tests.fakes.messages_api import FakeMessagesAPI, Reply
 from tests.fakes.openai_api import ChatReply, FakeOpenAIAPI
+from tests.fixtures.logs import all_logs  # noqa: F401 - the fixture, shared
 
 API_KEY = "sk-ant-test-5ecret-d0-not-leak"
 KEY_SOURCE = "Secret team-a/anthropic key api-key"
@@ -60,24 +61,6 @@ def make_model(api: FakeMessagesAPI) -> Iterator[MakeModel]:
     yield make
     for model in built:
         model.close()
-
-
-@pytest.fixture
-def all_logs() -> Iterator[list[logging.LogRecord]]:
-    """Every log record of every logger at DEBUG and above, for scanning for secrets."""
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    root = logging.getLogger()
-    handler, level = Keep(logging.DEBUG), root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield records
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 OPENAI_KEY = "sk-proj-test-5ecret-d0-not-leak"
