@@ -346,13 +346,7 @@ def test_a_run_sweep_cannot_evaluate_is_marked_and_the_others_proceed(h):
 
 def _delegating_parent(h):
     """Parent r1 whose call t1 went to a sub-agent run; returns the child's name."""
-    h.model()
-    h.agent("helper")
-    h.agent(tools=[{"agent": "helper", "name": "ask_helper"}])
-    h.run()
-    h.models.script("m1", tool_use(("t1", "ask_helper", {"task": "find x"})))
-    (req,) = call_llm.handle(h.prepared()[0], h.deps)
-    call_tool.handle(req, h.deps)
+    h.delegating_run()
     return h.status()["delegations"]["t1"]["name"]
 
 
