@@ -6,22 +6,9 @@ import logging
 
 import pytest
 
-from events.errors import BatonError, TransientError
-from functions.ports import ModelRequest
-from tests.fakes.messages_api import FakeMessagesAPI, Fault, Reply
-from tests.models.conftest import MakeModel, assert_no_key
-
-REQUEST = ModelRequest(system="s", messages=[{"role": "user", "content": "hi"}])
-
-
-def failure(
-    model_call: MakeModel, api: FakeMessagesAPI, script: Fault | Reply, **spec: object
-) -> BatonError:
-    """Script one reply, make one call, return the baton error it raised."""
-    api.enqueue(script)
-    with pytest.raises(BatonError) as caught:
-        model_call(**spec).complete(REQUEST)
-    return caught.value
+from events.errors import TransientError
+from tests.fakes.messages_api import FakeMessagesAPI, Fault
+from tests.models.conftest import MakeModel, assert_no_key, failure
 
 
 def test_429_retry_after_ms_wins(api: FakeMessagesAPI, make_model: MakeModel) -> None:

@@ -6,27 +6,16 @@ import logging
 
 import pytest
 
-from events.errors import BatonError, PermanentError, TransientError
-from functions.ports import ModelRequest
+from events.errors import PermanentError, TransientError
 from tests.fakes.messages_api import Fault
-from tests.models.conftest import Provider, assert_no_key
-
-REQUEST = ModelRequest(system="s", messages=[{"role": "user", "content": "hi"}])
-
-
-def failure(provider: Provider, script: object, **spec: object) -> BatonError:
-    """Script one reply, make one call, return the baton error it raised."""
-    provider.api.enqueue(script)  # type: ignore[arg-type]
-    with pytest.raises(BatonError) as caught:
-        provider.make(**spec).complete(REQUEST)
-    return caught.value
+from tests.models.conftest import REQUEST, Provider, assert_no_key, failure
 
 
 def test_429_is_transient_with_retry_after(
     provider: Provider, all_logs: list[logging.LogRecord]
 ) -> None:
     """A rate limit asks for a retry after the server's retry-after seconds."""
-    error = failure(provider, Fault.status_code(429, "slow down", retry_after=7))
+    error = failure(provider.make, provider.api, Fault.status_code(429, "slow down", retry_after=7))
     assert isinstance(error, TransientError)
     assert (error.delay, error.reason) == (7.0, "ModelRateLimited")
     assert "slow down" in error.message
@@ -54,7 +43,7 @@ def test_transient_failures(
     stream: bool,
 ) -> None:
     """Overload, server errors, dropped connections and garbled replies are retried."""
-    error = failure(provider, fault, stream=stream)
+    error = failure(provider.make, provider.api, fault, stream=stream)
     assert isinstance(error, TransientError), error
     assert error.reason == reason
     assert_no_key(error, all_logs, key=provider.key)
@@ -68,7 +57,7 @@ def test_timeout_is_transient(
     # Only this test gets a short timeout: a loaded machine must not turn the others into
     # timeouts.
     late = provider.text("too late", delay=2.0)
-    error = failure(provider, late, stream=stream, timeoutSeconds=0.5)
+    error = failure(provider.make, provider.api, late, stream=stream, timeoutSeconds=0.5)
     assert isinstance(error, TransientError) and error.reason == "ModelTimeout"
     assert_no_key(error, all_logs, key=provider.key)
 
@@ -88,7 +77,7 @@ def test_400_is_permanent_with_the_api_explanation(
 ) -> None:
     """A rejected request fails with ModelRequestInvalid and what the server said."""
     fault = Fault.status_code(400, "max_tokens: must be greater than thinking.budget_tokens")
-    error = failure(provider, fault)
+    error = failure(provider.make, provider.api, fault)
     assert isinstance(error, PermanentError)
     assert error.reason == "ModelRequestInvalid"
     assert "must be greater than thinking.budget_tokens" in error.message
@@ -111,7 +100,7 @@ def test_401_names_the_secret_not_the_key(
 
 def test_403_is_permanent(provider: Provider, all_logs: list[logging.LogRecord]) -> None:
     """A key without access fails permanently, naming the Secret."""
-    error = failure(provider, Fault.status_code(403, "no access to this model"))
+    error = failure(provider.make, provider.api, Fault.status_code(403, "no access to this model"))
     assert isinstance(error, PermanentError)
     assert error.reason == "ModelAuthenticationFailed"
     assert provider.key_source in error.message
@@ -121,7 +110,7 @@ def test_403_is_permanent(provider: Provider, all_logs: list[logging.LogRecord])
 def test_404_names_the_model(provider: Provider, all_logs: list[logging.LogRecord]) -> None:
     """An unknown model id (say one a vLLM server does not serve) fails with its name."""
     provider.api.model_ids = frozenset({"served-model"})
-    error = failure(provider, provider.text("never"), model="unserved-model-9")
+    error = failure(provider.make, provider.api, provider.text("never"), model="unserved-model-9")
     assert isinstance(error, PermanentError)
     assert error.reason == "ModelNotFound"
     assert error.message.startswith("model not found: unserved-model-9")
@@ -130,7 +119,9 @@ def test_404_names_the_model(provider: Provider, all_logs: list[logging.LogRecor
 
 def test_echoed_key_is_redacted(provider: Provider, all_logs: list[logging.LogRecord]) -> None:
     """An upstream error that echoes the key does not carry it into baton's error or logs."""
-    error = failure(provider, Fault.status_code(400, f"bad header value {provider.key}"))
+    error = failure(
+        provider.make, provider.api, Fault.status_code(400, f"bad header value {provider.key}")
+    )
     assert "[redacted]" in error.message
     assert error.__cause__ is None
     assert_no_key(error, all_logs, key=provider.key)

@@ -6,31 +6,20 @@ import logging
 
 import pytest
 
-from events.errors import BatonError, PermanentError, TransientError
+from events.errors import PermanentError, TransientError
 from functions.models.keys import resolve_api_key
 from functions.models.openai import OpenAIModel
-from functions.ports import ModelRequest
 from tests.fakes.openai_api import ChatReply, FakeOpenAIAPI, Fault
 from tests.models.conftest import (
     OPENAI_KEY,
     OPENAI_KEY_SOURCE,
+    REQUEST,
     MakeOpenAI,
     assert_no_key,
+    failure,
     openai_resource,
     secrets_allowing,
 )
-
-REQUEST = ModelRequest(system="s", messages=[{"role": "user", "content": "hi"}])
-
-
-def failure(
-    make: MakeOpenAI, api: FakeOpenAIAPI, script: Fault | ChatReply, **spec: object
-) -> BatonError:
-    """Script one reply, make one call, return the baton error it raised."""
-    api.enqueue(script)
-    with pytest.raises(BatonError) as caught:
-        make(**spec).complete(REQUEST)
-    return caught.value
 
 
 def test_exhausted_quota_is_permanent(openai_api: FakeOpenAIAPI, make_openai: MakeOpenAI) -> None:
