@@ -16,12 +16,10 @@ from typing import Any, Final
 
 from cloudevents.core.base import BaseCloudEvent, EventFactory
 from cloudevents.core.bindings import http as ce_http
-from cloudevents.core.bindings.common import get_event_factory_for_version
-from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.spec import SPECVERSION_V0_3, SPECVERSION_V1_0
 
 from events.codecs.bounded import check_depth, loads, too_deep
+from events.codecs.required import event_from, require
 from events.errors import MalformedEvent
 
 __all__ = [
@@ -38,8 +36,6 @@ HTTPMessage = ce_http.HTTPMessage
 CE_PREFIX: Final = ce_http.CE_PREFIX
 JSON: Final = "application/json"
 STRUCTURED_CONTENT_TYPE: Final = JSONFormat.CONTENT_TYPE
-_REQUIRED: Final = ("specversion", "id", "source", "type")
-_SPECVERSIONS: Final = frozenset({SPECVERSION_V1_0, SPECVERSION_V0_3})
 _JSON_TYPE: Final = re.compile(r"^(application|text)/([a-z0-9.\-]+\+)?json$")
 
 
@@ -67,16 +63,9 @@ _FORMAT: Final = _StrictJSON()
 
 
 def _checked(mode: str, factory: EventFactory | None) -> EventFactory:
-    # The SDK's constructor would invent a missing id, specversion and time; on input a
-    # missing required attribute is a malformed event, not one to make up.
     def build(attributes: dict[str, Any], data: Any) -> BaseCloudEvent:
-        missing = [name for name in _REQUIRED if not attributes.get(name)]
-        if missing:
-            names = ", ".join(CE_PREFIX + n if mode == "binary" else n for n in missing)
-            raise MalformedEvent(f"{mode} CloudEvent: required attribute missing: {names}")
-        version = attributes["specversion"]
-        if version not in _SPECVERSIONS:
-            raise MalformedEvent(f"{mode} CloudEvent: unknown specversion {version!r}")
+        where = f"{mode} CloudEvent"
+        require(attributes, where, binary=mode == "binary")
         if mode == "structured":
             content_type = attributes.get("datacontenttype")
             if (
@@ -89,10 +78,7 @@ def _checked(mode: str, factory: EventFactory | None) -> EventFactory:
                 )
             if isinstance(data, (bytes, bytearray)):
                 raise MalformedEvent("structured CloudEvent: data_base64 is not JSON data")
-        try:
-            return (factory or get_event_factory_for_version(version))(attributes, data)
-        except BaseCloudEventException as exc:  # the SDK names each bad attribute
-            raise MalformedEvent(f"{mode} CloudEvent: {exc}") from exc
+        return event_from(factory, attributes, data, where)
 
     return build
 

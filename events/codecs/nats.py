@@ -16,14 +16,12 @@ from typing import Any, Final
 from urllib.parse import quote, unquote
 
 from cloudevents.core.base import BaseCloudEvent, EventFactory
-from cloudevents.core.bindings.common import get_event_factory_for_version
-from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.base import Format
 from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.spec import SPECVERSION_V0_3, SPECVERSION_V1_0
 from dateutil.parser import isoparse
 
 from events.codecs.bounded import check_depth, loads, too_deep
+from events.codecs.required import event_from, require
 from events.errors import MalformedEvent
 
 __all__ = [
@@ -41,10 +39,8 @@ __all__ = [
 CE_PREFIX: Final = "ce-"
 CONTENT_TYPE_HEADER: Final = "content-type"
 STRUCTURED_CONTENT_TYPE: Final = JSONFormat.CONTENT_TYPE
-_REQUIRED: Final = ("specversion", "id", "source", "type")
 _DATACONTENTTYPE: Final = "datacontenttype"
 _TIME: Final = "time"
-_KNOWN_SPECVERSIONS: Final = frozenset({SPECVERSION_V1_0, SPECVERSION_V0_3})
 # The HTTP binding's safe set (spec 3.1.3.2): printable ASCII except space, '"' and '%'.
 # NATS header values end at CR/LF like HTTP/1's, so the same rule keeps them intact.
 _SAFE: Final = "".join(c for c in map(chr, range(0x21, 0x7F)) if c not in ' "%')
@@ -82,27 +78,11 @@ def _decode(name: str, value: str) -> Any:
         ) from exc
 
 
-def _require(attributes: dict[str, Any], mode: str) -> None:
-    """MalformedEvent naming a missing required attribute or an unknown specversion."""
-    missing = [name for name in _REQUIRED if not attributes.get(name)]
-    if missing:
-        where = ", ".join(CE_PREFIX + n if mode == "binary" else n for n in missing)
-        raise MalformedEvent(f"{mode} NATS message: required attribute missing: {where}")
-    specversion = attributes["specversion"]
-    if specversion not in _KNOWN_SPECVERSIONS:
-        raise MalformedEvent(f"{mode} NATS message: unknown specversion {specversion!r}")
-
-
 def _checked(factory: EventFactory | None, mode: str) -> EventFactory:
-    # The SDK's constructor invents a missing id, specversion and time; on input a missing
-    # required attribute is a malformed event, not one to make up.
     def build(attributes: dict[str, Any], data: Any) -> BaseCloudEvent:
-        _require(attributes, mode)
-        specversion = attributes["specversion"]
-        try:
-            return (factory or get_event_factory_for_version(specversion))(attributes, data)
-        except BaseCloudEventException as exc:  # the SDK's validation names each bad attribute
-            raise MalformedEvent(f"{mode} NATS message: {exc}") from exc
+        where = f"{mode} NATS message"
+        require(attributes, where, binary=mode == "binary")
+        return event_from(factory, attributes, data, where)
 
     return build
 
@@ -142,7 +122,7 @@ def from_binary(
         # JSON data that does not parse is malformed, not text to pass on (the SDK's
         # format would hand the raw string to a handler expecting an object). The attributes
         # are checked first: a message without them is named for that, not for its data.
-        _require(attributes, "binary")
+        require(attributes, "binary NATS message", binary=True)
         data = loads(message.data, "binary NATS message data")
         return _checked(event_factory, "binary")(attributes, data)
     try:

@@ -18,8 +18,9 @@ from functions.cli.target import (
     namespace_of,
     store_of,
 )
-from functions.ports import Invalid, NotFound, Resource
+from functions.ports import Invalid, NotFound, Resource, Store
 from functions.run.status import is_terminal
+from functions.runtime.eventlog import EventLog
 
 __all__ = ["register"]
 
@@ -52,21 +53,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     if is_kubernetes(args):
         return _run_on_cluster(args, docs)
     with Embedded(db_path(args), offline_fallback=True) as runtime:
-        try:
-            applied = apply(runtime.store, docs, rerun=True)
-        except Invalid as exc:
-            print(f"baton: {exc}", file=sys.stderr)
-            return 2
-        for item in applied:
-            print(item)
-        runs = [a.obj for a in applied if a.obj["kind"] == "AgentRun"]
         assert runtime.events is not None
-        return follow.follow(runtime.store, runtime.events, runs, timeout=args.timeout)
+        return _apply_and_follow(args, docs, runtime.store, runtime.events)
 
 
 def _run_on_cluster(args: argparse.Namespace, docs: list[Resource]) -> int:
     """Apply to the cluster and follow: its functions run the runs, this only watches."""
-    store = store_of(args)
+    return _apply_and_follow(args, docs, store_of(args), None)
+
+
+def _apply_and_follow(
+    args: argparse.Namespace, docs: list[Resource], store: Store, events: EventLog | None
+) -> int:
+    """Apply ``docs`` (a changed run runs again), print each, follow the runs to their end."""
     try:
         applied = apply(store, docs, rerun=True)
     except Invalid as exc:
@@ -75,7 +74,7 @@ def _run_on_cluster(args: argparse.Namespace, docs: list[Resource]) -> int:
     for item in applied:
         print(item)
     runs = [a.obj for a in applied if a.obj["kind"] == "AgentRun"]
-    return follow.follow(store, None, runs, timeout=args.timeout)
+    return follow.follow(store, events, runs, timeout=args.timeout)
 
 
 def cmd_apply(args: argparse.Namespace) -> int:

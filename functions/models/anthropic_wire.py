@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from events.errors import PermanentError
+from functions.models.model_settings import DEFAULT_TIMEOUT_SECONDS, ModelSettings
 from functions.ports import ModelReply, ModelRequest, Resource, ToolSpec, Usage
 
 __all__ = [
@@ -23,23 +23,15 @@ __all__ = [
     "reply_from_message",
 ]
 
-DEFAULT_TIMEOUT_SECONDS: Final = 120.0  # the CRD default
 EPHEMERAL: Final = {"type": "ephemeral"}
 # Blocks the API refuses a cache_control on.
 _UNCACHEABLE: Final = frozenset({"thinking", "redacted_thinking"})
 
 
 @dataclass(frozen=True)
-class AnthropicSettings:
+class AnthropicSettings(ModelSettings):
     """What a Model resource's spec asks of each call."""
 
-    model: str
-    base_url: str | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    stop_sequences: tuple[str, ...] = ()
-    timeout: float = DEFAULT_TIMEOUT_SECONDS
-    stream: bool = False
     thinking_budget: int | None = None
     on_max_tokens: str = "fail"
 
@@ -47,20 +39,9 @@ class AnthropicSettings:
     def from_resource(cls, resource: Resource) -> AnthropicSettings:
         """Read the spec of a ``Model`` resource (already schema-valid)."""
         spec = resource.get("spec") or {}
-        model = str(spec.get("model") or "")
-        if not model:
-            name = (resource.get("metadata") or {}).get("name", "?")
-            raise PermanentError(f"Model {name} has no spec.model", reason="ModelInvalid")
         thinking = spec.get("thinking") or {}
-        temperature = spec.get("temperature")
         return cls(
-            model=model,
-            base_url=spec.get("baseURL") or None,
-            max_tokens=int(spec["maxTokens"]) if spec.get("maxTokens") else None,
-            temperature=None if temperature is None else float(temperature),
-            stop_sequences=tuple(spec.get("stopSequences") or ()),
-            timeout=float(spec.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS),
-            stream=bool(spec.get("stream", False)),
+            **cls.common_fields(resource),
             thinking_budget=int(thinking.get("budgetTokens") or 1024)
             if thinking.get("enabled")
             else None,

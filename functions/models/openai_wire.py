@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from events.errors import PermanentError
 from functions.models.api_errors import reply_invalid
+from functions.models.model_settings import DEFAULT_TIMEOUT_SECONDS, ModelSettings, model_name
 from functions.ports import ModelReply, ModelRequest, Resource, ToolSpec, Usage
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
     "reply_from_completion",
 ]
 
-DEFAULT_TIMEOUT_SECONDS: Final = 120.0  # the CRD default
 # finish_reason -> baton's stop reason; anything else passes through and classify_stop
 # fails the run with UnknownStopReason, naming it.
 STOP_REASONS: Final = {
@@ -44,16 +44,9 @@ MAX_TOKENS_FIELDS: Final = ("max_completion_tokens", "max_tokens")
 
 
 @dataclass(frozen=True)
-class OpenAISettings:
+class OpenAISettings(ModelSettings):
     """What a Model resource's spec asks of each call."""
 
-    model: str
-    base_url: str | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    stop_sequences: tuple[str, ...] = ()
-    timeout: float = DEFAULT_TIMEOUT_SECONDS
-    stream: bool = False
     organization: str | None = None
     project: str | None = None
     max_tokens_field: str = "max_completion_tokens"
@@ -62,25 +55,16 @@ class OpenAISettings:
     def from_resource(cls, resource: Resource) -> OpenAISettings:
         """Read the spec of a ``Model`` resource (already schema-valid)."""
         spec = resource.get("spec") or {}
-        name = (resource.get("metadata") or {}).get("name", "?")
-        model = str(spec.get("model") or "")
-        if not model:
-            raise PermanentError(f"Model {name} has no spec.model", reason="ModelInvalid")
+        common = cls.common_fields(resource)
         if (spec.get("thinking") or {}).get("enabled"):
             raise PermanentError(
-                f"Model {name}: thinking is not supported by provider openai; remove spec.thinking",
+                f"Model {model_name(resource)}: thinking is not supported by provider openai;"
+                " remove spec.thinking",
                 reason="ModelInvalid",
             )
         options = spec.get("openai") or {}
-        temperature = spec.get("temperature")
         return cls(
-            model=model,
-            base_url=spec.get("baseURL") or None,
-            max_tokens=int(spec["maxTokens"]) if spec.get("maxTokens") else None,
-            temperature=None if temperature is None else float(temperature),
-            stop_sequences=tuple(spec.get("stopSequences") or ()),
-            timeout=float(spec.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS),
-            stream=bool(spec.get("stream", False)),
+            **common,
             organization=options.get("organization") or None,
             project=options.get("project") or None,
             max_tokens_field=str(options.get("maxTokensField") or MAX_TOKENS_FIELDS[0]),

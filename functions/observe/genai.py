@@ -9,7 +9,7 @@ a user would not want in a tracing backend.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,11 +22,6 @@ __all__ = ["chat_reply", "chat_span", "tool_result", "tool_span"]
 @contextmanager
 def chat_span(provider: str, model: str, request: ModelRequest) -> Iterator[Any]:
     """A CLIENT span ``chat MODEL`` around one model call (None when tracing is off)."""
-    if not tracing.enabled():
-        yield None
-        return
-    from opentelemetry import trace
-
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": provider,
@@ -34,15 +29,8 @@ def chat_span(provider: str, model: str, request: ModelRequest) -> Iterator[Any]
         "gen_ai.request.model": model,
         "gen_ai.request.max_tokens": request.max_tokens,
     }
-    tracer = trace.get_tracer("baton")
-    with tracer.start_as_current_span(
-        f"chat {model}", kind=trace.SpanKind.CLIENT, attributes=attributes
-    ) as span:
-        try:
-            yield span
-        except Exception as exc:
-            span.set_attribute("error.type", getattr(exc, "reason", type(exc).__name__))
-            raise
+    with _span(f"chat {model}", "CLIENT", attributes) as span:
+        yield span
 
 
 def chat_reply(span: Any, reply: ModelReply) -> None:
@@ -64,28 +52,34 @@ def chat_reply(span: Any, reply: ModelReply) -> None:
 @contextmanager
 def tool_span(call: ToolCall) -> Iterator[Any]:
     """An INTERNAL span ``execute_tool NAME`` around one tool call (None when tracing is off)."""
-    if not tracing.enabled():
-        yield None
-        return
-    from opentelemetry import trace
-
     attributes = {
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": call.name,
         "gen_ai.tool.call.id": call.id,
     }
-    tracer = trace.get_tracer("baton")
-    with tracer.start_as_current_span(
-        f"execute_tool {call.name}", kind=trace.SpanKind.INTERNAL, attributes=attributes
-    ) as span:
-        try:
-            yield span
-        except Exception as exc:
-            span.set_attribute("error.type", getattr(exc, "reason", type(exc).__name__))
-            raise
+    with _span(f"execute_tool {call.name}", "INTERNAL", attributes) as span:
+        yield span
 
 
 def tool_result(span: Any, result: ToolResult) -> None:
     """Whether the tool answered with an error, on ``span``."""
     if span is not None and result.is_error:
         span.set_attribute("error.type", "tool_error")
+
+
+@contextmanager
+def _span(name: str, kind: str, attributes: Mapping[str, Any]) -> Iterator[Any]:
+    """A span of ``kind`` (a ``SpanKind`` name) whose failure names the error's reason."""
+    if not tracing.enabled():
+        yield None
+        return
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer("baton")
+    span_kind = trace.SpanKind[kind]
+    with tracer.start_as_current_span(name, kind=span_kind, attributes=attributes) as span:
+        try:
+            yield span
+        except Exception as exc:
+            span.set_attribute("error.type", getattr(exc, "reason", type(exc).__name__))
+            raise

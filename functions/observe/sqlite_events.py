@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 
 from functions.observe.recorder import Occurrence, RecordedEvent
+from functions.resources.shared_sqlite import connect_shared
 
 __all__ = ["SqliteEvents"]
 
@@ -49,12 +50,7 @@ class SqliteEvents:
     """The EventBackend on a SQLite file (its own connection; WAL, shared by processes)."""
 
     def __init__(self, path: str) -> None:
-        self._conn = sqlite3.connect(
-            path, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = connect_shared(path, _SCHEMA)
         self._lock = threading.Lock()
         self._pruned = time.monotonic()
 

@@ -15,7 +15,6 @@ The journal lives in ConfigMaps owned by the run (``k8s_journal``).
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Collection, Iterator, Mapping
@@ -31,10 +30,11 @@ from functions.ports import (
     Resource,
     WatchEvent,
 )
-from functions.resources.k8s_api import KubeAPI, api_error, connect
+from functions.resources.k8s_api import KubeAPI, connect
 from functions.resources.k8s_journal import KubernetesJournal
 from functions.resources.k8s_objects import ClusterObjects
 from functions.resources.k8s_secrets import read_secret
+from functions.resources.k8s_watch import KubeWatch
 from functions.resources.names import name_segment, namespace_segment
 from functions.resources.schema import validate_and_default
 
@@ -49,10 +49,6 @@ PLURALS: Final = {
     "AgentRun": "agentruns",
     "AgentTrigger": "agenttriggers",
 }
-# Server-side cap of one watch request when the caller gave no timeout; the loop reconnects
-# from the last resourceVersion, as client-go's reflector does.
-_WATCH_WINDOW: Final = 300
-_WATCH_TYPES: Final = frozenset({"ADDED", "MODIFIED", "DELETED"})
 
 
 def kubernetes_store(
@@ -229,44 +225,7 @@ class KubernetesStore:
             # first next(): a write between the call and the first read must be seen.
             page = self.api.request("GET", self._path(kind, namespace), query={"limit": "1"})
             since = str(page["metadata"]["resourceVersion"])
-        return KubeWatch(self, kind, namespace, since, deadline, changes)
-
-    def _changes(
-        self,
-        kind: str,
-        namespace: str | None,
-        version: str,
-        deadline: float | None,
-        seen: KubeWatch | None = None,
-    ) -> Iterator[WatchEvent]:
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return
-            window = _WATCH_WINDOW if remaining is None else max(1, math.ceil(remaining))
-            query = {
-                "watch": "true",
-                "resourceVersion": version,
-                "timeoutSeconds": str(window),
-                "allowWatchBookmarks": "true",
-            }
-            # Each pass is one watch request; when it ends (server window, dropped
-            # connection) the next resumes from the last version seen, losing nothing.
-            for event in self.api.stream(self._path(kind, namespace), query, remaining):
-                kind_of_event = event.get("type")
-                obj = event.get("object") or {}
-                if kind_of_event == "ERROR":
-                    raise api_error(int(obj.get("code") or 500), json.dumps(obj))
-                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-                if seen is not None:
-                    seen.resource_version = version  # bookmarks too: a resume skips nothing
-                elsewhere = namespace is not None and (obj.get("metadata") or {}).get(
-                    "namespace"
-                ) not in (None, namespace)
-                if kind_of_event in _WATCH_TYPES and not elsewhere:
-                    yield WatchEvent(kind_of_event, obj)
-                if deadline is not None and time.monotonic() >= deadline:
-                    return
+        return KubeWatch(self.api, self._path(kind, namespace), namespace, since, deadline, changes)
 
     def append_journal(self, run: Resource, key: str, entry: Mapping[str, Any]) -> bool:
         """Record ``entry`` under ``key`` for the run once; False if the key was taken."""
@@ -286,32 +245,3 @@ class KubernetesStore:
     def read_secret(self, namespace: str, name: str, key: str) -> str:
         """One value of a Secret (a Model's API key); never logged."""
         return read_secret(self.api, namespace, name, key)
-
-
-class KubeWatch(Iterator[WatchEvent]):
-    """A watch's events; ``resource_version`` is where a new watch carries on, missing nothing.
-
-    It moves with every event and bookmark the API server sends (filtered-out types
-    included), so ``watch(kind, since=w.resource_version)`` after this one ended sees a run
-    created between the two at once, instead of starting "from now" and leaving it to sweep.
-    """
-
-    def __init__(
-        self,
-        store: KubernetesStore,
-        kind: str,
-        namespace: str | None,
-        since: str,
-        deadline: float | None,
-        changes: Collection[str] | None,
-    ) -> None:
-        self.resource_version = since
-        wanted = frozenset(changes or ())
-        stream = store._changes(kind, namespace, since, deadline, self)
-        self._events = (e for e in stream if not wanted or e.type in wanted)
-
-    def __iter__(self) -> KubeWatch:
-        return self
-
-    def __next__(self) -> WatchEvent:
-        return next(self._events)

@@ -52,21 +52,23 @@ def _shown(value: object) -> str:
 
 def name_segment(value: object, field: str = "metadata.name") -> str:
     """``value`` as one URL path segment; ``Invalid`` naming ``field`` when it is no name."""
-    if not is_name(value):
-        raise Invalid(
-            f"{field}: Invalid value: {_shown(value)}: a name must be a lowercase RFC 1123 "
-            "subdomain (lowercase letters, digits, '-' and '.', at most 253 characters)",
-            field=field,
-        )
-    return quote(str(value), safe="")
+    rule = (
+        "a name must be a lowercase RFC 1123 subdomain"
+        " (lowercase letters, digits, '-' and '.', at most 253 characters)"
+    )
+    return _segment(value, is_name(value), field, rule)
 
 
 def namespace_segment(value: object, field: str = "metadata.namespace") -> str:
     """``value`` as the namespace segment of a URL; ``Invalid`` when it is no namespace."""
-    if not is_namespace(value):
-        raise Invalid(
-            f"{field}: Invalid value: {_shown(value)}: a namespace must be a lowercase RFC 1123 "
-            "label (lowercase letters, digits and '-', at most 63 characters)",
-            field=field,
-        )
+    rule = (
+        "a namespace must be a lowercase RFC 1123 label"
+        " (lowercase letters, digits and '-', at most 63 characters)"
+    )
+    return _segment(value, is_namespace(value), field, rule)
+
+
+def _segment(value: object, valid: bool, field: str, rule: str) -> str:
+    if not valid:
+        raise Invalid(f"{field}: Invalid value: {_shown(value)}: {rule}", field=field)
     return quote(str(value), safe="")

@@ -20,22 +20,20 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from cloudevents.core.base import BaseCloudEvent
 
-from events import types
-from events.bus import Handler, matches
-from events.codecs.http import from_http, to_binary
-from events.datacheck import check_data, prepare
-from events.errors import BatonError, MalformedEvent
-from functions import chain, tracing
+from events.errors import BatonError
+from functions import chain
 from functions.ports import Deps, NotFound, Store, StoreError
 from functions.serve import replies
-from functions.serve.body import BodyError, bearer_matches, read_capped
+from functions.serve.body import BodyError, bearer_matches
+from functions.serve.intake import Intake, accepted_filters
 from functions.serve.observability import instrument_app
 from functions.serve.replies import Reply
+from functions.serve.runners import EmbeddedRunner, FunctionRunner
 from functions.serve.settings import Settings, build_store, function_name
 
 if TYPE_CHECKING:
@@ -48,106 +46,6 @@ __all__ = ["accepted_filters", "app_for", "create_app", "from_env"]
 log = logging.getLogger("baton.serve")
 
 _READY_PROBE: Final = ("AgentRun", "default", "baton-readyz-probe")
-
-
-def accepted_filters(function: str | None) -> tuple[Mapping[str, str], ...]:
-    """The Trigger filters of ``function``'s events (every routed event for the embedded server)."""
-    return tuple(r.filter for r in chain.ROUTES if function is None or r.function == function)
-
-
-def _describe(filters: tuple[Mapping[str, str], ...]) -> str:
-    def one(f: Mapping[str, str]) -> str:
-        rest = ", ".join(f"{k}={v}" for k, v in f.items() if k != "type")
-        return f"{f.get('type')} ({rest})" if rest else str(f.get("type"))
-
-    return ", ".join(one(f) for f in filters)
-
-
-class Intake:
-    """Turns a request into a checked event: size, CloudEvent, routing, data schema."""
-
-    def __init__(
-        self,
-        function: str | None,
-        max_body: int,
-        also: Callable[[BaseCloudEvent], bool] | None = None,
-    ) -> None:
-        self.name = function or "the embedded server"
-        self.max_body = max_body
-        # dead_letter takes whatever a Trigger could not deliver, off-schema events included;
-        # trigger takes whatever an AgentTrigger's broker Trigger sends it.
-        self.any_event = function in ("dead_letter", "trigger")
-        self.filters = accepted_filters(function)
-        # Events no route takes that an AgentTrigger's cloudEvent filter does (embedded).
-        self.also = also
-
-    def event(
-        self, headers: Mapping[str, str], length: int | None, read: Callable[[int], bytes]
-    ) -> BaseCloudEvent:
-        """The event in the request, or ``MalformedEvent`` saying why it is not acceptable."""
-        body = read_capped(read, length, self.max_body)
-        event = from_http(headers, body)
-        if self.any_event:
-            return event
-        routed = any(matches(event, f) for f in self.filters)
-        if not routed and not (self.also is not None and self.also(event)):
-            raise MalformedEvent(
-                f"{self.name} does not take {event.get_type()} events "
-                f"(a Trigger routed it here by mistake); it takes {_describe(self.filters)}"
-            )
-        if event.get_type() in types.ALL_TYPES:
-            check_data(event.get_type(), event.get_data())
-        return event
-
-
-class FunctionRunner:
-    """Runs one transition for an event and turns its result into the HTTP answer."""
-
-    def __init__(self, function: str, handler: Handler, sink: HTTPSink | None) -> None:
-        self.function = function
-        self.handler = handler
-        self.sink = sink
-
-    def __call__(self, event: BaseCloudEvent) -> Reply:
-        emitted = self.handler(event)
-        if self.sink is not None:
-            self.sink.publish_all(emitted)
-            return Reply(202)
-        if not emitted:
-            return Reply(202)
-        if len(emitted) == 1:
-            message = to_binary(emitted[0])
-            return Reply(200, message.body, dict(message.headers))
-        log.error(
-            "%s emitted %d events for %s but K_SINK is not set",
-            self.function,
-            len(emitted),
-            event.get_id(),
-        )
-        return replies.json_error(
-            500,
-            "NoSink",
-            f"{self.function} emitted {len(emitted)} events "
-            f"({', '.join(e.get_type() for e in emitted)}) and can reply with one: set K_SINK",
-        )
-
-
-class EmbeddedRunner:
-    """Publishes an event into the embedded runtime's bus."""
-
-    def __init__(self, runtime: Any) -> None:
-        self.runtime = runtime
-        self.takes = runtime.triggers.takes
-
-    def __call__(self, event: BaseCloudEvent) -> Reply:
-        if tracing.enabled() and not event.get_extension("traceparent"):
-            # The bus runs the chain on other threads: the request's trace goes with the event.
-            event = tracing.with_traceparent(event, tracing.current_traceparent())
-        if any(matches(event, f) for f in accepted_filters(None)):
-            self.runtime.accept(event)  # stored before the 202: an accepted event is a promise
-        else:  # an event for AgentTriggers with a cloudEvent source (Intake checked)
-            self.runtime.triggers.deliver(event)
-        return Reply(202)
 
 
 def _ready(store: Store) -> Reply:
@@ -199,7 +97,7 @@ def create_app(
         runner = FunctionRunner(function, chain.bind(function, deps), sink)
         close = functools.partial(_close_all, closers)
     intake = Intake(function, settings.max_body, getattr(runner, "takes", None))
-    _warm(intake)
+    intake.warm()
 
     app = Flask(f"baton.{function or 'embedded'}")
     app.extensions["baton"] = {"function": function, "store": store, "close": close}
@@ -266,13 +164,6 @@ def _close_all(closers: list[Callable[[], None]]) -> None:
 def _log_error(function: str | None, status: int, exc: BatonError) -> None:
     level = logging.INFO if status in (429, 503) else logging.WARNING
     log.log(level, "%s: HTTP %d %s: %s", function or "embedded", status, exc.reason, exc.message)
-
-
-def _warm(intake: Intake) -> None:
-    """Compile the data checks now, so the first event does not pay for them."""
-    for filter_ in intake.filters:
-        if filter_.get("type") in types.ALL_TYPES:
-            prepare(filter_["type"])
 
 
 def _embedded(

@@ -18,9 +18,9 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any, Final, Protocol
 
-from functions.ports import API_VERSION, Deps, Resource
+from functions.ports import Deps, Resource
 from functions.trigger.matching import TRIGGER_EXTENSION, trigger_key
-from functions.trigger.spec import KIND, CompiledTrigger
+from functions.trigger.spec import CompiledTrigger, owner_reference
 
 __all__ = ["GENERATED", "ClusterObjects", "delete_objects", "objects_for", "reconcile_objects"]
 
@@ -60,16 +60,7 @@ def _metadata(trigger: Resource) -> dict[str, Any]:
             "baton.dev/trigger": str(meta["name"])[:63],
             UID_LABEL: str(meta.get("uid", "")),
         },
-        "ownerReferences": [
-            {
-                "apiVersion": API_VERSION,
-                "kind": KIND,
-                "name": meta["name"],
-                "uid": meta.get("uid", ""),
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ],
+        "ownerReferences": [owner_reference(meta, block_deletion=True)],
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from functions.ports import API_VERSION, Conflict, Deps, NotFound, Resource
 from functions.run.status import KIND as RUN_KIND
-from functions.trigger.spec import KIND, CompiledTrigger
+from functions.trigger.spec import CompiledTrigger, owner_reference
 from functions.trigger.storm import EventRef
 
 _RETRIES: Final = 16
@@ -73,16 +73,7 @@ def run_object(
                 EVENT_ANNOTATION: f"{event.type} {event.source}#{event.id}"[:1000],
                 STARTED_ANNOTATION: started,
             },
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": KIND,
-                    "name": meta["name"],
-                    "uid": meta.get("uid", ""),
-                    "controller": True,
-                    "blockOwnerDeletion": False,
-                }
-            ],
+            "ownerReferences": [owner_reference(meta, block_deletion=False)],
         },
         "spec": run_spec,
     }

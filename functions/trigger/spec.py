@@ -16,13 +16,33 @@ from functions.expressions.condition import Condition
 from functions.expressions.schedule import Schedule
 from functions.expressions.template import Template
 from functions.expressions.trigger_spec import SpecError, compile_expressions, source_kind
-from functions.ports import Resource
+from functions.ports import API_VERSION, Resource
 from functions.run.status import parse_duration
 
-__all__ = ["KIND", "CompiledTrigger", "SpecError", "compile_trigger", "compiled", "source_kind"]
+__all__ = [
+    "KIND",
+    "CompiledTrigger",
+    "SpecError",
+    "compile_trigger",
+    "compiled",
+    "owner_reference",
+    "source_kind",
+]
 
 KIND: Final = "AgentTrigger"
 _CACHE_SIZE: Final = 512
+
+
+def owner_reference(trigger_meta: Mapping[str, Any], *, block_deletion: bool) -> dict[str, Any]:
+    """The ownerReference that makes an object the AgentTrigger's (deleted with it)."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": trigger_meta["name"],
+        "uid": trigger_meta.get("uid", ""),
+        "controller": True,
+        "blockOwnerDeletion": block_deletion,
+    }
 
 
 @dataclass(frozen=True)

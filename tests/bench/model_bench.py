@@ -104,22 +104,28 @@ def bench_adapter_overhead(n: int = 500) -> dict[str, Any]:
             conn.request("POST", "/v1/messages", payload, {"content-type": "application/json"})
             reply_body.update(json.loads(conn.getresponse().read()))
 
-        raw_samples = _time(raw, n)
+        result = adapter_beside_raw(raw, lambda **kw: _model(api.url, **kw), n)
         conn.close()
-        plain, streamed = _model(api.url), _model(api.url, stream=True)
-        adapter = _time(lambda: plain.complete(REQUEST), n)
-        stream = _time(lambda: streamed.complete(REQUEST), n)
-        plain.close()
-        streamed.close()
     build = _time(lambda: build_params(settings, REQUEST), n)
     parse = _time(lambda: reply_from_message(anthropic.types.Message.model_validate(reply_body)), n)
-    result = {
+    return result | {"build_params": _ms(build), "sdk_validate_and_parse": _ms(parse)}
+
+
+def adapter_beside_raw(
+    raw: Callable[[], object], model: Callable[..., Any], n: int
+) -> dict[str, Any]:
+    """Latencies of ``raw`` and of ``model()`` plain and streamed, with the adapter's overhead."""
+    raw_samples = _time(raw, n)
+    plain, streamed = model(), model(stream=True)
+    adapter = _time(lambda: plain.complete(REQUEST), n)
+    stream = _time(lambda: streamed.complete(REQUEST), n)
+    plain.close()
+    streamed.close()
+    result: dict[str, Any] = {
         "n": n,
         "raw": _ms(raw_samples),
         "adapter": _ms(adapter),
         "adapter_stream": _ms(stream),
-        "build_params": _ms(build),
-        "sdk_validate_and_parse": _ms(parse),
     }
     for name in ("adapter", "adapter_stream"):
         result[f"{name}_overhead"] = {

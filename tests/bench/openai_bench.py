@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 from functions.models.keys import ApiKey
 from functions.models.openai import OpenAIModel
 from functions.models.openai_wire import OpenAISettings, build_params
-from tests.bench.model_bench import REQUEST, _ms, _time
+from tests.bench.model_bench import REQUEST, adapter_beside_raw
 from tests.fakes.openai_api import ChatReply, FakeOpenAIAPI, call
 
 __all__ = ["bench_openai_adapter", "main"]
@@ -57,23 +57,8 @@ def bench_openai_adapter(n: int = 500) -> dict[str, Any]:
             conn.request("POST", "/v1/chat/completions", payload, headers)
             json.loads(conn.getresponse().read())
 
-        raw_samples = _time(raw, n)
+        result = adapter_beside_raw(raw, lambda **kw: _model(api.url, **kw), n)
         conn.close()
-        plain, streamed = _model(api.url), _model(api.url, stream=True)
-        adapter = _time(lambda: plain.complete(REQUEST), n)
-        stream = _time(lambda: streamed.complete(REQUEST), n)
-        plain.close()
-        streamed.close()
-    result: dict[str, Any] = {
-        "n": n,
-        "raw": _ms(raw_samples),
-        "adapter": _ms(adapter),
-        "adapter_stream": _ms(stream),
-    }
-    for name in ("adapter", "adapter_stream"):
-        result[f"{name}_overhead"] = {
-            k: result[name][k] - result["raw"][k] for k in ("p50_ms", "p99_ms")
-        }
     return result
 
 

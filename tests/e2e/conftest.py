@@ -13,9 +13,28 @@ import yaml
 from functions.cli.manifests import apply
 from functions.run.status import is_terminal
 from functions.runtime.embedded import Embedded
+from tests.fixtures.logs import all_logs  # noqa: F401 - the fixture, shared
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "config" / "samples"
+
+# A lead agent (Model lead-model) that delegates to researcher sub-agents (Model
+# helper-model), two at a time; a test adds the two Models and the AgentRun it needs.
+RESEARCH_TEAM = """
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: researcher}
+spec:
+  modelRef: {name: helper-model}
+---
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: lead}
+spec:
+  modelRef: {name: lead-model}
+  tools: [{agent: researcher, description: Research one topic}]
+  subagents: {maxChildrenPerAgent: 2, maxConcurrent: 2}
+"""
 
 
 def docs_of(text: str) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ import pytest
 from cloudevents.core.base import BaseCloudEvent
 
 from events.delivery import RetryPolicy
+from functions.ports import Store
 from functions.run.status import is_terminal
 from functions.runtime.embedded import Embedded
 from tests.fakes.messages_api import FakeMessagesAPI, Fault, Reply, text, thinking, tool_use
@@ -54,17 +55,7 @@ class Deployment:
             "timeoutSeconds": 30,
             "pricing": PRICING,
         } | extra
-        store.create(_resource("Model", "claude", spec))
-        agent = {
-            "modelRef": {"name": "claude"},
-            "systemPrompt": "You answer with numbers.",
-            "tools": [{"builtin": "calculate"}, {"builtin": "current_time"}],
-            "limits": {"maxTurns": 4},
-        }
-        store.create(_resource("Agent", "calc", agent))
-        store.create(
-            _resource("AgentRun", name, {"agentRef": {"name": "calc"}, "task": "6*7 and the time?"})
-        )
+        create_calc_run(store, "claude", spec, name)
 
     def finished(self, name: str = "weather", timeout: float = 30.0) -> dict[str, Any]:
         """The run once it reached a terminal phase."""
@@ -91,6 +82,20 @@ class Deployment:
         return "\n".join(parts)
 
 
+def create_calc_run(store: Store, model: str, model_spec: dict[str, Any], run: str) -> None:
+    """The Model ``model``, an Agent with two builtin tools on it, and the AgentRun ``run``."""
+    store.create(_resource("Model", model, model_spec))
+    agent = {
+        "modelRef": {"name": model},
+        "systemPrompt": "You answer with numbers.",
+        "tools": [{"builtin": "calculate"}, {"builtin": "current_time"}],
+        "limits": {"maxTurns": 4},
+    }
+    store.create(_resource("Agent", "calc", agent))
+    task = {"agentRef": {"name": "calc"}, "task": "6*7 and the time?"}
+    store.create(_resource("AgentRun", run, task))
+
+
 def _resource(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "baton.dev/v1alpha1",
@@ -98,24 +103,6 @@ def _resource(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": "default"},
         "spec": spec,
     }
-
-
-@pytest.fixture
-def logs() -> Iterator[list[logging.LogRecord]]:
-    """Every log record at DEBUG and above while the test runs."""
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    root, handler = logging.getLogger(), Keep(logging.DEBUG)
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield records
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 @pytest.fixture
@@ -131,7 +118,7 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Depl
 
 
 def test_tool_run_priced_cached_and_retried(
-    deployment: Deployment, logs: list[logging.LogRecord]
+    deployment: Deployment, all_logs: list[logging.LogRecord]
 ) -> None:
     """Two turns around two parallel tool calls: exact usage and cost, caching, one retry."""
     api = deployment.api
@@ -182,13 +169,13 @@ def test_tool_run_priced_cached_and_retried(
     calc = next(b for b in results["content"] if b["tool_use_id"] == "toolu_calc")
     assert "42" in json.dumps(calc["content"])
 
-    traces = deployment.traces(run, logs)
+    traces = deployment.traces(run, all_logs)
     assert "toolu_calc" in traces and "dev.baton.tool.requested" in traces  # the scan sees the run
     assert API_KEY not in traces
 
 
 def test_auth_failure_fails_run_naming_the_key_variable(
-    deployment: Deployment, logs: list[logging.LogRecord], monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, all_logs: list[logging.LogRecord], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rejected key ends the run Failed, pointing at the variable, without the key."""
     wrong = "sk-ant-wrong-e2e-key-0000"
@@ -202,12 +189,12 @@ def test_auth_failure_fails_run_naming_the_key_variable(
     assert error["reason"] == "ModelAuthenticationFailed"
     assert f"authentication failed: check environment variable {KEY_ENV}" in error["message"]
     assert len(deployment.api.requests) == 1  # permanent: not retried
-    traces = deployment.traces(run, logs)
+    traces = deployment.traces(run, all_logs)
     assert wrong not in traces and API_KEY not in traces
 
 
 def test_unknown_model_fails_run_with_model_not_found(
-    deployment: Deployment, logs: list[logging.LogRecord]
+    deployment: Deployment, all_logs: list[logging.LogRecord]
 ) -> None:
     """A model id the API does not know ends the run Failed with 'model not found: <id>'."""
     deployment.apply(model_id="claude-nonexistent-1")
@@ -217,7 +204,7 @@ def test_unknown_model_fails_run_with_model_not_found(
     assert run["status"]["phase"] == "Failed"
     assert error["reason"] == "ModelNotFound"
     assert "model not found: claude-nonexistent-1" in error["message"]
-    assert API_KEY not in deployment.traces(run, logs)
+    assert API_KEY not in deployment.traces(run, all_logs)
 
 
 def test_rate_limit_retried_after_retry_after(deployment: Deployment) -> None:

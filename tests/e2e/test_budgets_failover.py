@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import docs_of, run_docs, wait_terminal
+from tests.e2e.conftest import RESEARCH_TEAM, docs_of, run_docs, wait_terminal
 from tests.fakes.messages_api import FakeMessagesAPI, Fault, Reply
 
 KEY = "sk-ant-failover-e2e"
@@ -163,20 +163,6 @@ spec:
       delayMs: 400
 ---
 apiVersion: baton.dev/v1alpha1
-kind: Agent
-metadata: {name: researcher}
-spec:
-  modelRef: {name: helper-model}
----
-apiVersion: baton.dev/v1alpha1
-kind: Agent
-metadata: {name: lead}
-spec:
-  modelRef: {name: lead-model}
-  tools: [{agent: researcher, description: Research one topic}]
-  subagents: {maxChildrenPerAgent: 2, maxConcurrent: 2}
----
-apiVersion: baton.dev/v1alpha1
 kind: AgentRun
 metadata: {name: lead-run}
 spec:
@@ -196,7 +182,7 @@ def test_parallel_children_cannot_overshoot_the_parents_budget(embedded: Any) ->
     budget. Whatever the timing, the tree never goes over.
     """
     rt = embedded()
-    run_docs(rt, docs_of(TREE))
+    run_docs(rt, docs_of(RESEARCH_TEAM) + docs_of(TREE))
     run = wait_terminal(rt, "lead-run")
     children = rt.store.list(
         "AgentRun", "default", {"baton.dev/parent-uid": run["metadata"]["uid"]}

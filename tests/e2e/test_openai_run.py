@@ -18,7 +18,7 @@ import pytest
 from events.buses.inprocess import RetryPolicy
 from functions.runtime.embedded import Embedded
 from tests.e2e.conftest import run_docs, sample, wait_terminal
-from tests.e2e.test_anthropic_run import Deployment, _resource, logs  # noqa: F401
+from tests.e2e.test_anthropic_run import Deployment, create_calc_run
 from tests.fakes.openai_api import ChatReply, FakeOpenAIAPI, Fault, call
 
 API_KEY = "sk-proj-e2e-k3y-that-must-never-leak"
@@ -43,22 +43,13 @@ def apply(runtime: Embedded, url: str) -> None:
         "baseURL": url,
         "pricing": {"inputPerMTok": 2, "outputPerMTok": 8, "cacheReadPerMTok": 0.5},
     }
-    runtime.store.create(_resource("Model", "gpt", spec))
-    agent = {
-        "modelRef": {"name": "gpt"},
-        "systemPrompt": "You answer with numbers.",
-        "tools": [{"builtin": "calculate"}, {"builtin": "current_time"}],
-        "limits": {"maxTurns": 4},
-    }
-    runtime.store.create(_resource("Agent", "calc", agent))
-    task = {"agentRef": {"name": "calc"}, "task": "6*7 and the time?"}
-    runtime.store.create(_resource("AgentRun", "weather", task))
+    create_calc_run(runtime.store, "gpt", spec, "weather")
 
 
 def test_openai_run_with_secret_from_env_priced_and_retried(
     runtime: Embedded,
     monkeypatch: pytest.MonkeyPatch,
-    logs: list[logging.LogRecord],  # noqa: F811
+    all_logs: list[logging.LogRecord],
 ) -> None:
     """Parallel tool calls, a 429 retried, exact tokens and cost; the key in no trace."""
     monkeypatch.setenv("BATON_SECRET_OPENAI_API_KEY", API_KEY)
@@ -93,7 +84,7 @@ def test_openai_run_with_secret_from_env_priced_and_retried(
         tools = [m for m in bodies[2]["messages"] if m["role"] == "tool"]
         assert [m["tool_call_id"] for m in tools] == ["call_calc", "call_time"]
         assert "42" in json.dumps(tools[0]["content"])
-        traces = deployment.traces(run, logs)
+        traces = deployment.traces(run, all_logs)
         assert "call_calc" in traces and API_KEY not in traces
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import docs_of, run_docs, wait_terminal
+from tests.e2e.conftest import RESEARCH_TEAM, docs_of, run_docs, wait_terminal
 
-TEAM = """
+MODELS_AND_RUN = """
 apiVersion: baton.dev/v1alpha1
 kind: Model
 metadata: {name: lead-model}
@@ -24,20 +24,6 @@ spec:
   provider: scripted
   script:
     - text: "findings on {{task}}"
----
-apiVersion: baton.dev/v1alpha1
-kind: Agent
-metadata: {name: researcher}
-spec:
-  modelRef: {name: helper-model}
----
-apiVersion: baton.dev/v1alpha1
-kind: Agent
-metadata: {name: lead}
-spec:
-  modelRef: {name: lead-model}
-  tools: [{agent: researcher, description: Research one topic}]
-  subagents: {maxChildrenPerAgent: 2, maxConcurrent: 2}
 ---
 apiVersion: baton.dev/v1alpha1
 kind: AgentRun
@@ -61,7 +47,10 @@ def _calls(*topics: str) -> str:
 def test_parent_resumes_with_its_childrens_answers(embedded: Any) -> None:
     """Two child runs answer; the parent's next turn sees both results and succeeds."""
     rt = embedded()
-    run_docs(rt, docs_of(TEAM.replace("CALLS", _calls("tides", "winds"))))
+    run_docs(
+        rt,
+        docs_of(RESEARCH_TEAM) + docs_of(MODELS_AND_RUN.replace("CALLS", _calls("tides", "winds"))),
+    )
     run = wait_terminal(rt, "lead-run")
     assert run["status"]["phase"] == "Succeeded"
     assert run["status"]["result"] == "The researchers say: findings on tides\nfindings on winds"
@@ -79,7 +68,9 @@ def test_parent_resumes_with_its_childrens_answers(embedded: Any) -> None:
 def test_more_children_than_allowed_are_refused_to_the_model(embedded: Any) -> None:
     """maxChildrenPerAgent 2: the third delegation comes back to the model as an error."""
     rt = embedded()
-    run_docs(rt, docs_of(TEAM.replace("CALLS", _calls("a", "b", "c"))))
+    run_docs(
+        rt, docs_of(RESEARCH_TEAM) + docs_of(MODELS_AND_RUN.replace("CALLS", _calls("a", "b", "c")))
+    )
     run = wait_terminal(rt, "lead-run")
     journal = dict(rt.store.read_journal(run))
     refused = [e for k, e in journal.items() if k.startswith("tool/1/") and e["is_error"]]

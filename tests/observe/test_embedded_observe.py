@@ -104,33 +104,29 @@ def test_repeated_events_are_counted_not_duplicated(embedded: Any) -> None:
     assert retries[0].last > retries[0].first
 
 
-def test_a_run_moves_the_metrics(embedded: Any) -> None:
-    """Runs by phase and reason, transitions by function, tokens, cost and tools by outcome."""
-    before = {
-        "finished": metric("baton_runs_finished_total", namespace="default", phase="Succeeded",
-                           reason="Completed"),
-        "input": metric("baton_model_tokens_total", model="claude-sonnet-4-5", kind="input"),
-        "output": metric("baton_model_tokens_total", model="claude-sonnet-4-5", kind="output"),
-        "cost": metric("baton_model_cost_usd_total", model="claude-sonnet-4-5"),
+def _run_metrics() -> dict[str, float]:
+    """The counters one tools-demo run moves, as they stand now."""
+    model = "claude-sonnet-4-5"
+    return {
+        "finished": metric(
+            "baton_runs_finished_total", namespace="default", phase="Succeeded", reason="Completed"
+        ),
+        "input": metric("baton_model_tokens_total", model=model, kind="input"),
+        "output": metric("baton_model_tokens_total", model=model, kind="output"),
+        "cost": metric("baton_model_cost_usd_total", model=model),
         "tool": metric("baton_tool_calls_total", tool="current_time", outcome="ok"),
         "llm": metric("baton_transition_duration_seconds_count", function="call_llm"),
-        "model_calls": metric("baton_model_call_duration_seconds_count",
-                              model="claude-sonnet-4-5", outcome="ok"),
-    }  # fmt: skip
+        "model_calls": metric("baton_model_call_duration_seconds_count", model=model, outcome="ok"),
+    }
+
+
+def test_a_run_moves_the_metrics(embedded: Any) -> None:
+    """Runs by phase and reason, transitions by function, tokens, cost and tools by outcome."""
+    before = _run_metrics()
     rt = embedded(sweep_interval=0)
     run_docs(rt, sample("tools"))
     wait_terminal(rt, "tools-demo")
-    after = {
-        "finished": metric("baton_runs_finished_total", namespace="default", phase="Succeeded",
-                           reason="Completed"),
-        "input": metric("baton_model_tokens_total", model="claude-sonnet-4-5", kind="input"),
-        "output": metric("baton_model_tokens_total", model="claude-sonnet-4-5", kind="output"),
-        "cost": metric("baton_model_cost_usd_total", model="claude-sonnet-4-5"),
-        "tool": metric("baton_tool_calls_total", tool="current_time", outcome="ok"),
-        "llm": metric("baton_transition_duration_seconds_count", function="call_llm"),
-        "model_calls": metric("baton_model_call_duration_seconds_count",
-                              model="claude-sonnet-4-5", outcome="ok"),
-    }  # fmt: skip
+    after = _run_metrics()
     moved = {k: round(after[k] - before[k], 6) for k in before}
     assert moved == {
         "finished": 1,

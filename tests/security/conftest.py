@@ -11,6 +11,7 @@ import pytest
 
 from functions.resources.kubernetes import KubernetesStore
 from tests.fixtures.kube import Cluster, kube, kube_crds, kube_store
+from tests.fixtures.logs import all_logs  # noqa: F401 - the fixture, shared
 from tests.security.servers import Servers, running_servers
 
 __all__ = ["Tenants", "kube", "kube_crds", "kube_store", "servers", "tenants"]

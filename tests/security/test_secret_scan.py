@@ -14,10 +14,7 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from events.apiserver import resource_event
 from events.buses.inprocess import InProcessBus
@@ -30,24 +27,6 @@ from tests.security.conftest import Tenants
 
 GOOD_KEY = "sk-ant-good-k3y-never-to-be-seen"
 WRONG_KEY = "sk-ant-wrong-k3y-never-to-be-seen"
-
-
-@pytest.fixture
-def logs() -> Iterator[list[logging.LogRecord]]:
-    """Every log record at DEBUG and above while the test runs."""
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    root, handler = logging.getLogger(), Keep(logging.DEBUG)
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield records
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def _resource(kind: str, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +49,7 @@ def _secret(store: Any, namespace: str, name: str, data: dict[str, str]) -> None
 
 
 def test_no_key_in_status_events_journal_or_logs(
-    tenants: Tenants, logs: list[logging.LogRecord]
+    tenants: Tenants, all_logs: list[logging.LogRecord]
 ) -> None:
     """Succeeded, Failed (401) and Failed (baseURL refused): no key in any trace."""
     store, cluster = tenants.store, tenants.cluster
@@ -129,12 +108,12 @@ def test_no_key_in_status_events_journal_or_logs(
         json.dumps({**e.get_attributes(), "data": e.get_data()}, default=str) for e in events
     ]
     traces.append(cluster.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)
-    for record in logs:
+    for record in all_logs:
         traces.append(record.getMessage())
         if record.exc_info:
             traces.append("".join(traceback.format_exception(*record.exc_info)))
     text = "\n".join(traces)
-    assert len(events) > 5 and len(logs) > 0
+    assert len(events) > 5 and len(all_logs) > 0
     for key in (GOOD_KEY, WRONG_KEY):
         assert key not in text
         assert base64.b64encode(key.encode()).decode() not in text

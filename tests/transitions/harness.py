@@ -10,14 +10,14 @@ from cloudevents.core.base import BaseCloudEvent
 from events import types
 from events.apiserver import resource_event
 from events.envelope import CloudEvent, RunRef, make_event, run_event
-from functions import prepare_context, sweep, validate
+from functions import call_llm, call_tool, prepare_context, sweep, validate
 from functions.chain import ROUTES, transition
 from functions.ports import API_VERSION, Deps, Resource
 from functions.run.needs import needs
 from functions.run.status import Stage
 from functions.tools import AgentToolbox
 from tests.fakes.clock import FakeClock
-from tests.fakes.model import FakeModels
+from tests.fakes.model import FakeModels, tool_use
 from tests.fakes.store import FakeStore
 
 __all__ = ["Harness", "JournalFirstStore"]
@@ -98,6 +98,16 @@ class Harness:
     ) -> Resource:
         """An AgentRun as a user would apply it."""
         return self.create("AgentRun", name, {"agentRef": {"name": agent}, "task": task, **spec})
+
+    def delegating_run(self) -> list[CloudEvent]:
+        """Run r1 of a1 asks sub-agent ``helper`` (call t1, task "find x"); call_tool's events."""
+        self.model()
+        self.agent("helper")
+        self.agent(tools=[{"agent": "helper", "name": "ask_helper"}])
+        self.run()
+        self.models.script("m1", tool_use(("t1", "ask_helper", {"task": "find x"})))
+        (requested,) = call_llm.handle(self.prepared()[0], self.deps)
+        return call_tool.handle(requested, self.deps)
 
     def world(self, **agent_spec: Any) -> Resource:
         """Model m1, Agent a1 and AgentRun r1; returns the run."""

@@ -9,9 +9,9 @@ import pytest
 from events import types
 from events.envelope import RunRef, data_of
 from events.errors import TransientError
-from functions import call_llm, call_tool, sweep
+from functions import call_llm, call_tool
 from functions.ports import Conflict
-from functions.run import claims
+from functions.run import claims, steering
 from functions.run.status import Stage
 from functions.run.step import advance
 from tests.fakes.model import tool_use
@@ -45,7 +45,7 @@ def _requested(h, *calls, **agent_spec):
 def _decide(h, call_id, approved, by="alice"):
     """What `baton approve`/`baton reject` does: annotate the run; sweep records it."""
     run = h.get()
-    notes = {sweep.APPROVE if approved else sweep.REJECT: call_id, sweep.APPROVED_BY: by}
+    notes = {steering.APPROVE if approved else steering.REJECT: call_id, steering.APPROVED_BY: by}
     run["metadata"]["annotations"] = {**(run["metadata"].get("annotations") or {}), **notes}
     h.store.update(run)
     return h.tick()

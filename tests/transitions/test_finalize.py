@@ -8,7 +8,7 @@ from events import types
 from events.apiserver import resource_event
 from events.envelope import data_of
 from events.errors import PermanentError
-from functions import call_llm, call_tool, finalize, prepare_context, validate
+from functions import call_llm, finalize, prepare_context, validate
 from functions.run.status import Stage
 from tests.fakes.model import answer, reply, tool_use
 
@@ -125,13 +125,7 @@ def test_run_finished_carries_the_routing(h):
 
 def _parent_waiting_on_child(h):
     """Parent r1 asked sub-agent ``helper``; returns the child run (accepted and prepared)."""
-    h.model()
-    h.agent("helper")
-    h.agent(tools=[{"agent": "helper", "name": "ask_helper"}])
-    h.run()
-    h.models.script("m1", tool_use(("t1", "ask_helper", {"task": "find x"})))
-    (req,) = call_llm.handle(h.prepared()[0], h.deps)
-    assert call_tool.handle(req, h.deps) == [], "the call waits for the child"
+    assert h.delegating_run() == [], "the call waits for the child"
     parent_uid = h.get()["metadata"]["uid"]
     (child,) = h.store.list("AgentRun", label_selector={"baton.dev/parent-uid": parent_uid})
     assert h.status()["delegations"]["t1"]["uid"] == child["metadata"]["uid"]

@@ -10,7 +10,7 @@ from events import types
 from events.envelope import CloudEvent, data_of, make_event
 from functions import call_llm, deliver, finalize, prepare_context, route, sweep
 from functions.ports import Deps
-from functions.run import session
+from functions.run import session, steering
 from functions.run.status import Stage
 from functions.run.step import follow_up
 from tests.fakes.model import answer, tool_use
@@ -382,7 +382,7 @@ def test_cancel_ends_a_serving_run_cancelled(h: Harness) -> None:
     """`baton cancel` (the annotation) works on a session as on any run."""
     serving(h)
     run = h.get()
-    run["metadata"]["annotations"] = {sweep.CANCEL: "carol"}
+    run["metadata"]["annotations"] = {steering.CANCEL: "carol"}
     h.store.update(run)
     h.pump(sweep.handle(make_event(types.TICK, "test", {}), h.deps))
     assert h.status()["phase"] == "Cancelled"

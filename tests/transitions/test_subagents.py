@@ -16,6 +16,16 @@ def _team(h, **subagents):
     h.run(task="Ask twice")
 
 
+def _asked_twice(h, **subagents):
+    """The lead's first step asks helper twice (t1, t2); its two tool.requested events."""
+    _team(h, **subagents)
+    h.models.script(
+        "m1",
+        tool_use(("t1", "ask_helper", {"task": "one"}), ("t2", "ask_helper", {"task": "two"})),
+    )
+    return call_llm.handle(h.prepared()[0], h.deps)
+
+
 def test_a_call_waiting_for_a_slot_starts_when_the_first_child_ends(h):
     """maxConcurrent 1: the second child starts only after the first one finished."""
     _team(h, maxConcurrent=1)
@@ -49,12 +59,7 @@ def test_a_call_waiting_for_a_slot_starts_when_the_first_child_ends(h):
 
 def test_a_queued_call_is_needed_again_each_time_a_call_of_the_step_closes(h):
     """The queued call's need has a new id after every close (a slot may have freed)."""
-    _team(h, maxConcurrent=1)
-    h.models.script(
-        "m1",
-        tool_use(("t1", "ask_helper", {"task": "one"}), ("t2", "ask_helper", {"task": "two"})),
-    )
-    first, second = call_llm.handle(h.prepared()[0], h.deps)
+    first, second = _asked_twice(h, maxConcurrent=1)
     assert call_tool.handle(first, h.deps) == []
     (retry,) = call_tool.handle(second, h.deps)
     uid = h.get()["metadata"]["uid"]
@@ -68,12 +73,7 @@ def test_a_queued_call_is_needed_again_each_time_a_call_of_the_step_closes(h):
 
 def test_maxchildren_refuses_calls_past_the_limit_in_the_models_order(h):
     """maxChildrenPerAgent 1: the model's second call is told no, whichever runs first."""
-    _team(h, maxChildrenPerAgent=1)
-    h.models.script(
-        "m1",
-        tool_use(("t1", "ask_helper", {"task": "one"}), ("t2", "ask_helper", {"task": "two"})),
-    )
-    first, second = call_llm.handle(h.prepared()[0], h.deps)
+    first, second = _asked_twice(h, maxChildrenPerAgent=1)
     out = call_tool.handle(second, h.deps)
     assert [e.get_type() for e in out] == [types.TOOL_COMPLETED]
     entry = h.journal()["tool/1/t2"]

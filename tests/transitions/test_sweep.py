@@ -7,7 +7,7 @@ import pytest
 from events import types
 from events.envelope import data_of, make_event
 from functions import call_llm, call_tool, finalize, prepare_context, sweep, validate
-from functions.run import claims
+from functions.run import claims, steering
 from functions.run.status import Stage, rfc3339
 from tests.fakes.model import answer, reply, tool_use
 
@@ -120,7 +120,7 @@ def test_an_approval_annotation_becomes_the_runs_record(h):
     (req,) = call_llm.handle(h.prepared()[0], h.deps)
     call_tool.handle(req, h.deps)
     run = h.get()
-    run["metadata"]["annotations"] = {sweep.APPROVE: "t1", sweep.APPROVED_BY: "dana"}
+    run["metadata"]["annotations"] = {steering.APPROVE: "t1", steering.APPROVED_BY: "dana"}
     h.store.update(run)
     (approved,) = h.tick()
     assert (approved.get_type(), data_of(approved)["toolCallId"]) == (types.TOOL_APPROVED, "t1")
@@ -135,7 +135,7 @@ def test_a_cancel_annotation_ends_the_run_cancelled(h):
     h.world()
     h.prepared()
     run = h.get()
-    run["metadata"]["annotations"] = {sweep.CANCEL: "erin"}
+    run["metadata"]["annotations"] = {steering.CANCEL: "erin"}
     h.store.update(run)
     (cancelled,) = h.tick()
     assert cancelled.get_type() == types.RUN_CANCELLED
@@ -151,7 +151,7 @@ def test_a_pending_run_can_be_cancelled(h):
     h.run()
     validate.handle(h.added(), h.deps)
     run = h.get()
-    run["metadata"]["annotations"] = {sweep.CANCEL: "true"}
+    run["metadata"]["annotations"] = {steering.CANCEL: "true"}
     h.store.update(run)
     (cancelled,) = h.tick()
     assert cancelled.get_type() == types.RUN_CANCELLED
@@ -346,13 +346,7 @@ def test_a_run_sweep_cannot_evaluate_is_marked_and_the_others_proceed(h):
 
 def _delegating_parent(h):
     """Parent r1 whose call t1 went to a sub-agent run; returns the child's name."""
-    h.model()
-    h.agent("helper")
-    h.agent(tools=[{"agent": "helper", "name": "ask_helper"}])
-    h.run()
-    h.models.script("m1", tool_use(("t1", "ask_helper", {"task": "find x"})))
-    (req,) = call_llm.handle(h.prepared()[0], h.deps)
-    call_tool.handle(req, h.deps)
+    h.delegating_run()
     return h.status()["delegations"]["t1"]["name"]
 
 
