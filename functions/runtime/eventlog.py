@@ -17,6 +17,8 @@ from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 
+from functions.resources.shared_sqlite import connect_shared
+
 __all__ = ["EventLog", "LoggedEvent", "run_key_of"]
 
 _SCHEMA = """
@@ -116,12 +118,7 @@ class EventLog:
     FLUSH_SECONDS = 0.005
 
     def __init__(self, path: str) -> None:
-        self._conn = sqlite3.connect(
-            path, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = connect_shared(path, _SCHEMA)
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(run_events)")}
         if "time" not in columns:  # a log written before events kept their time
             with contextlib.suppress(sqlite3.OperationalError):  # another process added it
