@@ -4,11 +4,15 @@
 ``python -m tests.reliability.procs source NATS_URL DB READY``
 ``python -m tests.reliability.procs http-source SINK_URL DB READY``  (watch + ticks over HTTP)
 Each touches READY once serving and stops on SIGTERM. No test overrides of JetStream or
-sweep settings: what a lost event costs here is what it costs a user.
+sweep settings: what a lost event costs here is what it costs a user. With
+BATON_CHAOS_TRACE=1 each logs every event it takes and settles, stamped with epoch seconds
+(what tests/reliability/timeline.py reads).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -50,9 +54,22 @@ def _http_source(sink_url: str, db: str, ready: Path) -> None:
     serve_until_stopped(stop)
 
 
+TRACE_ENV = "BATON_CHAOS_TRACE"
+
+
+def _trace() -> None:
+    """Log deliveries and claim renewals at DEBUG, each line starting with its epoch time."""
+    logging.basicConfig(level=logging.WARNING, format="%(created).3f %(name)s %(message)s")
+    for name in ("events.buses.jetstream_delivery", "baton"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+
+
 def main(argv: list[str]) -> None:
     """Run one process until SIGTERM."""
     from functions.runtime.workers import Source, Worker, serve_until_stopped
+
+    if os.environ.get(TRACE_ENV):
+        _trace()
 
     stop = threading.Event()
     if argv[0] == "worker":

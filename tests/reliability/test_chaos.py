@@ -49,6 +49,8 @@ def _survives(fleet: Fleet) -> None:
         f"{verdict.terminal_pct:.1f}% terminal, max lateness {verdict.max_lateness:.1f} s: "
         f"{verdict.broken()}"
     )
+    for story in verdict.stories.values():
+        print(story)  # shown with the failure: what each late run waited on
     assert verdict.runs == RUNS, f"runs stalled, the rest could not be submitted; {summary}"
     assert verdict.kills > 0, summary
     assert not verdict.broken(), summary
