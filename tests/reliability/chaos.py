@@ -187,7 +187,10 @@ def run_chaos(
                 time.sleep(0.25)
             done = executions(effects)
             verdict = check(fleet.store, accepted, done, script.calls, killer.kills)
-            for name in [*verdict.late, *(u.split(" ", 1)[0] for u in verdict.unfinished)]:
+            # Every late or unfinished run's story, and the slowest one's however late it is.
+            slowest = max(verdict.lateness, key=verdict.lateness.__getitem__, default=None)
+            told = [*verdict.late, *(u.split(" ", 1)[0] for u in verdict.unfinished), slowest]
+            for name in sorted({n for n in told if n is not None}):
                 verdict.stories[name] = timeline(
                     fleet.store,
                     fleet.db,
