@@ -49,6 +49,7 @@ def _survives(fleet: Fleet) -> None:
         f"{verdict.terminal_pct:.1f}% terminal, max lateness {verdict.max_lateness:.1f} s: "
         f"{verdict.broken()}"
     )
+    print(summary)  # the seed and the worst lateness, kept or broken (shown with -s)
     for story in verdict.stories.values():
         print(story)  # shown with the failure: what each late run waited on
     assert verdict.runs == RUNS, f"runs stalled, the rest could not be submitted; {summary}"
