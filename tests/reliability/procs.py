@@ -6,7 +6,8 @@
 Each touches READY once serving and stops on SIGTERM. No test overrides of JetStream or
 sweep settings: what a lost event costs here is what it costs a user. With
 BATON_CHAOS_TRACE=1 each logs every event it takes and settles, stamped with epoch seconds
-(what tests/reliability/timeline.py reads).
+(what tests/reliability/timeline.py reads); with BATON_CHAOS_COLD=1 workers take events
+before warming up (as before functions/runtime/warmup.py), to compare.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def _http_source(sink_url: str, db: str, ready: Path) -> None:
 
 
 TRACE_ENV = "BATON_CHAOS_TRACE"
+COLD_ENV = "BATON_CHAOS_COLD"
 
 
 def _trace() -> None:
@@ -74,7 +76,7 @@ def main(argv: list[str]) -> None:
     stop = threading.Event()
     if argv[0] == "worker":
         functions, url, db, ready = argv[1].split(","), argv[2], argv[3], Path(argv[4])
-        with Worker(functions, url, db):
+        with Worker(functions, url, db, warm=not os.environ.get(COLD_ENV)):
             ready.touch()
             serve_until_stopped(stop)
     elif argv[0] == "source":
