@@ -87,6 +87,12 @@ class Delivery:
     async def __call__(self, msg: Msg) -> None:
         """Handle one message and settle it; heartbeats keep it ours while that runs."""
         keep_alive = asyncio.create_task(self._keep_alive(msg))
+        traced = log.isEnabledFor(logging.DEBUG)
+        if traced:  # what a chaos timeline reads: who took which event, which delivery
+            ident = (msg.headers or {}).get("ce-id", msg.subject)
+            log.debug(
+                "%s: took %s (delivery %d)", self._function, ident, msg.metadata.num_delivered
+            )
         try:
             await self._handle(msg)
         except self._transport_errors as exc:
@@ -94,6 +100,8 @@ class Delivery:
             log.warning("%s: could not settle %s: %r", self._function, msg.subject, exc)
         finally:
             keep_alive.cancel()
+            if traced:
+                log.debug("%s: settled %s", self._function, ident)
 
     async def _keep_alive(self, msg: Msg) -> None:
         # A model call can outlast ack_wait; +WPI resets the server's redelivery timer.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from functions.models.keys import SecretResolver
 
 __all__ = ["ModelRegistry", "has_api_key"]
+
+log = logging.getLogger("baton.models")
 
 
 def has_api_key(model: Resource) -> bool:
@@ -45,6 +48,19 @@ class ModelRegistry:
         built = self._build(model)
         with self._lock:
             return self._cache.setdefault(key, built)
+
+    def warm(self, models: Sequence[Resource]) -> None:
+        """Build ``models`` and their SDK clients now, so no first call pays the SDK import.
+
+        Best effort: a Model that cannot be built (no key yet) is its first call's to report.
+        """
+        for model in models:
+            try:
+                warm = getattr(self.for_resource(model), "warm", None)
+                if warm is not None:
+                    warm()
+            except Exception as exc:  # reported by the call that needs it
+                log.debug("model %s not warmed: %s", model["metadata"].get("name"), exc)
 
     def for_models(self, models: Sequence[Resource]) -> Model:
         """One Model over an ordered list: the first, failing over to the next in order."""

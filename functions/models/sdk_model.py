@@ -80,6 +80,10 @@ class SDKModel(Generic[SettingsT, ClientT]):
         )
         return reply
 
+    def warm(self) -> None:
+        """Build the SDK client now (importing the SDK takes 1-3 s), not in the first call."""
+        self._sdk_client()
+
     def close(self) -> None:
         """Close the HTTP connections of the client, if one was built."""
         with self._lock:

@@ -3,8 +3,9 @@
 ``status.claims[key] = {"owner", "expiresAt"}``. A delivery runs a call only after it
 committed its own claim; another delivery seeing a live claim leaves the call alone.
 The owner renews the lease while the call runs (``Lease``), so a slow call keeps it and
-a dead owner's claim lapses within ``LEASE_SECONDS``; the call then runs again with the
-same idempotency key. The claim is removed in the commit that records the result.
+a dead owner's claim lapses within ``LEASE_SECONDS`` (at once where its process is known
+to be gone: ``functions.run.owners``); the call then runs again with the same idempotency
+key. The claim is removed in the commit that records the result.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
+from functions.run import owners
 from functions.run.status import parse_time, rfc3339
 
 __all__ = [
@@ -50,8 +51,8 @@ def tool_claim(step: int, call_id: str) -> str:
 
 
 def new_owner() -> str:
-    """A fresh owner id for one delivery's claim."""
-    return uuid.uuid4().hex
+    """A fresh owner id for one delivery's claim (naming its process: ``owners``)."""
+    return owners.new_owner()
 
 
 def is_live(status: Mapping[str, Any], key: str, now: float) -> bool:
@@ -60,7 +61,8 @@ def is_live(status: Mapping[str, Any], key: str, now: float) -> bool:
     if not held:
         return False
     expires = parse_time(held.get("expiresAt"))
-    return expires is not None and expires > now
+    # A claim whose owner process is known dead is free now, not when its lease lapses.
+    return expires is not None and expires > now and not owners.gone(held.get("owner"))
 
 
 def holder(status: Mapping[str, Any], key: str) -> str | None:

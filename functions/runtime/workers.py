@@ -21,6 +21,7 @@ from functions.runtime.deps import build_deps
 from functions.runtime.eventlog import EventLog
 from functions.runtime.source import follow_runs, tick
 from functions.runtime.triggers import TriggerFeeds
+from functions.runtime.warmup import warm_up
 
 __all__ = ["Source", "Worker", "run_source", "run_worker", "serve_until_stopped"]
 
@@ -32,7 +33,11 @@ def _config(nats_url: str, config: JetStreamConfig | None) -> JetStreamConfig:
 
 
 class Worker:
-    """Serves ``functions`` (all of the chain when empty) from JetStream; a context manager."""
+    """Serves ``functions`` (all of the chain when empty) from JetStream; a context manager.
+
+    Unless ``warm`` is False it first builds its model clients and starts its MCP servers
+    (functions/runtime/warmup.py), so it takes its first event ready to do the work.
+    """
 
     def __init__(
         self,
@@ -42,6 +47,7 @@ class Worker:
         *,
         config: JetStreamConfig | None = None,
         offline_fallback: bool = False,
+        warm: bool = True,
     ) -> None:
         from functions.resources.sqlite import SqliteStore
 
@@ -52,6 +58,8 @@ class Worker:
         self.functions = wanted
         self.store = SqliteStore(store_path)
         self.deps = build_deps(self.store, offline_fallback=offline_fallback)
+        if warm:  # before the first pull: no claim is held through an SDK import
+            warm_up(self.deps, wanted)
         self.events = EventLog(store_path)
         self.bus = JetStreamBus(_config(nats_url, config))
         for sub in chain.subscriptions(self.deps, wanted, recorder=self.events):

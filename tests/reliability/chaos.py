@@ -29,6 +29,7 @@ from tests.reliability.chaos_world import (
 from tests.reliability.fleets import Fleet
 from tests.reliability.invariants import Kill, ModelCall, Verdict, check
 from tests.reliability.peers import pid_of_client
+from tests.reliability.timeline import timeline
 
 __all__ = ["Killer", "TimedAnswers", "run_chaos"]
 
@@ -184,6 +185,22 @@ def run_chaos(
             names = sorted(accepted)
             while time.monotonic() < until and not _all_terminal(fleet, names):
                 time.sleep(0.25)
-            return check(fleet.store, accepted, executions(effects), script.calls, killer.kills)
+            done = executions(effects)
+            verdict = check(fleet.store, accepted, done, script.calls, killer.kills)
+            # Every late or unfinished run's story, and the slowest one's however late it is.
+            slowest = max(verdict.lateness, key=verdict.lateness.__getitem__, default=None)
+            told = [*verdict.late, *(u.split(" ", 1)[0] for u in verdict.unfinished), slowest]
+            for name in sorted({n for n in told if n is not None}):
+                verdict.stories[name] = timeline(
+                    fleet.store,
+                    fleet.db,
+                    fleet.work / "logs",
+                    name,
+                    accepted[name],
+                    done,
+                    script.calls,
+                    killer.kills,
+                )
+            return verdict
         finally:
             fleet.stop()

@@ -67,6 +67,7 @@ class Verdict:
     duplicate_model_calls: dict[str, str] = field(default_factory=dict)  # key -> who, when
     token_mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
     lateness: dict[str, float] = field(default_factory=dict)
+    stories: dict[str, str] = field(default_factory=dict)  # late run -> its timeline
 
     @property
     def terminal_pct(self) -> float:
