@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from functions.run import claims
+from functions.run import lease
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -33,7 +33,7 @@ def test_many_held_leases_share_one_thread_and_each_is_renewed() -> None:
             renewals[index] += 1
             return True
 
-        with claims.renewing(renew, due=lambda: True):
+        with lease.renewing(renew, due=lambda: True):
             release.wait(10)
 
     for index in range(20):
@@ -57,7 +57,7 @@ def test_renewal_stops_once_the_claim_is_no_longer_ours() -> None:
         calls.append(time.monotonic())
         return False
 
-    with claims.renewing(renew, due=lambda: True):
+    with lease.renewing(renew, due=lambda: True):
         assert _wait_for(lambda: len(calls) >= 1)
         time.sleep(0.2)
     assert len(calls) == 1
@@ -74,7 +74,7 @@ def test_a_lease_not_due_is_not_renewed_and_a_failing_renewal_is_retried() -> No
             raise ConnectionError("store unreachable")
         return True
 
-    with claims.renewing(renew, due=due.is_set):
+    with lease.renewing(renew, due=due.is_set):
         time.sleep(0.2)
         assert attempts == []
         due.set()
@@ -91,6 +91,6 @@ def test_leaving_waits_for_a_renewal_under_way() -> None:
         finished.set()
         return True
 
-    with claims.renewing(renew, due=lambda: not started.is_set()):
+    with lease.renewing(renew, due=lambda: not started.is_set()):
         assert started.wait(5)
     assert finished.is_set()
