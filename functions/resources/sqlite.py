@@ -26,7 +26,7 @@ from functions.resources.jsontext import dumps as _dumps
 from functions.resources.jsontext import loads as _loads
 from functions.resources.schema import kind_info, validate_and_default
 from functions.resources.sqlite_db import Database
-from functions.resources.sqlite_watch import Watch, head, log_change, materialize, parse_rv
+from functions.resources.sqlite_watch import Watch, log_change, materialize
 
 __all__ = ["SqliteStore"]
 
@@ -247,22 +247,12 @@ class SqliteStore:
         ``resource_version`` is where to continue after it ends.
         """
         kind_info(kind)
-        initial: builtins.list[Resource] = []
-        # The starting point is taken now, not at the first next(): a caller that
-        # watches, then writes, then iterates must see its own write.
-        if since in (None, "0", ""):
-            with self.db.snapshot() as conn:
-                cursor = head(conn)
-                if since is not None:
-                    initial = self._list(conn, kind, namespace, None)
-        else:
-            cursor = parse_rv(since)
-        return Watch(
+        return Watch.starting(
             self.db,
             kind,
             namespace,
-            cursor,
-            initial=initial,
+            since,
+            lambda conn: self._list(conn, kind, namespace, None),
             timeout=timeout,
             poll_interval=self.poll_interval,
             changes=changes,

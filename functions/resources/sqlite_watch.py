@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from functions.ports import Invalid, Resource, WatchEvent
 from functions.resources.errors import Expired
@@ -62,6 +62,43 @@ class Watch(Iterator[WatchEvent]):
         self.resource_version = str(cursor)
         self._changes = tuple(changes) if changes else ()
         self._events = self._follow(db, kind, namespace, cursor, initial, timeout, poll_interval)
+
+    @classmethod
+    def starting(
+        cls,
+        db: Database,
+        kind: str,
+        namespace: str | None,
+        since: str | None,
+        list_now: Callable[[sqlite3.Connection], list[Resource]],
+        *,
+        timeout: float | None,
+        poll_interval: float,
+        changes: Collection[str] | None = None,
+    ) -> Watch:
+        """Changes after resourceVersion ``since`` (None: from now; "0": ``list_now`` first).
+
+        The starting point is taken now, not at the first next(): a caller that watches,
+        then writes, then iterates must see its own write.
+        """
+        initial: list[Resource] = []
+        if since in (None, "0", ""):
+            with db.snapshot() as conn:
+                cursor = head(conn)
+                if since is not None:
+                    initial = list_now(conn)
+        else:
+            cursor = parse_rv(since)
+        return cls(
+            db,
+            kind,
+            namespace,
+            cursor,
+            initial=initial,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            changes=changes,
+        )
 
     def __iter__(self) -> Watch:
         return self
