@@ -31,11 +31,13 @@ _TAKEN_BY = {
 }
 
 
-def _line(run: Resource, ev: LoggedEvent, started: float) -> str:
+def _line(run: Resource, ev: LoggedEvent, origin: float) -> str:
+    """One event, at its own time since ``origin`` (epoch s), not at the time it is printed."""
     step = "-" if ev.step is None else str(ev.step)
     to = _TAKEN_BY.get(ev.type, "-")
+    made = ev.time if ev.time is not None else time.time()
     return (
-        f"{(time.monotonic() - started) * 1000:8.1f} ms  {run['metadata']['name']:<16} "
+        f"{max(0.0, made - origin) * 1000:8.1f} ms  {run['metadata']['name']:<16} "
         f"step {step:>2}  {short_type(ev.type):<18} -> {to:<16} {ev.detail}"
     ).rstrip()
 
@@ -80,6 +82,7 @@ def follow(
     run's phase changes are printed. ``since`` skips events already shown (by run key).
     """
     started = time.monotonic()
+    origin = time.time()  # events carry wall-clock times
     keys = {id(r): f"{r['metadata']['namespace']}/{r['metadata']['name']}" for r in runs}
     cursors = {id(r): (since or {}).get(keys[id(r)], 0) for r in runs}
     phases: dict[int, str] = {}
@@ -90,7 +93,7 @@ def follow(
             if log is not None:
                 for ev in log.read(keys[id(run)], cursors[id(run)], uid=_uid(run)):
                     cursors[id(run)] = ev.seq
-                    print(_line(run, ev, started), flush=True)
+                    print(_line(run, ev, origin), flush=True)
             if id(run) in done:
                 continue
             current = store.get("AgentRun", run["metadata"]["namespace"], run["metadata"]["name"])
@@ -110,7 +113,7 @@ def follow(
     time.sleep(0.05)
     for run in runs:  # the last events (run.finished) may land just after the phase
         for ev in log.read(keys[id(run)], cursors[id(run)], uid=_uid(run)) if log else ():
-            print(_line(run, ev, started), flush=True)
+            print(_line(run, ev, origin), flush=True)
     return summarize(runs, done, timeout)
 
 

@@ -260,3 +260,43 @@ def test_webhook_warns_at_start(tmp_path: Path) -> None:
     assert "Agent 'ghost' does not exist in namespace default" in text
     assert "s3cret" not in text
     assert SAMPLES.exists()
+
+
+def test_follow_stamps_each_event_with_its_own_time(tmp_path: Path, capsys: Any) -> None:
+    """Events shown together (a run faster than the follower's poll) keep their own times."""
+    from datetime import UTC, datetime
+
+    from functions.cli.follow import follow
+    from functions.resources.sqlite import SqliteStore
+    from functions.runtime.eventlog import EventLog
+
+    store = SqliteStore(str(tmp_path / "state.db"))
+    created = store.create(
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "AgentRun",
+            "metadata": {"name": "quick", "namespace": "default"},
+            "spec": {"agentRef": {"name": "sre"}, "task": "t"},
+        }
+    )
+    done = store.update_status({**created, "status": {"phase": "Succeeded"}})
+    log = EventLog(str(tmp_path / "state.db"))
+    uid = done["metadata"]["uid"]
+    soon = time.time()
+    for index, (type_, later) in enumerate(((types.RUN_ACCEPTED, 0.4), (types.RUN_FINISHED, 0.8))):
+        log.record(
+            make_event(
+                type_,
+                "/baton/runs/default/quick",
+                {"run": {"namespace": "default", "name": "quick", "uid": uid}, "step": index},
+                id_=f"e-{index}",
+                extensions={"batonrun": "default/quick", "batonstep": index},
+                time=datetime.fromtimestamp(soon + later, tz=UTC),
+            )
+        )
+    log.flush()
+    follow(store, log, [done], timeout=5)
+    shown = [line for line in capsys.readouterr().out.splitlines() if " ms  quick" in line]
+    stamps = [float(line.split(" ms")[0]) for line in shown]
+    assert len(stamps) == 2, shown
+    assert 300 <= stamps[0] <= 500 and 700 <= stamps[1] <= 900, shown  # not both "now"
