@@ -34,7 +34,7 @@ _TAKEN_BY = {
 def _line(run: Resource, ev: LoggedEvent, origin: float) -> str:
     """One event, at its own time since ``origin`` (epoch s), not at the time it is printed."""
     step = "-" if ev.step is None else str(ev.step)
-    to = _TAKEN_BY.get(ev.type, "-")
+    to = _TAKEN_BY.get(ev.type, "(record)")  # tool.completed: no function takes it
     made = ev.time if ev.time is not None else time.time()
     return (
         f"{max(0.0, made - origin) * 1000:8.1f} ms  {run['metadata']['name']:<16} "

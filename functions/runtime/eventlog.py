@@ -72,6 +72,8 @@ def detail_of(event: BaseCloudEvent) -> str:
     if "phase" in data and "run" in data:
         usage = data.get("tokenUsage") or {}
         return f"{data['phase']}, {usage.get('total', 0)} tokens"
+    if event.get_type().endswith("tool.completed") and data.get("toolCallId"):
+        return f"call {str(data['toolCallId'])[:40]} closed"
     if data.get("reason"):
         return f"{data['reason']}: {str(data.get('message', ''))[:80]}"
     if event.get_type().endswith("run.completed"):

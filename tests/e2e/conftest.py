@@ -56,7 +56,9 @@ def wait_terminal(runtime: Embedded, name: str, timeout: float = 20.0) -> dict[s
     while time.monotonic() < deadline:
         run = runtime.store.get("AgentRun", "default", name)
         if is_terminal(run):
-            runtime.bus.wait_idle(5)
+            assert runtime.bus.wait_idle(10), f"run {name} ended but its chain is still busy"
+            if runtime.events is not None:
+                runtime.events.flush()  # another reader (the CLI, the console) sees it all
             return runtime.store.get("AgentRun", "default", name)
         time.sleep(0.01)
     run = runtime.store.get("AgentRun", "default", name)

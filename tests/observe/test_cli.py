@@ -300,3 +300,25 @@ def test_follow_stamps_each_event_with_its_own_time(tmp_path: Path, capsys: Any)
     stamps = [float(line.split(" ms")[0]) for line in shown]
     assert len(stamps) == 2, shown
     assert 300 <= stamps[0] <= 500 and 700 <= stamps[1] <= 900, shown  # not both "now"
+
+
+def test_run_shows_the_sample_chain_as_make_run_does(tmp_path: Path, capsys: Any) -> None:
+    """``baton run tools.yaml`` names each event's function; the tool's record says so."""
+    code = main(["--db", str(tmp_path / "s.db"), "run", str(SAMPLES / "tools.yaml")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = [line.split() for line in out.splitlines() if " ms  tools-demo " in line]
+    shown = [(words[5], words[7]) for words in lines]  # "<ms> ms <run> step <n> <type> -> <fn>"
+    assert shown == [
+        ("resource.add", "validate"),
+        ("run.accepted", "prepare_context"),
+        ("llm.requested", "call_llm"),
+        ("tool.requested", "call_tool"),
+        ("tool.completed", "(record)"),
+        ("llm.requested", "call_llm"),
+        ("run.completed", "finalize"),
+        ("run.finished", "deliver"),
+    ], out
+    closed = next(line for line in out.splitlines() if "tool.completed" in line)
+    assert closed.endswith(" closed") and " call " in closed, closed
+    assert "answer: The current UTC time is " in out
