@@ -119,6 +119,9 @@ def run(quick: bool = False) -> Result:
                     if "tracing" not in name:
                         os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
                     samples[name] += _round(sc, [f"{name[:3]}-{r}-{i}" for i in range(runs)])
+        from functions import tracing
+
+        tracing.shutdown()  # before the collector goes: later benchmarks export nothing
     off = [v * 1000 for v in samples["off"]]
     for name in ("metrics + events", "metrics + events + tracing"):
         on = [v * 1000 for v in samples[name]]

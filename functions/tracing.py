@@ -32,6 +32,7 @@ __all__ = [
     "current_traceparent",
     "enabled",
     "setup",
+    "shutdown",
     "trace_id_of",
     "traced",
     "with_traceparent",
@@ -89,6 +90,22 @@ def setup() -> None:
         provider = TracerProvider(resource=resource)  # OTEL_SERVICE_NAME still wins
         provider.add_span_processor(BatchSpanProcessor(exporter))
         trace.set_tracer_provider(provider)
+
+
+def shutdown() -> None:
+    """Export what is buffered and stop the provider ``setup`` installed (no-op otherwise).
+
+    For a host that ends tracing before the process ends (the benchmark, which then
+    closes its collector): the exporter would otherwise retry into a closed port.
+    """
+    if not _setup_done:
+        return
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    stop = getattr(provider, "shutdown", None)  # the SDK's provider, not the API's proxy
+    if stop is not None:
+        stop()
 
 
 def current_traceparent() -> str | None:

@@ -134,3 +134,38 @@ def test_route_continues_the_producers_trace(tmp_path: Path) -> None:
             assert route.parent_id == server.span_id
         else:
             assert route.parent_id == PRODUCER_SPAN
+
+
+SHUTDOWN = """
+import sys
+from functions import tracing
+from opentelemetry import trace
+tracing.setup()
+with trace.get_tracer("t").start_as_current_span("buffered"):
+    pass
+tracing.shutdown()
+with trace.get_tracer("t").start_as_current_span("after"):
+    pass
+print("shut down", flush=True)
+sys.stdin.read()  # alive until the test has looked: an exit would flush the batch too
+"""
+
+
+def test_shutdown_exports_what_is_buffered_and_stops() -> None:
+    """tracing.shutdown sends the spans still in the batch at once; later spans go nowhere."""
+    with OTLPCollector() as collector:
+        env = {**_env(collector), "OTEL_BSP_SCHEDULE_DELAY": "600000"}  # no timed export
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SHUTDOWN], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, env=env, cwd=REPO,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdin is not None
+        try:
+            assert proc.stdout.readline().strip() == "shut down"
+            spans = collector.wait_for(lambda s: bool(s), timeout=10)
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=30)
+        assert proc.returncode == 0
+        assert _names(spans) == ["buffered"]
+        assert _names(collector.spans) == ["buffered"]  # "after", and the exit, sent nothing
