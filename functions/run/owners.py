@@ -46,17 +46,32 @@ def _started(pid: int) -> str | None:
     return fields[19]  # field 22 of proc(5): starttime
 
 
+_this: tuple[int, str | None] = (-1, None)  # (pid, "<place>.<pid>.<start>"): read once per process
+
+
+def _this_process() -> str | None:
+    """This process as an owner names it; /proc is read once per pid (a fork reads again)."""
+    global _this
+    pid = os.getpid()
+    if _this[0] != pid:
+        place = _place()
+        start = _started(pid) if place is not None else None
+        _this = (pid, f"{place}.{pid}.{start}" if start is not None else None)
+    return _this[1]
+
+
 def new_owner() -> str:
     """A fresh owner id for one delivery's claim, naming this process where it can."""
     token = uuid.uuid4().hex
-    place, pid = _place(), os.getpid()
-    start = _started(pid) if place is not None else None
-    return f"{token}@{place}.{pid}.{start}" if start is not None else token
+    process = _this_process()
+    return f"{token}@{process}" if process is not None else token
 
 
 def gone(owner: str | None) -> bool:
     """True when ``owner`` ran in this place and its process no longer runs."""
     _, at, where = (owner or "").rpartition("@")
+    if at and where == _this_process():
+        return False  # this very process: alive, no /proc read needed
     place, _, process = where.partition(".")
     pid, _, start = process.partition(".")
     if not at or not pid.isdigit() or not start or place != _place():

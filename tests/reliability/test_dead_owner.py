@@ -75,3 +75,27 @@ def test_a_model_call_whose_owner_runs_is_left_to_it() -> None:
     assert w.needs("r0") == []
     assert not w.model_calls
     assert w.status("r0")["stage"] == "Model"
+
+
+def test_a_forked_process_names_itself_not_its_parent() -> None:
+    """gunicorn forks workers after import: the child's owner ids carry the child's pid."""
+    import os
+
+    parent = claims.new_owner()  # this process is known (and cached) before the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its owner id, then end at once
+        os.write(write, claims.new_owner().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 1024).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child.split("@")[1].split(".")[1] == str(pid)
+    assert parent.split("@")[1].split(".")[1] == str(os.getpid())
+    now = 1_000.0
+    status: dict[str, object] = {}
+    claims.claim(status, "llm/1", child, now)
+    assert not claims.is_live(status, "llm/1", now)  # the child ended: its claim is free
+    claims.claim(status, "llm/2", parent, now)
+    assert claims.is_live(status, "llm/2", now)
