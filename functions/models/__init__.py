@@ -12,7 +12,7 @@ from functions.models.pricing import cost_usd
 from functions.ports import Model, Resource
 
 if TYPE_CHECKING:
-    from functions.models.keys import SecretResolver
+    from functions.secrets import SecretResolver
 
 __all__ = ["ModelRegistry", "has_api_key"]
 

@@ -1,12 +1,7 @@
-"""Where a Model's API key (and any other Secret value) comes from, in every shape.
+"""Where a Model's API key comes from, and where it may be sent.
 
-A Secret ref ``{name, key}`` is read with a ``SecretResolver`` where there is one
-(Kubernetes); without one (embedded, NATS workers) it is the environment variable
-``BATON_SECRET_<NAME>_<KEY>``: the Secret's name and key upper-cased, every character other
-than A-Z and 0-9 turned into ``_`` (Secret ``openai`` key ``api-key`` ->
-``BATON_SECRET_OPENAI_API_KEY``). MCP servers' env and headers use the same rule.
-
-A Model's key: its ``apiKeySecretRef`` as above, else the variable ``apiKeyEnv`` (default
+A Model's key: its ``apiKeySecretRef`` read as every Secret ref is (``functions.secrets``:
+the resolver, else ``BATON_SECRET_<NAME>_<KEY>``), else the variable ``apiKeyEnv`` (default
 ``ANTHROPIC_API_KEY`` or ``OPENAI_API_KEY`` by provider). The key travels as an ``ApiKey``
 whose repr hides the value; error messages name the place the key was looked up (the Secret
 and key, or the variable), never the value.
@@ -21,13 +16,13 @@ may create a Model could send the namespace's key to a server of their choosing.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from events.errors import PermanentError
 from events.url_prefixes import parse_list, url_allowed
+from functions.secrets import SecretResolver, secret_env_var, secret_value
 
 __all__ = [
     "DEFAULT_KEY_ENV",
@@ -35,12 +30,9 @@ __all__ = [
     "POLICY_SECRET",
     "PROVIDER_URLS",
     "ApiKey",
-    "SecretResolver",
     "default_key_env",
     "has_api_key",
     "resolve_api_key",
-    "secret_env_var",
-    "secret_value",
 ]
 
 DEFAULT_KEY_ENV: Final = "ANTHROPIC_API_KEY"
@@ -54,9 +46,6 @@ PROVIDER_URLS: Final = {
     "openai": ("https://api.openai.com",),
 }
 
-SecretResolver = Callable[[str, str, str], str]
-"""(namespace, secret name, key) -> value; raises PermanentError naming the Secret when missing."""
-
 
 @dataclass(frozen=True)
 class ApiKey:
@@ -67,25 +56,6 @@ class ApiKey:
 
     def __str__(self) -> str:
         return self.source
-
-
-def secret_env_var(secret: str, key: str) -> str:
-    """The environment variable that stands in for a Secret key when no resolver is given."""
-    return "BATON_SECRET_" + re.sub(r"[^A-Z0-9]", "_", f"{secret}_{key}".upper())
-
-
-def secret_value(
-    namespace: str,
-    secret: str,
-    key: str,
-    secrets: SecretResolver | None,
-    environ: Mapping[str, str] | None = None,
-) -> str | None:
-    """The Secret key's value: from the resolver, else its variable (None when that is unset)."""
-    if secrets is not None:
-        return secrets(namespace, secret, key)
-    env = os.environ if environ is None else environ
-    return env.get(secret_env_var(secret, key))
 
 
 def default_key_env(model: Mapping[str, Any]) -> str:

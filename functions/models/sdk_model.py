@@ -15,9 +15,10 @@ import time
 from typing import Any, ClassVar, Final, Generic, Protocol, Self, TypeVar
 
 from events.errors import BatonError
-from functions.models.keys import ApiKey, SecretResolver, resolve_api_key
+from functions.models.keys import ApiKey, resolve_api_key
 from functions.models.model_settings import ModelSettings
 from functions.ports import ModelReply, ModelRequest, Resource
+from functions.secrets import SecretResolver
 
 __all__ = ["IDEMPOTENCY_HEADER", "SDKModel"]
 

@@ -1,6 +1,6 @@
-"""Reading one value of a Kubernetes Secret (a Model's API key) without ever showing it.
+"""Reading one value of a Kubernetes Secret (an API key, an MCP token) without ever showing it.
 
-The shape of ``functions.models.keys.SecretResolver``: a missing Secret or key is a
+The shape of ``functions.secrets.SecretResolver``: a missing Secret or key is a
 ``PermanentError`` naming the Secret and the key, never the value; the value is not logged
 here or by the callers (``functions.models.keys.ApiKey`` hides it from repr).
 """

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from functions.models import ModelRegistry
-from functions.models.keys import SecretResolver
 from functions.observe.wiring import observed
 from functions.ports import Channels, Deps, Store
+from functions.secrets import SecretResolver
 from functions.tools import AgentToolbox
 
 __all__ = ["SystemClock", "build_deps"]

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from events.errors import PermanentError, TransientError
-from functions.models.keys import SecretResolver
 from functions.ports import NotFound, Store, ToolCall, ToolResult, ToolSpec
+from functions.secrets import SecretResolver
 from functions.tools.mcp_config import ServerConfig, server_config
 from functions.tools.mcp_content import to_tool_result
 from functions.tools.mcp_loop import LoopThread

@@ -1,7 +1,7 @@
 """An MCPServer resource read into a connection config, with Secret refs resolved.
 
 Env (stdio) and header (http) values come from ``value`` or ``valueFrom.secretKeyRef``,
-read by the one Secret lookup Models use (``functions.models.keys.secret_value``): with a
+read by the one Secret lookup Models use (``functions.secrets.secret_value``): with a
 ``secrets`` resolver (Kubernetes) the Secret is read; without one (embedded) the value comes
 from the environment variable ``BATON_SECRET_<NAME>_<KEY>`` (Secret ``github-mcp`` key
 ``token`` -> ``BATON_SECRET_GITHUB_MCP_TOKEN``). Errors name the
@@ -24,10 +24,10 @@ from fnmatch import fnmatchcase
 from typing import Any, Final, Literal
 
 from events.errors import PermanentError
-from functions.models.keys import SecretResolver, secret_env_var, secret_value
 from functions.ports import NotFound, Resource
+from functions.secrets import SecretResolver, secret_env_var, secret_value
 
-__all__ = ["DEFAULT_TIMEOUT", "ServerConfig", "secret_env_var", "server_config"]
+__all__ = ["DEFAULT_TIMEOUT", "ServerConfig", "server_config"]
 
 DEFAULT_TIMEOUT: Final = 30.0
 MIN_CONNECT_TIMEOUT: Final = 30.0  # starting a stdio server (npx, uvx, a JVM) takes a while

@@ -6,7 +6,7 @@ import pytest
 
 from events.errors import PermanentError
 from functions.models.anthropic import AnthropicModel
-from functions.models.keys import ApiKey, has_api_key, resolve_api_key, secret_env_var
+from functions.models.keys import ApiKey, has_api_key, resolve_api_key
 
 SECRET_VALUE = "sk-ant-from-secret-0001"
 
@@ -113,25 +113,9 @@ def test_missing_secret_in_embedded_names_both_variables() -> None:
     )
 
 
-def test_models_and_mcp_servers_share_one_secret_lookup() -> None:
-    """The same Secret ref gives the same value to a Model key and to an MCPServer header."""
-    from functions.tools.mcp_config import server_config
-
-    environ = {secret_env_var("shared", "token"): "sk-shared"}
-    key = resolve_api_key(model(apiKeySecretRef={"name": "shared", "key": "token"}), None, environ)
-    mcp = {
-        "metadata": {"name": "gh", "namespace": "team-a"},
-        "spec": {
-            "transport": "http",
-            "url": "http://127.0.0.1:1/mcp",
-            "headers": [
-                {
-                    "name": "Authorization",
-                    "valueFrom": {"secretKeyRef": {"name": "shared", "key": "token"}},
-                }
-            ],
-        },
-    }
-    assert server_config(mcp, None, environ).headers == (("Authorization", key.value),)
-    assert has_api_key(model(apiKeySecretRef={"name": "shared", "key": "token"}), environ)
+def test_has_api_key_in_embedded_reads_the_secret_variable_or_api_key_env() -> None:
+    """The embedded shape finds a key in BATON_SECRET_* or apiKeyEnv, and says so when not."""
+    ref = {"name": "shared", "key": "token"}
+    assert has_api_key(model(apiKeySecretRef=ref), {"BATON_SECRET_SHARED_TOKEN": "sk-shared"})
+    assert has_api_key(model(apiKeyEnv="TEAM_KEY"), {"TEAM_KEY": "sk-team"})
     assert not has_api_key(model(apiKeySecretRef={"name": "other"}), {})

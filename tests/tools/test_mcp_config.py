@@ -8,7 +8,7 @@ import pytest
 
 from events.errors import PermanentError
 from functions.ports import NotFound, ToolCall
-from functions.tools.mcp_config import secret_env_var, server_config
+from functions.tools.mcp_config import server_config
 from tests.tools.conftest import mcp_server
 
 SECRET = "sk-mcp-5ecret-do-not-leak"
@@ -101,12 +101,6 @@ def test_secret_values_stay_out_of_repr_and_errors():
     assert dict(config.headers) == {"Authorization": SECRET}
     assert SECRET not in repr(config)
     assert SECRET not in str(config)
-
-
-def test_secret_env_var_convention():
-    """Name and key upper-cased, anything else than A-Z0-9 becomes an underscore."""
-    assert secret_env_var("github-mcp", "token") == "BATON_SECRET_GITHUB_MCP_TOKEN"
-    assert secret_env_var("a.b", "api-key") == "BATON_SECRET_A_B_API_KEY"
 
 
 def test_python_means_the_interpreter_baton_runs_on():
