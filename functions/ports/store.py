@@ -14,6 +14,7 @@ __all__ = [
     "GROUP",
     "VERSION",
     "Conflict",
+    "Expired",
     "Invalid",
     "NotFound",
     "Resource",
@@ -45,6 +46,15 @@ class Conflict(StoreError):
     """A precondition failed: stale resourceVersion or the name exists (HTTP 409)."""
 
     status = 409
+
+
+class Expired(StoreError):
+    """A watch asked for a resourceVersion the change log no longer holds (HTTP 410 Gone).
+
+    Start over: list, then watch from the list's newest resourceVersion.
+    """
+
+    status = 410
 
 
 class Invalid(PermanentError, StoreError):
@@ -114,7 +124,10 @@ class Store(Protocol):
         timeout: float | None = None,
         changes: Collection[str] | None = None,
     ) -> Iterator[WatchEvent]:
-        """Changes after ``since``; ``changes`` keeps only those types (ADDED, ...)."""
+        """Changes after ``since``; ``changes`` keeps only those types (ADDED, ...).
+
+        Raises ``Expired`` when ``since`` is older than the change log holds.
+        """
         ...
 
     def append_journal(self, run: Resource, key: str, entry: Mapping[str, Any]) -> bool:

@@ -7,7 +7,6 @@ stays cheap.
 
 from __future__ import annotations
 
-from functions.resources.errors import Expired
 from functions.resources.schema import (
     crd_dir,
     kind_for,
@@ -18,7 +17,6 @@ from functions.resources.schema import (
 )
 
 __all__ = [
-    "Expired",
     "crd_dir",
     "kind_for",
     "known_kinds",

@@ -18,8 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from events.errors import PermanentError, TransientError
-from functions.ports import Conflict, Invalid, NotFound, StoreError
-from functions.resources.errors import Expired
+from functions.ports import Conflict, Expired, Invalid, NotFound, StoreError
 
 __all__ = ["JSON", "MERGE_PATCH", "KubeAPI", "api_error", "connect"]
 

@@ -10,8 +10,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterator
 
-from functions.ports import Invalid, Resource, WatchEvent
-from functions.resources.errors import Expired
+from functions.ports import Expired, Invalid, Resource, WatchEvent
 from functions.resources.jsontext import dumps
 from functions.resources.jsontext import loads as _loads
 from functions.resources.sqlite_db import Database

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from events.apiserver import resource_event
 from events.envelope import CloudEvent
-from functions.resources.errors import Expired
+from functions.ports import Expired
 from functions.resources.k8s_api import KubeAPI
 from functions.trigger.matching import TRIGGER_EXTENSION, trigger_key
 

@@ -18,8 +18,7 @@ from events import types
 from events.apiserver import resource_event
 from events.envelope import CloudEvent, make_event
 from functions import chain
-from functions.ports import Store
-from functions.resources.errors import Expired
+from functions.ports import Expired, Store
 
 __all__ = ["follow_runs", "tick"]
 

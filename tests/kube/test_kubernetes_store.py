@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from events.errors import PermanentError
-from functions.ports import Conflict, Invalid, NotFound
-from functions.resources.errors import Expired
+from functions.ports import Conflict, Expired, Invalid, NotFound
 from functions.resources.k8s_journal import RUN_LABEL, RUN_UID_LABEL, journal_name
 from functions.resources.kubernetes import KubernetesStore
 from tests.fixtures.kube import Cluster

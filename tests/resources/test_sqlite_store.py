@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from functions.ports import API_VERSION, Conflict, NotFound
-from functions.resources.errors import Expired
+from functions.ports import API_VERSION, Conflict, Expired, NotFound
 from functions.resources.sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
