@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from functions.cli.yaml_safety import UnsafeYAML, load_documents
+from functions.kube.names import is_name, is_namespace
 from functions.ports import Conflict, NotFound, Resource, Store
-from functions.resources.names import is_name, is_namespace
 from functions.run.status import is_terminal
 
 __all__ = ["Applied", "ManifestError", "apply", "load_files"]

@@ -30,9 +30,9 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
+from functions.kube.api import KubeAPI
+from functions.kube.names import namespace_segment
 from functions.ports import API_VERSION, Conflict, Invalid, Resource
-from functions.resources.k8s_api import KubeAPI
-from functions.resources.names import namespace_segment
 
 __all__ = [
     "MAX_ENTRY_BYTES",

@@ -1,7 +1,7 @@
 """Objects other than baton's on the API server: the Knative objects that feed triggers.
 
 Create-or-replace and delete by kind, for the few kinds the trigger function reconciles
-(ApiServerSource, PingSource, Trigger). Errors are the store's (``k8s_api``).
+(ApiServerSource, PingSource, Trigger). Errors are the store's (``functions.kube.api``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any, Final
 
+from functions.kube.api import KubeAPI
 from functions.ports import Conflict, NotFound, Resource
-from functions.resources.k8s_api import KubeAPI
 
 __all__ = ["ClusterObjects"]
 

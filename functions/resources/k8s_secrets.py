@@ -11,9 +11,9 @@ import base64
 import binascii
 
 from events.errors import PermanentError
+from functions.kube.api import KubeAPI
+from functions.kube.names import name_segment, namespace_segment
 from functions.ports import NotFound
-from functions.resources.k8s_api import KubeAPI
-from functions.resources.names import name_segment, namespace_segment
 
 __all__ = ["read_secret"]
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Collection, Iterator
 from typing import Final
 
+from functions.kube.api import KubeAPI, api_error
 from functions.ports import WatchEvent
-from functions.resources.k8s_api import KubeAPI, api_error
 
 __all__ = ["KubeWatch"]
 

@@ -20,6 +20,8 @@ import time
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Final
 
+from functions.kube.api import KubeAPI, connect
+from functions.kube.names import name_segment, namespace_segment
 from functions.ports import (
     API_VERSION,
     GROUP,
@@ -30,12 +32,10 @@ from functions.ports import (
     Resource,
     WatchEvent,
 )
-from functions.resources.k8s_api import KubeAPI, connect
 from functions.resources.k8s_journal import KubernetesJournal
 from functions.resources.k8s_objects import ClusterObjects
 from functions.resources.k8s_secrets import read_secret
 from functions.resources.k8s_watch import KubeWatch
-from functions.resources.names import name_segment, namespace_segment
 from functions.resources.schema import validate_and_default
 
 __all__ = ["PLURALS", "KubeWatch", "KubernetesStore", "kubernetes_store"]

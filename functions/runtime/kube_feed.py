@@ -19,8 +19,8 @@ from typing import Any, Final
 
 from events.apiserver import resource_event
 from events.envelope import CloudEvent
+from functions.kube.api import KubeAPI
 from functions.ports import Expired
-from functions.resources.k8s_api import KubeAPI
 from functions.trigger.matching import TRIGGER_EXTENSION, trigger_key
 
 __all__ = ["KubeFeed", "collection_path"]

@@ -217,7 +217,7 @@ class TriggerFeeds:
 
     def _kube_api(self) -> Any:
         if self._api is None:
-            from functions.resources.k8s_api import KubeAPI, connect
+            from functions.kube.api import KubeAPI, connect
 
             self._api = KubeAPI(connect(self.kubeconfig))
         return self._api

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from functions.kube.names import is_name
 from functions.ports import Invalid, NotFound, ToolCall, ToolContext, ToolResult, ToolSpec
-from functions.resources.names import is_name
 from functions.tools.cluster import CLUSTER_TOOLS
 
 __all__ = ["BUILTINS", "Builtin"]

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from functions.kube.names import is_name
 from functions.ports import NotFound, StoreError, ToolCall, ToolContext, ToolSpec
 
 __all__ = ["CLUSTER_TOOLS", "ClusterToolError"]
 
-_NAME: Final = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 MAX_LOG_BYTES: Final = 64 * 1024
 MAX_EVENTS: Final = 50
 
@@ -30,7 +29,7 @@ class ClusterToolError(ValueError):
 
 def _checked_name(value: Any, what: str) -> str:
     name = str(value or "")
-    if not _NAME.match(name):
+    if not is_name(name):
         raise ClusterToolError(f"{what} must be a Kubernetes name, not {name[:80]!r}")
     return name
 
@@ -48,7 +47,7 @@ def _api(ctx: ToolContext) -> Any:
     api = getattr(ctx.store, "api", None)
     if api is not None:
         return api
-    from functions.resources.k8s_api import KubeAPI, connect
+    from functions.kube.api import KubeAPI, connect
 
     return KubeAPI(connect(os.environ.get("BATON_TRIGGER_KUBECONFIG")))
 

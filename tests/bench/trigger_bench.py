@@ -200,7 +200,7 @@ def _nats(tmp: Path, n: int) -> dict[str, Any]:
 
 
 def _kubernetes(tmp: Path, n: int) -> dict[str, Any]:
-    from functions.resources.k8s_api import MERGE_PATCH, KubeAPI, connect
+    from functions.kube.api import MERGE_PATCH, KubeAPI, connect
     from tests.fixtures.envtest import find_assets, start_envtest
 
     assets = find_assets()

@@ -37,8 +37,8 @@ from events.sources.chat.signatures import (
 )
 from events.url_prefixes import url_allowed
 from functions.cli.yaml_safety import UnsafeYAML, load_documents
+from functions.kube.names import name_segment
 from functions.ports import Invalid
-from functions.resources.names import name_segment
 from functions.resources.schema import validate_and_default
 from functions.run.status import parse_duration, parse_time
 from tests.chat.platforms import Signer

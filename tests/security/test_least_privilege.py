@@ -58,7 +58,7 @@ def test_functions_read_secrets_only_where_a_namespace_opted_in(rbac: Tenants) -
 def test_the_store_is_refused_a_secret_of_a_namespace_that_did_not_opt_in(rbac: Tenants) -> None:
     """As baton-functions, tenant-b's key cannot be read: a Forbidden naming no value."""
     from events.errors import PermanentError
-    from functions.resources.k8s_api import KubeAPI
+    from functions.kube.api import KubeAPI
     from functions.resources.kubernetes import KubernetesStore
 
     cluster = rbac.cluster

@@ -15,8 +15,8 @@ import pytest
 
 from events.apiserver import resource_event
 from functions import trigger as trigger_function
+from functions.kube.api import KubeAPI, connect
 from functions.ports import Deps
-from functions.resources.k8s_api import KubeAPI, connect
 from functions.resources.kubernetes import KubernetesStore
 from functions.runtime.deps import build_deps
 from functions.trigger.knative import objects_for

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from functions.cli.manifests import apply, load_files
+from functions.kube.api import MERGE_PATCH, KubeAPI, connect
 from functions.ports import Deps
-from functions.resources.k8s_api import MERGE_PATCH, KubeAPI, connect
 from functions.resources.sqlite import SqliteStore
 from functions.runtime.embedded import Embedded
 from functions.runtime.triggers import TriggerFeeds
