@@ -118,7 +118,6 @@ def test_label_selector_and_watch(embedded: Any, capsys: Any) -> None:
 def test_describe_shows_status_conditions_and_events(embedded: Any, capsys: Any) -> None:
     """describe run: the phase, tokens, cost, conditions and the run's Events with From."""
     rt = _finished_run(embedded)
-    time.sleep(0.1)  # the Events are written a few ms after the transition
     text = _out(capsys, "--db", rt.db_path, "describe", "run", "tools-demo")
     fields = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip()
               for line in text.splitlines() if ":" in line}  # fmt: skip
