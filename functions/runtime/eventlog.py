@@ -154,12 +154,12 @@ class EventLog:
             self._wake.notify()
 
     def flush(self) -> None:
-        """Write what was recorded so far."""
-        with self._wake:
-            rows, self._pending = self._pending, []
-        if not rows:
-            return
-        with self._db_lock:
+        """Write what was recorded so far (rows the writer thread took are committed too)."""
+        with self._db_lock:  # taken before the rows: a flush returns after the writer's commit
+            with self._wake:
+                rows, self._pending = self._pending, []
+            if not rows:
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
                 "INSERT OR IGNORE INTO run_events(run, uid, type, id, step, source, detail, time)"

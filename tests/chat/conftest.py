@@ -106,7 +106,7 @@ class ChatWorld:
         while time.monotonic() < deadline:
             runs = self.runs()
             if runs and is_terminal(runs[0]) and _delivered(runs[0]):
-                self.runtime.bus.wait_idle(5)
+                assert self.runtime.bus.wait_idle(30), "the run ended; its chain is still busy"
                 return self.store.get("AgentRun", "default", runs[0]["metadata"]["name"])
             time.sleep(0.01)
         raise AssertionError(f"no delivered run after {timeout}s: {self.runs()}")

@@ -89,10 +89,10 @@ def test_a_platform_retry_makes_one_run_and_one_answer(
     telegram = signer.telegram(telegram_update("twice?", 8))
     chat_world.hook.post("telegram", telegram)
     chat_world.hook.post("telegram", telegram)
-    chat_world.runtime.bus.wait_idle(5)
+    assert chat_world.runtime.bus.wait_idle(30), "the messages' chains are still busy"
     tasks = sorted(r["spec"]["task"] for r in chat_world.runs())
     assert tasks == ["once please", "twice?"]
     # Wait for the Telegram answer, then check no platform got anything twice.
     chat_world.platform.wait_for(2)
-    chat_world.runtime.bus.wait_idle(5)
+    assert chat_world.runtime.bus.wait_idle(30), "the answers' chains are still busy"
     assert len(chat_world.platform.requests) == 2

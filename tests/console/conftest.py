@@ -6,8 +6,10 @@ with that executable: playwright's own browser download is never used.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ import yaml
 from functions.cli.manifests import apply
 from functions.ports import Resource
 from functions.resources.sqlite import SqliteStore
-from tests.fixtures.http import Served, serve_function
+from tests.fixtures.http import Served, request, serve_function
 from tests.fixtures.kube import require_component
 
 BATON = str(Path(sys.executable).parent / "baton")
@@ -57,6 +59,18 @@ class Console:
     def run(self, name: str) -> Resource:
         """The run as stored now."""
         return self.store.get("AgentRun", "default", name)
+
+    def wait_chain_end(self, name: str, timeout: float = 30) -> None:
+        """Until the server logged the run's run.finished: it lands just after the phase is
+        written, and a run page loaded on a terminal phase is not loaded again."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = request(f"{self.served.url}console/api/runs/default/{name}")
+            events = json.loads(reply.body).get("events", []) if reply.status == 200 else []
+            if any(e["type"] == "run.finished" for e in events):
+                return
+            assert time.monotonic() < deadline, f"run.finished of {name} never logged: {events}"
+            time.sleep(0.05)
 
 
 @pytest.fixture

@@ -66,6 +66,17 @@ class Console:
             time.sleep(0.02)
         raise AssertionError(f"{name} not in {phases}: {self.run(name).get('status')}")
 
+    def finished_page(self, name: str, timeout: float = 20) -> Any:
+        """The run's page once its chain ended: run.finished is logged just after the phase
+        is written (by the thread that wrote it), and the finalize step's end is that event."""
+        deadline = time.monotonic() + timeout
+        while True:
+            page = self.get(f"runs/default/{name}").get_json()
+            if any(e["type"] == "run.finished" for e in page["events"]):
+                return page
+            assert time.monotonic() < deadline, f"run.finished never logged: {page['events']}"
+            time.sleep(0.02)
+
     def get(self, path: str) -> Any:
         return self.client.get("/console/api/" + path)
 
@@ -153,7 +164,7 @@ def test_a_run_page_adds_up(console: Callable[..., Console]) -> None:
     c = console()
     c.apply((SAMPLES / "tools.yaml").read_text())
     run = c.wait("tools-demo", {"Succeeded"})
-    page = c.get("runs/default/tools-demo").get_json()
+    page = c.finished_page("tools-demo")
     models = [s for s in page["steps"] if s["kind"] == "model"]
     assert sum(Decimal(s["cost"]) for s in models) == Decimal(run["status"]["costEstimate"])
     assert sum(s["tokens"]["total"] for s in models) == run["status"]["tokenUsage"]["total"]

@@ -106,6 +106,7 @@ def test_the_timeline_of_tools_yaml_shows_every_step(console: Console, page: Any
     from playwright.sync_api import expect
 
     console.sample("tools.yaml")
+    console.wait_chain_end("tools-demo")  # the page shows the events logged when it loads
     page.goto(console.url + "#/runs/default/tools-demo")
     expect(page.locator(".head .phase")).to_have_text("Succeeded", timeout=10_000)
     steps = _steps(page)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,3 +52,31 @@ def _with_run(event: Any) -> Any:
 
     attributes = {**event.get_attributes(), "batonrun": "default/r1"}
     return CloudEvent(attributes, event.get_data())
+
+
+def test_a_flush_returns_once_what_the_writer_took_is_committed(tmp_path: Path) -> None:
+    """``flush`` (a test's wait_terminal, before the CLI reads) returns only once the rows the
+    writer thread already took are committed: another connection then reads them all."""
+    path = str(tmp_path / "state.db")
+    log, reader = EventLog(path), EventLog(path)
+    other = sqlite3.connect(path, timeout=30, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a writer elsewhere: the log's commit has to wait
+    seen: list[list[str]] = []
+    try:
+        log.record(_with_run(make_event(types.LLM_REQUESTED, "/baton/x", {}, id_="e0")))
+        time.sleep(0.2)  # the writer thread takes e0 (after FLUSH_SECONDS) and waits to commit
+
+        def flush_then_read() -> None:
+            log.flush()
+            seen.append([e.id for e in reader.read("default/r1")])
+
+        flushing = threading.Thread(target=flush_then_read)
+        flushing.start()
+        time.sleep(0.2)
+        other.execute("ROLLBACK")
+        flushing.join(30)
+    finally:
+        other.close()
+        log.close()
+        reader.close()
+    assert seen == [["e0"]]

@@ -50,15 +50,24 @@ def sample(name: str) -> list[dict[str, Any]]:
     return docs_of((SAMPLES / f"{name}.yaml").read_text())
 
 
+def settle(runtime: Embedded, what: str = "the chain") -> None:
+    """Wait for the chain to be idle, then write what it logged (events, run Events), so
+    another reader (the CLI, the console, another connection) sees it all."""
+    assert runtime.bus.wait_idle(10), f"{what} is still busy"
+    if runtime.events is not None:
+        runtime.events.flush()
+    recorder = getattr(runtime.deps.store, "recorder", None)  # an ObservedStore's
+    if recorder is not None:
+        recorder.flush()
+
+
 def wait_terminal(runtime: Embedded, name: str, timeout: float = 20.0) -> dict[str, Any]:
     """The AgentRun once it reached a terminal phase (fails the test on timeout)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = runtime.store.get("AgentRun", "default", name)
         if is_terminal(run):
-            assert runtime.bus.wait_idle(10), f"run {name} ended but its chain is still busy"
-            if runtime.events is not None:
-                runtime.events.flush()  # another reader (the CLI, the console) sees it all
+            settle(runtime, f"run {name} ended but its chain")
             return runtime.store.get("AgentRun", "default", name)
         time.sleep(0.01)
     run = runtime.store.get("AgentRun", "default", name)

@@ -62,8 +62,9 @@ class Deployment:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             run = self.runtime.store.get("AgentRun", "default", name)
-            if is_terminal(run):
-                return run
+            if is_terminal(run):  # and its chain done: the secret scan sees every trace
+                assert self.runtime.bus.wait_idle(30), f"run {name} ended; its chain is busy"
+                return self.runtime.store.get("AgentRun", "default", name)
             time.sleep(0.02)
         raise AssertionError(f"run {name} not finished: {run.get('status')}")
 

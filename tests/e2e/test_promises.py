@@ -150,7 +150,7 @@ def test_two_producers_with_the_same_id_both_get_through(embedded: Any) -> None:
                 {**attrs, "datacontenttype": "application/json"}, {"agent": "a", "task": source}
             )
         )
-    rt.bus.wait_idle(10)
+    assert rt.bus.wait_idle(30), "the requests' chains are still busy"
     runs = rt.store.list("AgentRun", "default")
     assert sorted(r["spec"]["task"] for r in runs) == ["/producer/one", "/producer/two"]
 
@@ -240,11 +240,11 @@ def test_the_event_log_keeps_one_incarnation_per_name(embedded: Any) -> None:
     assert {e.uid for e in mine} == {second["metadata"]["uid"]}
     assert [e.type for e in mine].count(types.RUN_FINISHED) == 1
     rt.store.delete("AgentRun", "default", "again")
-    deadline = time.monotonic() + 5  # the watch logs the deletion itself, a moment later
-    while time.monotonic() < deadline:
-        logged = rt.events.read("default/again", uid=second["metadata"]["uid"])
-        if types.RESOURCE_DELETE in [e.type for e in logged]:
-            break
+    deadline = time.monotonic() + 20  # the watch logs the deletion itself, a moment later
+    while types.RESOURCE_DELETE not in [
+        e.type for e in rt.events.read("default/again", uid=second["metadata"]["uid"])
+    ]:  # fmt: skip
+        assert time.monotonic() < deadline, "the deletion was never logged"
         time.sleep(0.01)
     assert rt.events.prune() > 0  # the rows of runs no longer stored go
     assert rt.events.read("default/again") == []
@@ -264,7 +264,7 @@ def test_a_long_parent_name_still_starts_children(embedded: Any) -> None:
 
 def test_a_restarted_server_drops_its_dead_predecessors_claims(tmp_path: Path) -> None:
     """A model call claimed by a process that died runs again at start, not after the lease."""
-    from functions.run.claims import LEASE_SECONDS, claim
+    from functions.run.claims import claim
 
     db = str(tmp_path / "s.db")
     store = SqliteStore(db)
@@ -281,13 +281,15 @@ def test_a_restarted_server_drops_its_dead_predecessors_claims(tmp_path: Path) -
     }
     for gone in ("result", "outcome", "completedAt", "durationMs", "conditions"):
         status.pop(gone, None)
-    claim(status, "llm/1", "dead-owner", time.time() + 60)  # a lease far from lapsing
+    lease = 120.0
+    claim(status, "llm/1", "dead-owner", time.time() + lease)  # a lease far from lapsing
     store.update_status({**run, "status": status})
     started = time.monotonic()
     with Embedded(db, store=store, sweep_interval=1.0, offline_fallback=True) as rt:
-        done = wait_terminal(rt, "claimed", timeout=10)
+        done = wait_terminal(rt, "claimed", timeout=lease / 4)
     assert done["status"]["phase"] == "Succeeded"
-    assert time.monotonic() - started < LEASE_SECONDS  # not waiting for the lease
+    # Not waiting for the lease: a quarter of it leaves a loaded machine its start and stop.
+    assert time.monotonic() - started < lease / 4
 
 
 def test_one_embedded_server_per_database(tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ def _serving(rt: Embedded, taken: int = 0, timeout: float = 20) -> dict[str, Any
             "Input",
             taken,
         ):
-            rt.bus.wait_idle(5)
+            assert rt.bus.wait_idle(30), "the session's chain is still busy"
             return rt.store.get("AgentRun", "default", "chat")
         time.sleep(0.02)
     raise AssertionError(f"chat not Serving with {taken} inputs: {run.get('status')}")

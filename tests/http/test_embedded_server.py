@@ -10,6 +10,7 @@ from pathlib import Path
 
 from events import types
 from events.envelope import make_event
+from functions.ports import Resource
 from tests.fixtures.http import Served, post_event
 from tests.http.conftest import Serve, World
 
@@ -34,6 +35,15 @@ def wait_finished(world: World, name: str, timeout: float = 30) -> dict:
     raise AssertionError(f"run {name} not finished: {world.run(name).get('status')}")
 
 
+def wait_runs(world: World, count: int, timeout: float = 30) -> list[Resource]:
+    """The runs once there are ``count`` (the server's route creates them after its 202)."""
+    deadline = time.monotonic() + timeout
+    while len(world.runs()) < count:
+        assert time.monotonic() < deadline, f"{len(world.runs())} runs, not {count}"
+        time.sleep(0.05)
+    return world.runs()
+
+
 def embedded(serve: Serve) -> Served:
     """``baton serve`` with no function, on the test's store."""
     return serve(None, command=[BATON, "serve"])
@@ -56,7 +66,7 @@ def test_published_request_runs_to_success_once(world: World, serve: Serve) -> N
         sent = publish(server.url, "--data", data, "--id", "req-42", "--source", "/tests/cli")
         assert sent.returncode == 0, sent.stderr
         assert "dev.baton.run.requested req-42" in sent.stdout
-    (run,) = world.runs()
+    (run,) = wait_runs(world, 1)
     run = wait_finished(world, run["metadata"]["name"])
     assert run["status"]["phase"] == "Succeeded"
     assert run["status"]["result"] == "2+3 = 5"
@@ -72,10 +82,7 @@ def test_publish_from_a_file(world: World, serve: Serve, tmp_path: Path) -> None
     request.write_text("agent: helper\ntask: say done\n")
     for event_id in ("a", "b"):
         assert publish(server.url, str(request), "--id", event_id).returncode == 0
-    deadline = time.monotonic() + 30
-    while len(world.runs()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for run in world.runs():
+    for run in wait_runs(world, 2):
         assert wait_finished(world, run["metadata"]["name"])["status"]["phase"] == "Succeeded"
     assert len(world.runs()) == 2
 

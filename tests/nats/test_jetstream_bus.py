@@ -105,7 +105,7 @@ def test_extension_filters_are_applied_in_process_and_the_rest_acked(
 
     async def pending(js: Any) -> tuple[int, int]:
         # The handler saw the event a moment before its ack reached the server.
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 20
         while True:
             info = await js.consumer_info("BATON", "validate")
             counts = (info.num_ack_pending, info.num_pending)
@@ -190,11 +190,13 @@ def test_a_handler_running_past_ack_wait_is_not_redelivered(make_bus: MakeBus) -
     """In-progress heartbeats keep a long handler's event from going to another delivery."""
     calls = Recorder()
     done = Recorder()
-    bus = make_bus(ack_wait=1.0)
+    # Heartbeats come every ack_wait / 2: 1 s of slack for a loaded machine's event loop,
+    # where ack_wait 1.0 left 0.5 s between a late heartbeat and a second delivery.
+    bus = make_bus(ack_wait=2.0)
 
     def slow(event: BaseCloudEvent) -> list[CloudEvent]:
         calls.add(event)
-        time.sleep(2.5)  # a model call well past ack_wait
+        time.sleep(5.0)  # a model call well past ack_wait
         return [_event(RUN_ACCEPTED, "slow-done")]
 
     bus.subscribe(Subscription("call_llm", {"type": LLM_REQUESTED}, slow))

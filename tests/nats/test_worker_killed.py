@@ -18,7 +18,7 @@ from tests.nats.conftest import MakeBus, Recorder
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _wait_for_file(path: Path, process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+def _wait_for_file(path: Path, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if process.poll() is not None:

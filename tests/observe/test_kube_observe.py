@@ -15,7 +15,7 @@ from functions.cli.main import main
 from functions.observe.k8s_events import KubernetesEvents
 from functions.observe.observed_store import ObservedStore
 from functions.observe.recorder import EventRecorder
-from tests.e2e.conftest import SAMPLES
+from tests.e2e.conftest import SAMPLES, settle
 from tests.fixtures.kube import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,11 +98,11 @@ def test_the_cli_reads_the_cluster(
         ):
             assert time.monotonic() < deadline, "the run did not finish"
             time.sleep(0.1)
-        runtime.bus.wait_idle(5)
+        settle(runtime)
         # `baton run` against a cluster applies and follows; the cluster's functions work.
         code = main([*k, "-n", namespace, "run", str(SAMPLES / "hello.yaml"), "--timeout", "60"])
         assert code == 0
-        runtime.bus.wait_idle(5)
+        settle(runtime)  # the CLI below reads the run Events from another process
     env = {**os.environ, "KUBECONFIG": str(kube.kubeconfig), "BATON_STORE": "kubernetes"}
     env.pop("BATON_DB", None)
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from events.apiserver import resource_event
@@ -26,6 +27,27 @@ def _scrape(url: str) -> str:
     assert reply.status == 200
     assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")
     return reply.body.decode()
+
+
+def _scrape_when(url: str, ready: Callable[[str], bool], timeout: float = 30) -> str:
+    """The exposition once ``ready`` holds for it (or at the deadline, for the assertions).
+
+    A run's finished count moves just after its phase is written, in the process that wrote
+    it: a test that saw the phase scrapes until the count is there too.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        text = _scrape(url)
+        if ready(text) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.05)
+
+
+def _finished(text: str) -> float:
+    return metric(
+        "baton_runs_finished_total", text, namespace="default", phase="Succeeded",
+        reason="Completed",
+    )  # fmt: skip
 
 
 def _wait_succeeded(store: SqliteStore, count: int, timeout: float = 30) -> None:
@@ -57,11 +79,8 @@ def test_a_function_and_baton_serve_expose_metrics(tmp_path: Path) -> None:
             "ce-id": "m-1", "content-type": "application/json"})  # fmt: skip
         assert reply.status == 202
         _wait_succeeded(store, 2)  # the new run, and tools-demo: the server takes up existing runs
-        time.sleep(0.2)  # deliver, the last transition, runs just after the phase is written
-        text = _scrape(served.url + "metrics")
-    finished = metric("baton_runs_finished_total", text, namespace="default", phase="Succeeded",
-                      reason="Completed")  # fmt: skip
-    assert finished == 2
+        text = _scrape_when(served.url + "metrics", lambda t: _finished(t) >= 2)
+    assert _finished(text) == 2
     assert metric("baton_transitions_total", text, function="route", outcome="none") == 1
     assert metric("baton_tool_calls_total", text, tool="current_time", outcome="ok") == 2
     assert metric("baton_model_tokens_total", text, model="claude-sonnet-4-5", kind="input") == 1424
@@ -149,8 +168,8 @@ def test_nats_workers_expose_metrics_and_export_traces(nats_url: str, tmp_path: 
         time.sleep(1.0)  # the workers' consumers are bound once the process serves
         apply(store, load_files([str(SAMPLES / "tools.yaml")]))
         _wait_succeeded(store, 1)
-        time.sleep(0.3)
-        text = _scrape(f"http://127.0.0.1:{ports['worker']}/metrics")
+        text = _scrape_when(f"http://127.0.0.1:{ports['worker']}/metrics",
+                            lambda t: _finished(t) >= 1)  # fmt: skip
     finally:
         for proc in procs:
             proc.terminate()
@@ -164,6 +183,5 @@ def test_nats_workers_expose_metrics_and_export_traces(nats_url: str, tmp_path: 
     }
     assert any(s.attributes.get("gen_ai.operation.name") == "chat" for s in mine)
     assert metric("baton_transitions_total", text, function="call_llm", outcome="ok") == 2
-    assert metric("baton_runs_finished_total", text, namespace="default", phase="Succeeded",
-                  reason="Completed") == 1  # fmt: skip
+    assert _finished(text) == 1
     assert metric("baton_in_flight", text, kind="model") == 0

@@ -99,7 +99,7 @@ def _finish(rt: Embedded, docs: list[dict[str, Any]], name: str = "notes-run") -
     while time.monotonic() < deadline:
         run = rt.store.get("AgentRun", "default", name)
         if is_terminal(run):
-            rt.bus.wait_idle(10)
+            assert rt.bus.wait_idle(30), f"run {name} ended but its chain is still busy"
             return rt.store.get("AgentRun", "default", name)
         time.sleep(0.02)
     raise AssertionError(f"run {name} did not finish: {run.get('status')}")
