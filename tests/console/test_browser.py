@@ -127,6 +127,21 @@ def test_the_timeline_of_tools_yaml_shows_every_step(console: Console, page: Any
     expect(page.locator("table.events tbody tr")).to_have_count(8)
 
 
+def test_a_page_opened_while_the_run_runs_ends_with_its_whole_chain(
+    console: Console, page: Any
+) -> None:
+    """Opened at once, the page follows the run to its end: all 8 events, run.finished last."""
+    from playwright.sync_api import expect
+
+    console.sample("tools.yaml")
+    page.goto(console.url + "#/runs/default/tools-demo")
+    expect(page.locator(".head .phase")).to_have_text("Succeeded", timeout=15_000)
+    page.click('button[data-tab="events"]')
+    rows = page.locator("table.events tbody tr")
+    expect(rows).to_have_count(8, timeout=15_000)
+    expect(rows.last).to_contain_text("run.finished")
+
+
 def test_the_timeline_nests_sub_agent_runs(console: Console, page: Any) -> None:
     """The subagents sample: both children under their tool calls, each with its own steps."""
     from playwright.sync_api import expect

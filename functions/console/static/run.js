@@ -184,7 +184,16 @@ export function runPage(main, namespace, name, info) {
     if (stopped) return;
     draw(page);
     clearTimeout(timer);
-    if (!TERMINAL.has(page.run.phase) || flatten(page, 0, []).some((r) => r.child && !TERMINAL.has(r.child.run.phase))) timer = setTimeout(load, 1000);
+    if (!settled(page)) timer = setTimeout(load, 1000);
+  }
+  // The phase is written a moment before run.finished is logged: a page loaded in between
+  // keeps polling until that event shows (for at most 10 more loads, should it never come).
+  let afterEnd = 0;
+  function settled(page) {
+    const done = TERMINAL.has(page.run.phase) && !flatten(page, 0, []).some((r) => r.child && !TERMINAL.has(r.child.run.phase));
+    if (!done) return false;
+    afterEnd += 1;
+    return page.events.some((e) => e.type === "run.finished") || afterEnd > 10;
   }
   function draw(page) {
     const r = page.run;
