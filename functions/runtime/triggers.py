@@ -89,11 +89,16 @@ class TriggerFeeds:
     def stop(self) -> None:
         """Stop the loop and every watch."""
         self._stop.set()
+        threads = []
         for _, thread, stop in list(self._watches.values()):
             stop.set()
-            thread.join(timeout=5)
+            threads.append(thread)
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            threads.append(self._thread)
+        for thread in threads:
+            thread.join(timeout=5)
+            if thread.is_alive():  # a watch blocked in a read: it ends at its timeout
+                log.warning("trigger feeds: %s still running 5 s after stop", thread.name)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll):
