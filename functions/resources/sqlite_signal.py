@@ -28,8 +28,9 @@ class Pending:
     done: bool = False
     result: Any = None
     error: BaseException | None = None
-    # Set when the write is done, or when its writer is to lead the next batch.
-    wake: threading.Event = field(default_factory=threading.Event)
+    # Set when the write is done, or when its writer is to lead the next batch. Made only
+    # for a writer that queues behind a leader: one that leads at once never waits.
+    wake: threading.Event | None = None
 
 
 @dataclass(eq=False)
@@ -60,7 +61,9 @@ class Signal:
         with self.queue_lock:
             self.queue.append(pending)
             lead, self.leading = not self.leading, True
-        if not lead:
+            if not lead:
+                pending.wake = threading.Event()  # before any leader can look at it
+        if pending.wake is not None:
             pending.wake.wait()  # done by the leader, or handed the lead
         if not pending.done:
             self._lead(pending, commit)
@@ -76,11 +79,11 @@ class Signal:
                     commit(batch)
                 for pending in batch:
                     if pending is not own:
-                        pending.wake.set()
+                        _wake(pending)
         finally:
             with self.queue_lock:
                 if self.queue:
-                    self.queue[0].wake.set()  # not done: its writer wakes to lead
+                    _wake(self.queue[0])  # not done: its writer wakes to lead
                 else:
                     self.leading = False
 
@@ -115,6 +118,12 @@ class Signal:
         finally:
             with self.changed:
                 self.waiters.discard(waiter)
+
+
+def _wake(pending: Pending) -> None:
+    """Wake a queued writer (every writer but a leader's own was queued with an Event)."""
+    assert pending.wake is not None, "a write queued without a way to wake its writer"
+    pending.wake.set()
 
 
 _SIGNALS: dict[str, Signal] = {}

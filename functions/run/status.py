@@ -57,17 +57,21 @@ class Stage:
     INPUT: Final = "Input"  # server mode (phase Serving): waiting for the next input
 
 
-_last_second: tuple[int, str] = (-1, "")  # every commit stamps a time: format each second once
+# Every commit stamps a time, and a claim its lease's end (6 s later): each second is
+# formatted once, and the few seconds in use at a time stay cached.
+_seconds: dict[int, str] = {}
 
 
 def rfc3339(ts: float) -> str:
     """Seconds since the epoch as a Kubernetes timestamp (UTC, millisecond precision)."""
-    global _last_second
     second = math.floor(ts)
-    cached, prefix = _last_second
-    if cached != second:
-        prefix = datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-        _last_second = (second, prefix)
+    prefix = _seconds.get(second)
+    if prefix is None:
+        if len(_seconds) >= 64:
+            _seconds.clear()
+        prefix = _seconds[second] = datetime.fromtimestamp(second, tz=UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S."
+        )
     return f"{prefix}{min(int((ts - second) * 1000), 999):03d}Z"
 
 

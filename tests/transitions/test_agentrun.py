@@ -170,3 +170,9 @@ def test_timestamps_round_trip_to_the_millisecond():
     assert parse_time(rfc3339(1_800_000_000.5)) == 1_800_000_000.5
     assert parse_time("2027-01-15T08:00:00Z") == 1_800_000_000.0
     assert parse_time(None) is None
+    # A commit stamps now and a claim now + 6 s, in turn: each keeps its own second.
+    stamps = [rfc3339(1_800_000_000.0004 + k % 2 * 6 + (250 + k) / 1000) for k in range(200)]
+    assert stamps[0] == "2027-01-15T08:00:00.250Z" and stamps[1] == "2027-01-15T08:00:06.251Z"
+    assert stamps[-1] == "2027-01-15T08:00:06.449Z"
+    assert all(t[:19] == ("2027-01-15T08:00:06" if k % 2 else "2027-01-15T08:00:00")
+               for k, t in enumerate(stamps))  # fmt: skip
