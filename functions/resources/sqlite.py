@@ -48,6 +48,10 @@ class SqliteStore:
     gunicorn's post_fork): SQLite connections must not cross a fork.
     """
 
+    # Its calls use this process's CPU and disk, never a network: the embedded runtime
+    # can run its transitions one at a time (functions.runtime.gate).
+    local = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,6 +25,7 @@ from functions.run.lease import release_all
 from functions.run.status import KIND
 from functions.runtime.deps import build_deps
 from functions.runtime.eventlog import EventLog
+from functions.runtime.gate import Gate, slots_for
 from functions.runtime.inbox import Inbox
 from functions.runtime.source import follow_runs, tick
 from functions.runtime.triggers import TriggerFeeds
@@ -50,6 +52,7 @@ class Embedded:
         record_events: bool = True,
         dedupe_window: int = 10_000,
         trigger_kubeconfig: str | None = None,
+        run_slots: int | None = None,
     ) -> None:
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         self.db_path = db_path
@@ -61,8 +64,12 @@ class Embedded:
         self.deps = deps or build_deps(store, offline_fallback=offline_fallback)
         self.events = EventLog(db_path) if record_events else None
         self.bus = InProcessBus(workers=workers, retry=retry, dedupe_window=dedupe_window)
-        for sub in chain.subscriptions(self.deps, recorder=self.events):
-            self.bus.subscribe(sub)
+        # ``workers`` threads wait on models and tools; ``run_slots`` of them run transitions.
+        slots = run_slots or slots_for(store)
+        gate = Gate(slots) if slots else None
+        bound = gate.around_effects(self.deps) if gate else self.deps
+        for sub in chain.subscriptions(bound, recorder=self.events):
+            self.bus.subscribe(replace(sub, handler=gate.wrap(sub.handler)) if gate else sub)
         self.bus.on_dead_letter(chain.dead_letter_handler(self.deps, self.events))
         self._sweep_interval = sweep_interval
         self._stop = threading.Event()
