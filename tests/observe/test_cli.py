@@ -324,3 +324,20 @@ def test_run_shows_the_sample_chain_as_make_run_does(tmp_path: Path, capsys: Any
     closed = next(line for line in out.splitlines() if "tool.completed" in line)
     assert closed.endswith(" closed") and " call " in closed, closed
     assert "answer: The current UTC time is " in out
+
+
+def test_a_cluster_trigger_without_a_cluster_does_not_stop_baton_run(tmp_path: Path) -> None:
+    """Applying crashloop.yaml with no kubeconfig leaves the store usable: runs still run."""
+    env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "no-kubeconfig")}
+    env.pop("BATON_TRIGGER_KUBECONFIG", None)
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    db = str(tmp_path / "s.db")
+    for name in ("crashloop", "hello"):
+        done = subprocess.run(
+            [*BATON, "--db", db, "run", str(SAMPLES / f"{name}.yaml"), "--timeout", "30"],
+            capture_output=True, text=True, timeout=60, cwd=REPO, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+    assert "hello: Succeeded" in done.stdout
+    assert "trigger default/crashloop: no cluster to watch" in done.stderr, done.stderr
