@@ -228,10 +228,15 @@ def cmd_events(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     created = parse_time(run["metadata"].get("creationTimestamp")) or 0.0
+    # creationTimestamp has whole seconds: the first event of that second (the watch's add,
+    # sent as the run was created) is the sharper start, so +MS is not off by up to 999.
+    stamps = [t for t in (parse_time(r["time"]) for r in rows[1:] if r["time"]) if t is not None]
+    if stamps and created <= min(stamps) < created + 1:
+        created = min(stamps)
     table: list[tuple[str, ...]] = [("TIME", "+MS", "STEP", "TYPE", "DETAIL", "ID")]
     for row in rows:
         at = parse_time(row["time"]) if row["time"] else None
-        offset = f"{(at - created) * 1000:.0f}" if at is not None else ""
+        offset = f"{max(0.0, at - created) * 1000:.0f}" if at is not None else ""
         step = "-" if row["step"] is None else str(row["step"])
         detail = row["detail"] + (f" (x{row['count']})" if row.get("count", 1) > 1 else "")
         kind = follow.short_type(row["type"])

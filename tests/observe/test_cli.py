@@ -341,3 +341,43 @@ def test_a_cluster_trigger_without_a_cluster_does_not_stop_baton_run(tmp_path: P
         assert "Traceback" not in done.stderr, done.stderr
     assert "hello: Succeeded" in done.stdout
     assert "trigger default/crashloop: no cluster to watch" in done.stderr, done.stderr
+
+
+def test_events_count_milliseconds_from_the_first_event_not_the_whole_second(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """creationTimestamp has whole seconds: +MS starts at the watch's add, not at second .000."""
+    from datetime import UTC, datetime
+
+    from functions.resources.sqlite import SqliteStore
+    from functions.run.status import parse_time
+    from functions.runtime.eventlog import EventLog
+
+    db = str(tmp_path / "state.db")
+    store = SqliteStore(db)
+    run = store.create(
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "AgentRun",
+            "metadata": {"name": "quick", "namespace": "default"},
+            "spec": {"agentRef": {"name": "sre"}, "task": "t"},
+        }
+    )
+    created = parse_time(run["metadata"]["creationTimestamp"])
+    assert created is not None
+    log = EventLog(db)
+    for index, (type_, later) in enumerate(((types.RESOURCE_ADD, 0.9), (types.RUN_FINISHED, 0.95))):
+        log.record(
+            make_event(
+                type_,
+                "/baton/runs/default/quick",
+                {"run": {"namespace": "default", "name": "quick", "uid": run["metadata"]["uid"]}},
+                id_=f"e-{index}",
+                extensions={"batonrun": "default/quick", "batonstep": index},
+                time=datetime.fromtimestamp(created + later, tz=UTC),
+            )
+        )
+    log.flush()
+    table = _out(capsys, "--db", db, "events", "quick").splitlines()
+    offsets = {line.split()[3]: line.split()[1] for line in table[1:]}
+    assert offsets == {"created": "0", "resource.add": "0", "run.finished": "50"}, table
