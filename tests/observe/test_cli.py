@@ -381,3 +381,25 @@ def test_events_count_milliseconds_from_the_first_event_not_the_whole_second(
     table = _out(capsys, "--db", db, "events", "quick").splitlines()
     offsets = {line.split()[3]: line.split()[1] for line in table[1:]}
     assert offsets == {"created": "0", "resource.add": "0", "run.finished": "50"}, table
+
+
+def test_cancel_ends_a_run_nobody_follows_and_refuses_a_finished_one(
+    embedded: Any, capsys: Any
+) -> None:
+    """With no runtime left on the store, cancel carries the run to Cancelled itself."""
+    rt: Embedded = embedded(sweep_interval=0.1)
+    run_docs(rt, docs_of(ASK.replace("DELAY", "0")))
+    deadline = time.monotonic() + 10
+    while (rt.store.get("AgentRun", "default", "ask-run").get("status") or {}).get(
+        "phase"
+    ) != "AwaitingApproval":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    rt.stop()
+    out = _out(capsys, "--db", rt.db_path, "cancel", "ask-run", "--by", "carol")
+    assert "no baton runtime took it up; running it here" in out
+    assert "ask-run: Cancelled" in out
+    assert rt.store.get("AgentRun", "default", "ask-run")["status"]["phase"] == "Cancelled"
+    capsys.readouterr()
+    assert main(["--db", rt.db_path, "cancel", "ask-run"]) == 1
+    assert "ask-run already ended Cancelled: nothing to cancel" in capsys.readouterr().err
