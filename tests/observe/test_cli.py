@@ -403,3 +403,23 @@ def test_cancel_ends_a_run_nobody_follows_and_refuses_a_finished_one(
     capsys.readouterr()
     assert main(["--db", rt.db_path, "cancel", "ask-run"]) == 1
     assert "ask-run already ended Cancelled: nothing to cancel" in capsys.readouterr().err
+
+
+def test_a_file_with_no_resources_or_broken_yaml_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """An empty file is refused as kubectl does; a YAML error names file, line and column once."""
+    db = ["--db", str(tmp_path / "s.db")]
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here yet\n")
+    for argv in (["apply", "-f", str(empty)], ["run", str(empty)]):
+        capsys.readouterr()
+        assert main([*db, *argv]) == 2
+        assert capsys.readouterr().err == f"baton: {empty}: no resources found\n"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: Agent\nspec: [unclosed\n")
+    capsys.readouterr()
+    assert main([*db, "apply", "-f", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"baton: {broken}: line 3, column 1: "), err
+    assert "<byte string>" not in err, err
