@@ -44,10 +44,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve one function (or all of them, embedded) on $PORT under gunicorn."""
     from gunicorn.app.base import BaseApplication
 
+    from functions import chain
     from functions.serve.settings import Settings, function_name
 
     env = Settings.from_env()
     function = function_name(args.function) if args.function is not None else env.function
+    known = [*chain.FUNCTIONS, "console", "webhook"]
+    if function is not None and function not in known:
+        name = args.function if args.function is not None else function
+        print(f"baton serve: unknown function {name!r}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
     store = args.store or os.environ.get("BATON_STORE") or f"sqlite:///{args.db}"
     settings = Settings(
         function=function,

@@ -423,3 +423,18 @@ def test_a_file_with_no_resources_or_broken_yaml_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"baton: {broken}: line 3, column 1: "), err
     assert "<byte string>" not in err, err
+
+
+def test_serve_refuses_an_unknown_function_before_it_starts(tmp_path: Path) -> None:
+    """A typo in --function is one line and exit 2, not a gunicorn worker's traceback."""
+    served = subprocess.run(
+        [*BATON, "--db", str(tmp_path / "s.db"), "serve", "--function", "call-lmm",
+         "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert served.returncode == 2, served.stderr
+    assert "Traceback" not in served.stderr, served.stderr
+    assert served.stderr.startswith("baton serve: unknown function 'call-lmm'; known: route, "), (
+        served.stderr
+    )
+    assert "console, webhook" in served.stderr, served.stderr
