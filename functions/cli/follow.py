@@ -129,9 +129,11 @@ def summarize(runs: list[Resource], done: Mapping[int, Resource], timeout: float
             continue
         st = final["status"]
         usage = st.get("tokenUsage") or {}
+        turns, calls = st.get("step", 0), st.get("toolCalls", 0)
         print(
             f"\n{name}: {st['phase']} in {st.get('durationMs', 0)} ms, "
-            f"{st.get('step', 0)} model turns, {st.get('toolCalls', 0)} tool calls, "
+            f"{turns} model turn{'' if turns == 1 else 's'}, "
+            f"{calls} tool call{'' if calls == 1 else 's'}, "
             f"{usage.get('total', 0)} tokens (in {usage.get('input', 0)}, "
             f"out {usage.get('output', 0)}), cost ${st.get('costEstimate', '0')}"
         )

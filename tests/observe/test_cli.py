@@ -129,7 +129,7 @@ def test_describe_shows_status_conditions_and_events(embedded: Any, capsys: Any)
         ["Normal", "Started"],
         ["Normal", "Succeeded"],
     ]
-    assert "finalize" in events[-1] and "2 model turns, 1 tool calls" in events[-1]
+    assert "finalize" in events[-1] and "2 model turns, 1 tool call," in events[-1]
 
 
 def test_events_start_with_the_request_and_have_times(embedded: Any, capsys: Any) -> None:
