@@ -49,8 +49,15 @@ def _uid(run: Resource) -> str | None:
 
 def approval_note(run: Resource) -> str | None:
     """What to tell a person when ``run`` waits for an approval, else None."""
+    from functions.run.steering import APPROVE, CANCEL, REJECT
+
     st = run.get("status") or {}
     if st.get("phase") != "AwaitingApproval":
+        return None
+    # Decided or cancelled already (sweep has yet to take it up): nothing to ask for.
+    notes = run["metadata"].get("annotations") or {}
+    decided = {c for key in (APPROVE, REJECT) for c in str(notes.get(key, "")).split(",") if c}
+    if CANCEL in notes or not set(st.get("awaitingApproval") or []) - decided:
         return None
     name = run["metadata"]["name"]
     asked = next(

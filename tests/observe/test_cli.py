@@ -232,6 +232,7 @@ def test_approve_completes_a_run_nobody_follows(embedded: Any, capsys: Any) -> N
     out = _out(capsys, "--db", rt.db_path, "approve", "ask-run", "--by", "bob")
     assert "no baton runtime took it up; running it here" in out
     assert "answer: Result: 42" in out
+    assert "waits for approval" not in out  # decided: no second "approve:" hint
 
 
 def test_webhook_warns_at_start(tmp_path: Path) -> None:
@@ -399,6 +400,7 @@ def test_cancel_ends_a_run_nobody_follows_and_refuses_a_finished_one(
     out = _out(capsys, "--db", rt.db_path, "cancel", "ask-run", "--by", "carol")
     assert "no baton runtime took it up; running it here" in out
     assert "ask-run: Cancelled" in out
+    assert "waits for approval" not in out  # cancelled: nothing left to approve
     assert rt.store.get("AgentRun", "default", "ask-run")["status"]["phase"] == "Cancelled"
     capsys.readouterr()
     assert main(["--db", rt.db_path, "cancel", "ask-run"]) == 1
