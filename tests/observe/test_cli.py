@@ -440,3 +440,24 @@ def test_serve_refuses_an_unknown_function_before_it_starts(tmp_path: Path) -> N
         served.stderr
     )
     assert "console, webhook" in served.stderr, served.stderr
+
+
+def test_get_triggers_shows_last_fired_as_an_age_as_kubectl_does(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """LAST FIRED is a date column in the CRD: kubectl prints its age, and so does baton."""
+    from functions.resources.sqlite import SqliteStore
+    from functions.run.status import rfc3339
+
+    db = str(tmp_path / "state.db")
+    store = SqliteStore(db)
+    trigger = next(d for d in sample("github-review") if d["kind"] == "AgentTrigger")
+    created = store.create({**trigger, "metadata": {**trigger["metadata"], "namespace": "default"}})
+    store.update_status(
+        {**created, "status": {"runsStarted": 1, "lastFired": rfc3339(time.time() - 30)}}
+    )
+    table = _out(capsys, "--db", db, "get", "triggers").splitlines()
+    assert table[0].split() == ["NAME", "AGENT", "READY", "REASON", "RUNS", "LAST", "FIRED", "AGE"]
+    row = table[1].split()
+    assert row[0] == "review-pull-requests" and row[-3] == "1", table
+    assert row[-2] in ("30s", "31s"), table
