@@ -461,3 +461,38 @@ def test_get_triggers_shows_last_fired_as_an_age_as_kubectl_does(
     row = table[1].split()
     assert row[0] == "review-pull-requests" and row[-3] == "1", table
     assert row[-2] in ("30s", "31s"), table
+
+
+def test_a_cluster_that_is_not_there_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """No kubeconfig, a wrong context, a refusing API server, a bad --store: exit 1, one line."""
+    unreachable = tmp_path / "kubeconfig"
+    unreachable.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "c", "cluster": {"server": f"https://127.0.0.1:{free_port()}"}}
+                ],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "users": [{"name": "u", "user": {"token": "not-a-real-token"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    for argv, says in (
+        (["--kubeconfig", str(tmp_path / "missing"), "get", "runs"], "baton: no cluster: "),
+        (
+            ["--kubeconfig", str(unreachable), "--context", "nope", "get", "runs"],
+            "baton: no cluster: ",
+        ),
+        (
+            ["--kubeconfig", str(unreachable), "describe", "run", "x"],
+            "baton: Kubernetes API unreachable",
+        ),
+        (["--store", "bogus", "get", "runs"], "baton: --store/BATON_STORE 'bogus': expected "),
+    ):
+        done = subprocess.run([*BATON, *argv], capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert done.returncode == 1, (argv, done.stderr)
+        assert done.stderr.startswith(says) and done.stderr.count("\n") == 1, (argv, done.stderr)
+        assert "not-a-real-token" not in done.stderr
