@@ -53,9 +53,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_via_nats(args, docs)
     if is_kubernetes(args):
         return _run_on_cluster(args, docs)
-    with Embedded(db_path(args), offline_fallback=True) as runtime:
+    runtime = Embedded(db_path(args), offline_fallback=True)
+    try:
+        runtime.start()
+    except RuntimeError as exc:  # a `baton serve` (or run) holds the store's lock: it runs them
+        if "another baton runtime serves" not in str(exc):
+            raise
+        print(f"another baton runtime serves {db_path(args)}: it runs these; following them")
+        log = EventLog(db_path(args))
+        try:
+            return _apply_and_follow(args, docs, store_of(args), log)
+        finally:
+            log.close()
+    try:
         assert runtime.events is not None
         return _apply_and_follow(args, docs, runtime.store, runtime.events)
+    finally:
+        runtime.stop()
 
 
 def _run_on_cluster(args: argparse.Namespace, docs: list[Resource]) -> int:

@@ -496,3 +496,17 @@ def test_a_cluster_that_is_not_there_is_one_line_not_a_traceback(tmp_path: Path)
         assert done.returncode == 1, (argv, done.stderr)
         assert done.stderr.startswith(says) and done.stderr.count("\n") == 1, (argv, done.stderr)
         assert "not-a-real-token" not in done.stderr
+
+
+def test_run_beside_a_running_serve_hands_the_runs_to_it_and_follows(embedded: Any) -> None:
+    """`baton serve &` then `baton run FILE` on the same store: applied, run by the server."""
+    rt: Embedded = embedded(sweep_interval=0.1)
+    done = subprocess.run(
+        [*BATON, "--db", rt.db_path, "run", str(SAMPLES / "hello.yaml"), "--timeout", "30"],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "another baton runtime serves" in done.stdout
+    assert "hello: Succeeded" in done.stdout and "run.finished" in done.stdout
+    assert rt.store.get("AgentRun", "default", "hello")["status"]["phase"] == "Succeeded"
