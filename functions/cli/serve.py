@@ -87,7 +87,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # Runs in the worker after fork (preload off): the store is built there.
             from functions.serve.app import app_for
 
-            return app_for(settings)
+            try:
+                return app_for(settings)
+            except RuntimeError as exc:  # e.g. another baton runtime holds the store
+                print(f"baton serve: {exc}", file=sys.stderr, flush=True)
+                sys.exit(3)  # gunicorn's worker boot error: the arbiter stops, not retries
 
     what = settings.function or "every function (embedded)"
     print(f"baton: serving {what} on http://{options['bind']}/ (store {store})", file=sys.stderr)

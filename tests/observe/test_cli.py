@@ -510,3 +510,15 @@ def test_run_beside_a_running_serve_hands_the_runs_to_it_and_follows(embedded: A
     assert "another baton runtime serves" in done.stdout
     assert "hello: Succeeded" in done.stdout and "run.finished" in done.stdout
     assert rt.store.get("AgentRun", "default", "hello")["status"]["phase"] == "Succeeded"
+
+
+def test_a_second_serve_on_one_store_says_why_without_a_traceback(embedded: Any) -> None:
+    """One embedded server per database: the second says so and exits non-zero."""
+    rt: Embedded = embedded(sweep_interval=0)
+    served = subprocess.run(
+        [*BATON, "--db", rt.db_path, "serve", "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert served.returncode != 0, served.stderr
+    assert "Traceback" not in served.stderr, served.stderr
+    assert f"baton serve: another baton runtime serves {rt.db_path}" in served.stderr
