@@ -125,3 +125,21 @@ def test_send_to_a_task_run_is_refused(embedded: Any, capsys: Any) -> None:
     wait_terminal(rt, "chat")
     assert main(["--db", rt.db_path, "send", "chat", "more?"]) == 1
     assert "not a server-mode run" in capsys.readouterr().err
+
+
+def test_send_wait_answers_when_no_runtime_serves_the_store(embedded: Any, capsys: Any) -> None:
+    """`baton send --wait` after the `baton run` that started the session has exited."""
+    rt = embedded()
+    run_docs(rt, docs_of(SESSION.replace("IDLE", "30m")))
+    _serving(rt)
+    rt.stop()
+    capsys.readouterr()
+    assert (
+        main(["--db", rt.db_path, "send", "chat", "still there?", "--wait", "--timeout", "20"]) == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "agentrun/chat: input 1 sent",
+        "chat: no baton runtime took it up; running it here",
+        "You said: still there?",
+    ]
