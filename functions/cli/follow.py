@@ -114,7 +114,7 @@ def follow(
             if note and (id(run), waiting) not in noted:
                 noted.add((id(run), waiting))
                 print(note, flush=True)
-            if is_terminal(current):
+            if is_terminal(current) or _awaits_input(current):
                 done[id(run)] = current
         time.sleep(0.01 if log is not None else 0.2)
     time.sleep(0.05)
@@ -124,8 +124,14 @@ def follow(
     return summarize(runs, done, timeout)
 
 
+def _awaits_input(run: Resource) -> bool:
+    """A session (server mode) that has answered and waits for its next input."""
+    st = run.get("status") or {}
+    return st.get("phase") == "Serving" and st.get("stage") == "Input"
+
+
 def summarize(runs: list[Resource], done: Mapping[int, Resource], timeout: float) -> int:
-    """Each run's outcome and answer; 0 if every run Succeeded."""
+    """Each run's outcome and answer; 0 if every run Succeeded (or, a session, Serving)."""
     ok = True
     for run in runs:
         final = done.get(id(run))
@@ -137,8 +143,9 @@ def summarize(runs: list[Resource], done: Mapping[int, Resource], timeout: float
         st = final["status"]
         usage = st.get("tokenUsage") or {}
         turns, calls = st.get("step", 0), st.get("toolCalls", 0)
+        took = f" in {st['durationMs']} ms" if "durationMs" in st else ""  # a session: not yet
         print(
-            f"\n{name}: {st['phase']} in {st.get('durationMs', 0)} ms, "
+            f"\n{name}: {st['phase']}{took}, "
             f"{turns} model turn{'' if turns == 1 else 's'}, "
             f"{calls} tool call{'' if calls == 1 else 's'}, "
             f"{usage.get('total', 0)} tokens (in {usage.get('input', 0)}, "
@@ -146,6 +153,10 @@ def summarize(runs: list[Resource], done: Mapping[int, Resource], timeout: float
         )
         if st["phase"] == "Succeeded":
             print(f"answer: {st.get('result', '')}")
+        elif st["phase"] == "Serving":
+            if st.get("result"):
+                print(f"answer: {st['result']}")
+            print(f'{name}: Serving: send it more with baton send {name} "..." --wait')
         else:
             err = st.get("error") or {}
             print(f"error: {err.get('reason', '')}: {err.get('message', '')}")

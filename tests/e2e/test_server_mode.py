@@ -143,3 +143,19 @@ def test_send_wait_answers_when_no_runtime_serves_the_store(embedded: Any, capsy
         "chat: no baton runtime took it up; running it here",
         "You said: still there?",
     ]
+
+
+def test_baton_run_of_a_session_returns_once_it_serves(tmp_path: Any, capsys: Any) -> None:
+    """`baton run` on a server-mode run prints the first answer and how to go on, then exits 0."""
+    path = tmp_path / "session.yaml"
+    path.write_text(
+        SESSION.replace("IDLE", "30m").replace("mode: server", "mode: server\n  task: Hi there")
+    )
+    started = time.monotonic()
+    code = main(["--db", str(tmp_path / "s.db"), "run", str(path), "--timeout", "15"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert time.monotonic() - started < 10, out
+    assert "answer: You said: Hi there" in out
+    assert "\nchat: Serving, 1 model turn, 0 tool calls, 15 tokens" in out
+    assert 'chat: Serving: send it more with baton send chat "..." --wait' in out
