@@ -12,7 +12,15 @@ from functions.ports import Resource, Store
 from functions.run.status import is_terminal
 from functions.runtime.eventlog import EventLog, LoggedEvent
 
-__all__ = ["approval_note", "follow", "print_table", "print_transcript", "short_type", "summarize"]
+__all__ = [
+    "approval_note",
+    "follow",
+    "pending_note",
+    "print_table",
+    "print_transcript",
+    "short_type",
+    "summarize",
+]
 
 _SHORT = {
     "dev.knative.apiserver.resource.add": "resource.add",
@@ -75,6 +83,28 @@ def approval_note(run: Resource) -> str | None:
     )
 
 
+def pending_note(run: Resource) -> str | None:
+    """Why ``run`` is Pending on a reference, and what a person can do; else None."""
+    st = run.get("status") or {}
+    if st.get("phase") != "Pending":
+        return None
+    refused = next(
+        (
+            c
+            for c in st.get("conditions") or []
+            if c.get("type") == "Accepted" and c.get("status") == "False"
+        ),
+        None,
+    )
+    if refused is None:
+        return None
+    name = run["metadata"]["name"]
+    return (
+        f"{name}: Pending: {refused.get('reason', '')}: {refused.get('message', '')}\n"
+        f"  it waits until its timeout: apply what is missing, or baton cancel {name}"
+    )
+
+
 def follow(
     store: Store,
     log: EventLog | None,
@@ -114,6 +144,10 @@ def follow(
             if note and (id(run), waiting) not in noted:
                 noted.add((id(run), waiting))
                 print(note, flush=True)
+            pending = pending_note(current)
+            if pending and (id(run), pending) not in noted:
+                noted.add((id(run), pending))
+                print(pending, flush=True)
             if is_terminal(current) or _awaits_input(current):
                 done[id(run)] = current
         time.sleep(0.01 if log is not None else 0.2)

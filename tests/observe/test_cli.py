@@ -522,3 +522,27 @@ def test_a_second_serve_on_one_store_says_why_without_a_traceback(embedded: Any)
     assert served.returncode != 0, served.stderr
     assert "Traceback" not in served.stderr, served.stderr
     assert f"baton serve: another baton runtime serves {rt.db_path}" in served.stderr
+
+MISSING_MODEL = """
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: lonely}
+spec: {modelRef: {name: ghost-model}}
+---
+apiVersion: baton.dev/v1alpha1
+kind: AgentRun
+metadata: {name: lonely-run}
+spec: {agentRef: {name: lonely}, task: hi}
+"""
+
+
+def test_run_says_why_a_run_waits_for_a_missing_reference(tmp_path: Path, capsys: Any) -> None:
+    """A run Pending on a Model that is not there is said at once, not after the timeout."""
+    path = tmp_path / "missing.yaml"
+    path.write_text(MISSING_MODEL)
+    code = main(["--db", str(tmp_path / "s.db"), "run", str(path), "--timeout", "3"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    note = next(line for line in out.splitlines() if line.startswith("lonely-run: Pending: "))
+    assert "ModelNotFound: modelRef: Model default/ghost-model does not exist" in note, out
+    assert out.count("lonely-run: Pending: ") == 1, out
