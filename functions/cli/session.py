@@ -81,11 +81,13 @@ def _run_here_unless_taken(db: str, store: Any, run: Resource, index: int) -> An
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Journal one input for a server-mode run; with --wait, print its answer."""
+    from functions.cli.target import db_path, namespace_of
     from functions.resources.sqlite import SqliteStore
     from functions.run import session
     from functions.runtime.deps import build_deps
 
-    store = SqliteStore(args.db)
+    store = SqliteStore(db_path(args))
+    args.namespace = namespace_of(args) or "default"
     try:
         run = store.get("AgentRun", args.namespace, args.name)
     except NotFound:
@@ -109,7 +111,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     print(f"agentrun/{args.name}: input {index} sent")
     if not args.wait:
         return 0
-    runtime = _run_here_unless_taken(args.db, store, written, index)
+    runtime = _run_here_unless_taken(db_path(args), store, written, index)
     try:
         answer = _wait(store, written, index, args.timeout)
     finally:
@@ -124,10 +126,12 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``send`` to the CLI."""
+    from functions.cli.target import add_namespace_options
+
     p = sub.add_parser("send", help="give a server-mode run (a session) its next input")
     p.add_argument("name")
     p.add_argument("text")
-    p.add_argument("-n", "--namespace", default="default")
+    add_namespace_options(p)
     p.add_argument("--by", default=os.environ.get("USER", "a user"), help="who sends (recorded)")
     p.add_argument("--id", help="idempotency id: the same id sent twice is one input")
     p.add_argument("--wait", action="store_true", help="wait for the answer and print it")

@@ -159,3 +159,14 @@ def test_baton_run_of_a_session_returns_once_it_serves(tmp_path: Any, capsys: An
     assert "answer: You said: Hi there" in out
     assert "\nchat: Serving, 1 model turn, 0 tool calls, 15 tokens" in out
     assert 'chat: Serving: send it more with baton send chat "..." --wait' in out
+
+
+def test_send_takes_the_namespace_given_before_the_command(embedded: Any, capsys: Any) -> None:
+    """`baton -n team-a send ...` finds the session in team-a, as `baton -n team-a get` does."""
+    rt = embedded()
+    docs = docs_of(SESSION.replace("IDLE", "30m"))
+    for doc in docs:
+        doc["metadata"]["namespace"] = "team-a"
+    run_docs(rt, docs)
+    assert main(["--db", rt.db_path, "-n", "team-a", "send", "chat", "hello"]) == 0
+    assert capsys.readouterr().out == "agentrun/chat: input 1 sent\n"
