@@ -145,14 +145,22 @@ def run_via_nats(args: argparse.Namespace, docs: list[Resource]) -> int:
     from functions.resources.sqlite import SqliteStore
     from functions.runtime.eventlog import EventLog
 
+    async def quiet(_: Exception) -> None:
+        return None  # the failure is reported once, below, not logged with a traceback per try
+
     async def reachable() -> None:
-        client = await nats.connect(args.nats, connect_timeout=2, max_reconnect_attempts=0)
+        # nats-py keeps retrying a first connection that fails: bound the whole attempt.
+        connecting = nats.connect(
+            args.nats, connect_timeout=2, max_reconnect_attempts=0, error_cb=quiet
+        )
+        client = await asyncio.wait_for(connecting, timeout=5)
         await client.close()
 
     try:
         asyncio.run(reachable())
     except Exception as exc:  # any failure to connect is reported the same way
-        print(f"baton: cannot reach NATS at {args.nats}: {exc}", file=sys.stderr)
+        why = str(exc) or "no answer within 5 s"
+        print(f"baton: cannot reach NATS at {args.nats}: {why}", file=sys.stderr)
         return 2
     store = SqliteStore(args.db)
     applied = apply(store, docs, rerun=True)

@@ -523,6 +523,7 @@ def test_a_second_serve_on_one_store_says_why_without_a_traceback(embedded: Any)
     assert "Traceback" not in served.stderr, served.stderr
     assert f"baton serve: another baton runtime serves {rt.db_path}" in served.stderr
 
+
 MISSING_MODEL = """
 apiVersion: baton.dev/v1alpha1
 kind: Agent
@@ -546,3 +547,15 @@ def test_run_says_why_a_run_waits_for_a_missing_reference(tmp_path: Path, capsys
     note = next(line for line in out.splitlines() if line.startswith("lonely-run: Pending: "))
     assert "ModelNotFound: modelRef: Model default/ghost-model does not exist" in note, out
     assert out.count("lonely-run: Pending: ") == 1, out
+
+
+def test_run_via_a_nats_that_is_not_there_says_so_and_stops(tmp_path: Path) -> None:
+    """`baton run --nats URL` with nothing at URL: exit 2 naming it, no nats-py traceback."""
+    url = f"nats://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [*BATON, "--db", str(tmp_path / "s.db"), "run", "--nats", url, str(SAMPLES / "hello.yaml")],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"baton: cannot reach NATS at {url}" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
