@@ -40,10 +40,18 @@ def _serve_metrics(args: argparse.Namespace, what: str) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Serve functions from JetStream until SIGTERM/SIGINT."""
+    from functions import chain
     from functions.runtime.workers import run_worker
+    from functions.serve.settings import function_name
 
+    names = [function_name(f) or f for f in args.function or []]  # call-llm, as Knative names it
+    unknown = sorted(set(names) - set(chain.FUNCTIONS))
+    if unknown:
+        known = ", ".join(chain.FUNCTIONS)
+        print(f"baton worker: unknown functions {unknown}; known: {known}", file=sys.stderr)
+        return 2
     _serve_metrics(args, "worker")
-    run_worker(args.function or [], _url(args), args.db, offline_fallback=True)
+    run_worker(names, _url(args), args.db, offline_fallback=True)
     return 0
 
 

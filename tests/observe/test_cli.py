@@ -559,3 +559,15 @@ def test_run_via_a_nats_that_is_not_there_says_so_and_stops(tmp_path: Path) -> N
     assert done.returncode == 2, done.stderr
     assert f"baton: cannot reach NATS at {url}" in done.stderr
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_worker_refuses_an_unknown_function_in_one_line(tmp_path: Path) -> None:
+    """`baton worker --function typo`: exit 2 with the known names, no traceback."""
+    done = subprocess.run(
+        [*BATON, "--db", str(tmp_path / "s.db"), "worker", "--nats", "nats://127.0.0.1:1",
+         "--function", "call-lmm"],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("baton worker: unknown functions ['call_lmm']; known: route, ")
+    assert "Traceback" not in done.stderr, done.stderr
