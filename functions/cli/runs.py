@@ -235,7 +235,7 @@ def _complete(
 def register(sub: Any) -> None:
     """Add the run commands to the CLI."""
     p = sub.add_parser("run", help="apply files and follow their AgentRuns to the end")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="YAML: Models, Agents, MCPServers, triggers, runs")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the runs")
     p.add_argument("--nats", metavar="URL", help="submit through a NATS deployment (baton up)")
     add_namespace_options(p)
@@ -245,12 +245,12 @@ def register(sub: Any) -> None:
     add_namespace_options(p)
     p.set_defaults(func=cmd_apply)
     p = sub.add_parser("delete", help="delete a resource")
-    p.add_argument("kind")
-    p.add_argument("name")
+    p.add_argument("kind", help="run, agent, model, mcpserver or trigger")
+    p.add_argument("name", help="the resource")
     add_namespace_options(p)
     p.set_defaults(func=cmd_delete)
     p = sub.add_parser("cancel", help="cancel a run")
-    p.add_argument("name")
+    p.add_argument("name", help="the AgentRun")
     p.add_argument("--by", default=os.environ.get("USER", "a user"), help="who cancels (recorded)")
     p.add_argument(
         "--no-wait", action="store_true", help="only record the request; do not follow the run"
@@ -259,7 +259,7 @@ def register(sub: Any) -> None:
     add_namespace_options(p)
     p.set_defaults(func=cmd_cancel)
     p = sub.add_parser("approve", help="approve tool calls a run waits on (toolPolicy ask)")
-    p.add_argument("name")
+    p.add_argument("name", help="the AgentRun")
     p.add_argument("calls", nargs="*", help="tool call ids (default: every call it waits on)")
     p.add_argument("--reject", action="store_true", help="reject instead: the model is told")
     p.add_argument("--by", default=os.environ.get("USER", "a reviewer"), help="who decides")
@@ -270,7 +270,7 @@ def register(sub: Any) -> None:
     add_namespace_options(p)
     p.set_defaults(func=cmd_approve)
     p = sub.add_parser("wait", help="wait for a run to finish")
-    p.add_argument("name")
-    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("name", help="the AgentRun")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait")
     add_namespace_options(p)
     p.set_defaults(func=cmd_wait)

@@ -129,8 +129,8 @@ def register(sub: Any) -> None:
     from functions.cli.target import add_namespace_options
 
     p = sub.add_parser("send", help="give a server-mode run (a session) its next input")
-    p.add_argument("name")
-    p.add_argument("text")
+    p.add_argument("name", help="the server-mode AgentRun (the session)")
+    p.add_argument("text", help="the next input")
     add_namespace_options(p)
     p.add_argument("--by", default=os.environ.get("USER", "a user"), help="who sends (recorded)")
     p.add_argument("--id", help="idempotency id: the same id sent twice is one input")

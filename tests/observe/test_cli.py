@@ -571,3 +571,20 @@ def test_worker_refuses_an_unknown_function_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("baton worker: unknown functions ['call_lmm']; known: route, ")
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_every_argument_in_help_says_what_it_is(capsys: Any) -> None:
+    """`baton CMD --help` explains each positional argument, not a bare `name` or `files`."""
+    import pytest
+
+    bare = []
+    for command in ("get", "describe", "logs", "events", "run", "delete", "cancel", "approve",
+                    "wait", "send", "chat-send"):  # fmt: skip
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        section = text.split("positional arguments:")[1].split("options:")[0]
+        bare += [f"{command}: {line.strip()}" for line in section.splitlines() if
+                 line.strip() and len(line.split()) == 1 and line.startswith("  ") and
+                 not line.startswith("    ")]  # fmt: skip
+    assert bare == []
