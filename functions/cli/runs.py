@@ -67,7 +67,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             log.close()
     try:
         assert runtime.events is not None
-        return _apply_and_follow(args, docs, runtime.store, runtime.events)
+        code = _apply_and_follow(args, docs, runtime.store, runtime.events)
+        kinds = {d["kind"] for d in docs}
+        if code != 2 and "AgentTrigger" in kinds:
+            runtime.triggers.poll_once()  # compiled now: READY (or why not) before this exits
+            if "AgentRun" not in kinds:
+                print(
+                    "note: no AgentRun in these files; AgentTriggers start runs while "
+                    "`baton serve` runs on this store"
+                )
+        return code
     finally:
         runtime.stop()
 

@@ -588,3 +588,14 @@ def test_every_argument_in_help_says_what_it_is(capsys: Any) -> None:
                  line.strip() and len(line.split()) == 1 and line.startswith("  ") and
                  not line.startswith("    ")]  # fmt: skip
     assert bare == []
+
+
+def test_run_of_a_trigger_file_says_what_starts_its_runs(tmp_path: Path, capsys: Any) -> None:
+    """A file with triggers and no run: compiled at once (READY), and told who fires it."""
+    db = ["--db", str(tmp_path / "s.db")]
+    assert main([*db, "run", str(SAMPLES / "github-review.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "agenttrigger/review-pull-requests created" in out
+    assert "AgentTriggers start runs while `baton serve` runs on this store" in out
+    table = _out(capsys, *db, "get", "triggers").splitlines()
+    assert table[1].split()[:4] == ["review-pull-requests", "reviewer", "True", "Ready"], table
