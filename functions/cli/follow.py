@@ -12,7 +12,15 @@ from functions.ports import Resource, Store
 from functions.run.status import is_terminal
 from functions.runtime.eventlog import EventLog, LoggedEvent
 
-__all__ = ["approval_note", "follow", "print_table", "print_transcript", "short_type", "summarize"]
+__all__ = [
+    "approval_note",
+    "follow",
+    "pending_note",
+    "print_table",
+    "print_transcript",
+    "short_type",
+    "summarize",
+]
 
 _SHORT = {
     "dev.knative.apiserver.resource.add": "resource.add",
@@ -49,8 +57,15 @@ def _uid(run: Resource) -> str | None:
 
 def approval_note(run: Resource) -> str | None:
     """What to tell a person when ``run`` waits for an approval, else None."""
+    from functions.run.steering import APPROVE, CANCEL, REJECT
+
     st = run.get("status") or {}
     if st.get("phase") != "AwaitingApproval":
+        return None
+    # Decided or cancelled already (sweep has yet to take it up): nothing to ask for.
+    notes = run["metadata"].get("annotations") or {}
+    decided = {c for key in (APPROVE, REJECT) for c in str(notes.get(key, "")).split(",") if c}
+    if CANCEL in notes or not set(st.get("awaitingApproval") or []) - decided:
         return None
     name = run["metadata"]["name"]
     asked = next(
@@ -65,6 +80,28 @@ def approval_note(run: Resource) -> str | None:
     return (
         f"{name}: waits for approval: {asked or calls}\n"
         f"  approve: baton approve {name}    reject: baton approve {name} --reject"
+    )
+
+
+def pending_note(run: Resource) -> str | None:
+    """Why ``run`` is Pending on a reference, and what a person can do; else None."""
+    st = run.get("status") or {}
+    if st.get("phase") != "Pending":
+        return None
+    refused = next(
+        (
+            c
+            for c in st.get("conditions") or []
+            if c.get("type") == "Accepted" and c.get("status") == "False"
+        ),
+        None,
+    )
+    if refused is None:
+        return None
+    name = run["metadata"]["name"]
+    return (
+        f"{name}: Pending: {refused.get('reason', '')}: {refused.get('message', '')}\n"
+        f"  it waits until its timeout: apply what is missing, or baton cancel {name}"
     )
 
 
@@ -107,7 +144,11 @@ def follow(
             if note and (id(run), waiting) not in noted:
                 noted.add((id(run), waiting))
                 print(note, flush=True)
-            if is_terminal(current):
+            pending = pending_note(current)
+            if pending and (id(run), pending) not in noted:
+                noted.add((id(run), pending))
+                print(pending, flush=True)
+            if is_terminal(current) or _awaits_input(current):
                 done[id(run)] = current
         time.sleep(0.01 if log is not None else 0.2)
     time.sleep(0.05)
@@ -117,8 +158,14 @@ def follow(
     return summarize(runs, done, timeout)
 
 
+def _awaits_input(run: Resource) -> bool:
+    """A session (server mode) that has answered and waits for its next input."""
+    st = run.get("status") or {}
+    return st.get("phase") == "Serving" and st.get("stage") == "Input"
+
+
 def summarize(runs: list[Resource], done: Mapping[int, Resource], timeout: float) -> int:
-    """Each run's outcome and answer; 0 if every run Succeeded."""
+    """Each run's outcome and answer; 0 if every run Succeeded (or, a session, Serving)."""
     ok = True
     for run in runs:
         final = done.get(id(run))
@@ -129,14 +176,21 @@ def summarize(runs: list[Resource], done: Mapping[int, Resource], timeout: float
             continue
         st = final["status"]
         usage = st.get("tokenUsage") or {}
+        turns, calls = st.get("step", 0), st.get("toolCalls", 0)
+        took = f" in {st['durationMs']} ms" if "durationMs" in st else ""  # a session: not yet
         print(
-            f"\n{name}: {st['phase']} in {st.get('durationMs', 0)} ms, "
-            f"{st.get('step', 0)} model turns, {st.get('toolCalls', 0)} tool calls, "
+            f"\n{name}: {st['phase']}{took}, "
+            f"{turns} model turn{'' if turns == 1 else 's'}, "
+            f"{calls} tool call{'' if calls == 1 else 's'}, "
             f"{usage.get('total', 0)} tokens (in {usage.get('input', 0)}, "
             f"out {usage.get('output', 0)}), cost ${st.get('costEstimate', '0')}"
         )
         if st["phase"] == "Succeeded":
             print(f"answer: {st.get('result', '')}")
+        elif st["phase"] == "Serving":
+            if st.get("result"):
+                print(f"answer: {st['result']}")
+            print(f'{name}: Serving: send it more with baton send {name} "..." --wait')
         else:
             err = st.get("error") or {}
             print(f"error: {err.get('reason', '')}: {err.get('message', '')}")

@@ -228,10 +228,15 @@ def cmd_events(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     created = parse_time(run["metadata"].get("creationTimestamp")) or 0.0
+    # creationTimestamp has whole seconds: the first event of that second (the watch's add,
+    # sent as the run was created) is the sharper start, so +MS is not off by up to 999.
+    stamps = [t for t in (parse_time(r["time"]) for r in rows[1:] if r["time"]) if t is not None]
+    if stamps and created <= min(stamps) < created + 1:
+        created = min(stamps)
     table: list[tuple[str, ...]] = [("TIME", "+MS", "STEP", "TYPE", "DETAIL", "ID")]
     for row in rows:
         at = parse_time(row["time"]) if row["time"] else None
-        offset = f"{(at - created) * 1000:.0f}" if at is not None else ""
+        offset = f"{max(0.0, at - created) * 1000:.0f}" if at is not None else ""
         step = "-" if row["step"] is None else str(row["step"])
         detail = row["detail"] + (f" (x{row['count']})" if row.get("count", 1) > 1 else "")
         kind = follow.short_type(row["type"])
@@ -244,7 +249,7 @@ def register(sub: Any) -> None:
     """Add get, describe, logs and events to the CLI."""
     p = sub.add_parser("get", help="list resources or show one (kubectl get)")
     p.add_argument("kind", help="runs, agents, models, mcpservers or triggers")
-    p.add_argument("name", nargs="?")
+    p.add_argument("name", nargs="?", help="one of them (default: all)")
     p.add_argument("-o", "--output", choices=FORMATS, default="table")
     p.add_argument("-l", "--selector", help="label selector: key=value[,key=value]")
     p.add_argument("-w", "--watch", action="store_true", help="after listing, print every change")
@@ -253,16 +258,16 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_get)
     p = sub.add_parser("describe", help="show a run in full, with its Events (kubectl describe)")
     p.add_argument("kind", help="run (or agent, model, mcpserver)")
-    p.add_argument("name")
+    p.add_argument("name", help="the resource")
     add_namespace_options(p)
     p.set_defaults(func=cmd_describe)
     p = sub.add_parser("logs", help="print a run's transcript (-f: follow it)")
-    p.add_argument("name")
+    p.add_argument("name", help="the AgentRun")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
     add_namespace_options(p)
     p.set_defaults(func=cmd_logs)
     p = sub.add_parser("events", help="a run's history with times, from the request on")
-    p.add_argument("name")
+    p.add_argument("name", help="the AgentRun")
     p.add_argument("-o", "--output", choices=("table", "json"), default="table")
     add_namespace_options(p)
     p.set_defaults(func=cmd_events)

@@ -9,7 +9,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from functions.cli.target import add_target_options
+from events.errors import PermanentError, TransientError
+from functions.cli.target import TargetError, add_target_options
 
 __all__ = ["main"]
 
@@ -58,11 +59,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # each connection retry to a cluster that is down, unless -v
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     try:
         code: int = args.func(args)
         sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
+    except (TargetError, TransientError, PermanentError) as exc:
+        # A store or cluster that is not there, or refuses: what it said, not a traceback.
+        print(f"baton: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (| head): stop quietly. Python would complain again when it
         # flushes stdout at exit, so stdout points at /dev/null from here on.

@@ -52,6 +52,7 @@ def load_files(paths: Iterable[str], namespace: str = "default") -> list[Resourc
 
     A document without a namespace goes to ``namespace`` (``-n``)."""
     docs: list[Resource] = []
+    paths = list(paths)
     for path in paths:
         try:
             loaded = load_documents(Path(path).read_bytes())
@@ -67,6 +68,8 @@ def load_files(paths: Iterable[str], namespace: str = "default") -> list[Resourc
                 )
             _checked_metadata(path, i + 1, doc, namespace)
             docs.append(doc)
+    if not docs:  # as kubectl: an empty file is a mistake, not a silent success
+        raise ManifestError(f"{', '.join(paths)}: no resources found")
     return sorted(docs, key=lambda d: KINDS.index(d["kind"]))
 
 

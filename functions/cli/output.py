@@ -42,6 +42,12 @@ def age(obj: Resource) -> str:
     return "-" if created is None else short_age(time.time() - created)
 
 
+def _since(stamp: Any) -> str:
+    """How long ago ``stamp`` was, as kubectl shows a date column ("" when never)."""
+    at = parse_time(stamp) if stamp else None
+    return "" if at is None else short_age(time.time() - at)
+
+
 def _status(o: Resource) -> dict[str, Any]:
     return o.get("status") or {}
 
@@ -110,7 +116,7 @@ def rows_of(kind: str, objs: Sequence[Resource], *, wide: bool = False) -> list[
             rows.append(
                 (o["metadata"]["name"], o["spec"]["agentRef"]["name"],
                  str(ready.get("status", "")), str(ready.get("reason", "")),
-                 str(st.get("runsStarted", 0)), str(st.get("lastFired", "")), age(o))
+                 str(st.get("runsStarted", 0)), _since(st.get("lastFired")), age(o))
             )  # fmt: skip
         return rows
     head = ("NAME", "TRANSPORT", "AGE") + (("TARGET",) if wide else ())

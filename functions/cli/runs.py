@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from functions.cli import follow
@@ -52,9 +53,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_via_nats(args, docs)
     if is_kubernetes(args):
         return _run_on_cluster(args, docs)
-    with Embedded(db_path(args), offline_fallback=True) as runtime:
+    runtime = Embedded(db_path(args), offline_fallback=True)
+    try:
+        runtime.start()
+    except RuntimeError as exc:  # a `baton serve` (or run) holds the store's lock: it runs them
+        if "another baton runtime serves" not in str(exc):
+            raise
+        print(f"another baton runtime serves {db_path(args)}: it runs these; following them")
+        log = EventLog(db_path(args))
+        try:
+            return _apply_and_follow(args, docs, store_of(args), log)
+        finally:
+            log.close()
+    try:
         assert runtime.events is not None
-        return _apply_and_follow(args, docs, runtime.store, runtime.events)
+        code = _apply_and_follow(args, docs, runtime.store, runtime.events)
+        kinds = {d["kind"] for d in docs}
+        if code != 2 and "AgentTrigger" in kinds:
+            runtime.triggers.poll_once()  # compiled now: READY (or why not) before this exits
+            if "AgentRun" not in kinds:
+                print(
+                    "note: no AgentRun in these files; AgentTriggers start runs while "
+                    "`baton serve` runs on this store"
+                )
+        return code
+    finally:
+        runtime.stop()
 
 
 def _run_on_cluster(args: argparse.Namespace, docs: list[Resource]) -> int:
@@ -125,17 +149,28 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     """Ask for a run to be cancelled (taken up by the next sweep)."""
     from functions.run import steering
 
-    namespace = namespace_of(args) or "default"
+    found = _run(args)
+    if found is None:
+        return 1
+    store, run = found
+    if is_terminal(run):
+        phase = run["status"]["phase"]
+        print(f"baton: {args.name} already ended {phase}: nothing to cancel", file=sys.stderr)
+        return 1
     try:
-        steering.cancel(store_of(args), namespace, args.name, args.by)
+        steering.cancel(store, run["metadata"]["namespace"], args.name, args.by)
     except NotFound:
-        print(f"baton: agentrun {namespace}/{args.name} not found", file=sys.stderr)
+        print(f"baton: agentrun {run['metadata']['namespace']}/{args.name} gone", file=sys.stderr)
         return 1
     except steering.RunKeptChanging as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 1
     print(f"agentrun/{args.name} cancellation requested")
-    return 0
+    if args.no_wait or is_kubernetes(args):
+        return 0  # a cluster's sweep takes the annotation up
+    _complete(args, run, lambda status: is_terminal({"status": status}))
+    ended = store.get("AgentRun", run["metadata"]["namespace"], args.name).get("status") or {}
+    return 0 if ended.get("phase") == "Cancelled" else 1
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
@@ -157,10 +192,15 @@ def cmd_approve(args: argparse.Namespace) -> int:
     print(f"agentrun/{args.name}: {'rejected' if args.reject else 'approved'} {', '.join(calls)}")
     if args.no_wait or is_kubernetes(args):
         return 0  # a cluster's sweep takes the annotation up
-    return _complete(args, found[1], calls)
+    waiting = set(calls)
+    return _complete(
+        args, found[1], lambda status: not waiting & set(status.get("awaitingApproval") or [])
+    )
 
 
-def _complete(args: argparse.Namespace, run: Resource, calls: list[str]) -> int:
+def _complete(
+    args: argparse.Namespace, run: Resource, taken_up: Callable[[Mapping[str, Any]], bool]
+) -> int:
     """Follow the run to its end; run it here when no runtime takes the decision up.
 
     A ``baton run``/``baton serve`` on the store (it holds the store's lock) or a NATS
@@ -179,7 +219,7 @@ def _complete(args: argparse.Namespace, run: Resource, calls: list[str]) -> int:
     taken = False
     while not taken and time.monotonic() < deadline:
         st = store.get("AgentRun", ns, name).get("status") or {}
-        taken = not set(calls) & set(st.get("awaitingApproval") or [])
+        taken = taken_up(st)
         time.sleep(0 if taken else 0.1)
     runtime: Embedded | None = None
     if not taken:
@@ -204,7 +244,7 @@ def _complete(args: argparse.Namespace, run: Resource, calls: list[str]) -> int:
 def register(sub: Any) -> None:
     """Add the run commands to the CLI."""
     p = sub.add_parser("run", help="apply files and follow their AgentRuns to the end")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="YAML: Models, Agents, MCPServers, triggers, runs")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the runs")
     p.add_argument("--nats", metavar="URL", help="submit through a NATS deployment (baton up)")
     add_namespace_options(p)
@@ -214,17 +254,21 @@ def register(sub: Any) -> None:
     add_namespace_options(p)
     p.set_defaults(func=cmd_apply)
     p = sub.add_parser("delete", help="delete a resource")
-    p.add_argument("kind")
-    p.add_argument("name")
+    p.add_argument("kind", help="run, agent, model, mcpserver or trigger")
+    p.add_argument("name", help="the resource")
     add_namespace_options(p)
     p.set_defaults(func=cmd_delete)
     p = sub.add_parser("cancel", help="cancel a run")
-    p.add_argument("name")
+    p.add_argument("name", help="the AgentRun")
     p.add_argument("--by", default=os.environ.get("USER", "a user"), help="who cancels (recorded)")
+    p.add_argument(
+        "--no-wait", action="store_true", help="only record the request; do not follow the run"
+    )
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to follow the run")
     add_namespace_options(p)
     p.set_defaults(func=cmd_cancel)
     p = sub.add_parser("approve", help="approve tool calls a run waits on (toolPolicy ask)")
-    p.add_argument("name")
+    p.add_argument("name", help="the AgentRun")
     p.add_argument("calls", nargs="*", help="tool call ids (default: every call it waits on)")
     p.add_argument("--reject", action="store_true", help="reject instead: the model is told")
     p.add_argument("--by", default=os.environ.get("USER", "a reviewer"), help="who decides")
@@ -235,7 +279,7 @@ def register(sub: Any) -> None:
     add_namespace_options(p)
     p.set_defaults(func=cmd_approve)
     p = sub.add_parser("wait", help="wait for a run to finish")
-    p.add_argument("name")
-    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("name", help="the AgentRun")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait")
     add_namespace_options(p)
     p.set_defaults(func=cmd_wait)

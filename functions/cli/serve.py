@@ -44,10 +44,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve one function (or all of them, embedded) on $PORT under gunicorn."""
     from gunicorn.app.base import BaseApplication
 
+    from functions import chain
     from functions.serve.settings import Settings, function_name
 
     env = Settings.from_env()
     function = function_name(args.function) if args.function is not None else env.function
+    known = [*chain.FUNCTIONS, "console", "webhook"]
+    if function is not None and function not in known:
+        name = args.function if args.function is not None else function
+        print(f"baton serve: unknown function {name!r}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
     store = args.store or os.environ.get("BATON_STORE") or f"sqlite:///{args.db}"
     settings = Settings(
         function=function,
@@ -81,7 +87,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # Runs in the worker after fork (preload off): the store is built there.
             from functions.serve.app import app_for
 
-            return app_for(settings)
+            try:
+                return app_for(settings)
+            except RuntimeError as exc:  # e.g. another baton runtime holds the store
+                print(f"baton serve: {exc}", file=sys.stderr, flush=True)
+                sys.exit(3)  # gunicorn's worker boot error: the arbiter stops, not retries
 
     what = settings.function or "every function (embedded)"
     print(f"baton: serving {what} on http://{options['bind']}/ (store {store})", file=sys.stderr)

@@ -58,13 +58,36 @@ def _wait(store: Any, run: Resource, index: int, timeout: float) -> str | None:
     return None
 
 
+def _run_here_unless_taken(db: str, store: Any, run: Resource, index: int) -> Any:
+    """An embedded runtime on ``db`` when no baton took input ``index`` up within 1.5 s."""
+    from functions.cli.runs import TAKE_UP
+    from functions.runtime.embedded import Embedded
+
+    ns, name = run["metadata"]["namespace"], run["metadata"]["name"]
+    deadline = time.monotonic() + TAKE_UP
+    while time.monotonic() < deadline:
+        st = store.get("AgentRun", ns, name).get("status") or {}
+        if int(st.get("inputsTaken", 0)) >= index or st.get("phase") != "Serving":
+            return None  # a runtime (serve, run, a NATS deployment) has it
+        time.sleep(0.1)
+    runtime = Embedded(db, offline_fallback=True)
+    try:
+        runtime.start()
+    except RuntimeError:  # another runtime holds the store: it will take the input up
+        return None
+    print(f"{name}: no baton runtime took it up; running it here", flush=True)
+    return runtime
+
+
 def cmd_send(args: argparse.Namespace) -> int:
     """Journal one input for a server-mode run; with --wait, print its answer."""
+    from functions.cli.target import db_path, namespace_of
     from functions.resources.sqlite import SqliteStore
     from functions.run import session
     from functions.runtime.deps import build_deps
 
-    store = SqliteStore(args.db)
+    store = SqliteStore(db_path(args))
+    args.namespace = namespace_of(args) or "default"
     try:
         run = store.get("AgentRun", args.namespace, args.name)
     except NotFound:
@@ -88,7 +111,12 @@ def cmd_send(args: argparse.Namespace) -> int:
     print(f"agentrun/{args.name}: input {index} sent")
     if not args.wait:
         return 0
-    answer = _wait(store, written, index, args.timeout)
+    runtime = _run_here_unless_taken(db_path(args), store, written, index)
+    try:
+        answer = _wait(store, written, index, args.timeout)
+    finally:
+        if runtime is not None:
+            runtime.stop()
     if answer is None:
         print(f"baton: no answer to input {index} yet", file=sys.stderr)
         return 1
@@ -98,10 +126,12 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``send`` to the CLI."""
+    from functions.cli.target import add_namespace_options
+
     p = sub.add_parser("send", help="give a server-mode run (a session) its next input")
-    p.add_argument("name")
-    p.add_argument("text")
-    p.add_argument("-n", "--namespace", default="default")
+    p.add_argument("name", help="the server-mode AgentRun (the session)")
+    p.add_argument("text", help="the next input")
+    add_namespace_options(p)
     p.add_argument("--by", default=os.environ.get("USER", "a user"), help="who sends (recorded)")
     p.add_argument("--id", help="idempotency id: the same id sent twice is one input")
     p.add_argument("--wait", action="store_true", help="wait for the answer and print it")

@@ -15,12 +15,17 @@ from typing import Any
 from functions.ports import Store
 
 __all__ = [
+    "TargetError",
     "add_namespace_options",
     "add_target_options",
     "is_kubernetes",
     "namespace_of",
     "store_of",
 ]
+
+
+class TargetError(Exception):
+    """The store the command line names cannot be built (no kubeconfig, a bad ``--store``)."""
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -70,11 +75,19 @@ def store_of(args: argparse.Namespace) -> Store:
 
         store = str(args.store or "")
         kubeconfig = args.kubeconfig or store[len("kubernetes://") :] or None
-        built = kubernetes_store(kubeconfig, context=args.context)
+        try:
+            built = kubernetes_store(kubeconfig, context=args.context)
+        except Exception as exc:  # the client's ConfigException has no root of ours
+            hint = "(--kubeconfig, --context, $KUBECONFIG or ~/.kube/config)"
+            raise TargetError(f"no cluster: {exc} {hint}") from None
     elif args.store:
         from functions.serve.settings import build_store
 
-        built = build_store(args.store)
+        try:
+            built = build_store(args.store)
+        except ValueError as exc:
+            reason = str(exc).partition(": ")[2] or str(exc)
+            raise TargetError(f"--store/BATON_STORE {args.store!r}: {reason}") from None
     else:
         from functions.resources.sqlite import SqliteStore
 

@@ -40,10 +40,18 @@ def _serve_metrics(args: argparse.Namespace, what: str) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Serve functions from JetStream until SIGTERM/SIGINT."""
+    from functions import chain
     from functions.runtime.workers import run_worker
+    from functions.serve.settings import function_name
 
+    names = [function_name(f) or f for f in args.function or []]  # call-llm, as Knative names it
+    unknown = sorted(set(names) - set(chain.FUNCTIONS))
+    if unknown:
+        known = ", ".join(chain.FUNCTIONS)
+        print(f"baton worker: unknown functions {unknown}; known: {known}", file=sys.stderr)
+        return 2
     _serve_metrics(args, "worker")
-    run_worker(args.function or [], _url(args), args.db, offline_fallback=True)
+    run_worker(names, _url(args), args.db, offline_fallback=True)
     return 0
 
 
@@ -145,14 +153,22 @@ def run_via_nats(args: argparse.Namespace, docs: list[Resource]) -> int:
     from functions.resources.sqlite import SqliteStore
     from functions.runtime.eventlog import EventLog
 
+    async def quiet(_: Exception) -> None:
+        return None  # the failure is reported once, below, not logged with a traceback per try
+
     async def reachable() -> None:
-        client = await nats.connect(args.nats, connect_timeout=2, max_reconnect_attempts=0)
+        # nats-py keeps retrying a first connection that fails: bound the whole attempt.
+        connecting = nats.connect(
+            args.nats, connect_timeout=2, max_reconnect_attempts=0, error_cb=quiet
+        )
+        client = await asyncio.wait_for(connecting, timeout=5)
         await client.close()
 
     try:
         asyncio.run(reachable())
     except Exception as exc:  # any failure to connect is reported the same way
-        print(f"baton: cannot reach NATS at {args.nats}: {exc}", file=sys.stderr)
+        why = str(exc) or "no answer within 5 s"
+        print(f"baton: cannot reach NATS at {args.nats}: {why}", file=sys.stderr)
         return 2
     store = SqliteStore(args.db)
     applied = apply(store, docs, rerun=True)

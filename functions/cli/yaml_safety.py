@@ -26,6 +26,14 @@ class UnsafeYAML(ValueError):
     """The text is not YAML, or its value would be too large or too deep once expanded."""
 
 
+def _one_line(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's multi-line report as "line L, column C: problem (context)"."""
+    mark = exc.problem_mark or exc.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    context = f" ({exc.context})" if exc.context else ""
+    return f"{where}{exc.problem or 'not YAML'}{context}"
+
+
 def _expanded_size(value: Any) -> None:
     """Refuse ``value`` when it expands past the node or depth budget."""
     budget = MAX_NODES
@@ -55,6 +63,8 @@ def load_documents(text: bytes | str) -> list[Any]:
         raise UnsafeYAML(f"the file is larger than {MAX_BYTES} bytes")
     try:
         docs = list(yaml.safe_load_all(text))
+    except yaml.MarkedYAMLError as exc:
+        raise UnsafeYAML(_one_line(exc)) from None
     except yaml.YAMLError as exc:
         raise UnsafeYAML(str(exc)) from None
     except RecursionError:

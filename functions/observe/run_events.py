@@ -37,9 +37,11 @@ def _conditions(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 def _finished(status: Mapping[str, Any]) -> str:
     usage = status.get("tokenUsage") or {}
+    turns, calls = status.get("step", 0), status.get("toolCalls", 0)
     return (
-        f"finished in {status.get('durationMs', 0)} ms: {status.get('step', 0)} model turns, "
-        f"{status.get('toolCalls', 0)} tool calls, {usage.get('total', 0)} tokens, "
+        f"finished in {status.get('durationMs', 0)} ms: "
+        f"{turns} model turn{'' if turns == 1 else 's'}, "
+        f"{calls} tool call{'' if calls == 1 else 's'}, {usage.get('total', 0)} tokens, "
         f"cost ${status.get('costEstimate', '0')}"
     )
 

@@ -70,6 +70,7 @@ class TriggerFeeds:
         self._watches: dict[str, tuple[Any, threading.Thread, threading.Event]] = {}
         self._filters: list[tuple[str, dict[str, str]]] = []
         self._api: Any = None
+        self._no_cluster: dict[str, Any] = {}  # trigger key -> the version already warned of
         self.nats_feeds: dict[str, Any] = {}  # by trigger key (tests wait for their ready)
         self._lock = threading.Lock()
 
@@ -235,7 +236,16 @@ class TriggerFeeds:
         if current is not None and current[0] == version and current[1].is_alive():
             return
         self._unwatch(key)
-        api = self._kube_api()
+        try:
+            api = self._kube_api()
+        except Exception as exc:  # the client's ConfigException has no root of ours
+            # No cluster configured: the trigger waits for one; every other run goes on.
+            if self._no_cluster.get(key) != version:
+                self._no_cluster[key] = version
+                meta = trigger["metadata"]
+                log.warning("trigger %s/%s: no cluster to watch (%s); set BATON_TRIGGER_KUBECONFIG",
+                            meta["namespace"], meta["name"], exc)  # fmt: skip
+            return
         stop = threading.Event()
         saved: dict[str, Any] = {"version": "", "at": 0.0}
 

@@ -125,3 +125,48 @@ def test_send_to_a_task_run_is_refused(embedded: Any, capsys: Any) -> None:
     wait_terminal(rt, "chat")
     assert main(["--db", rt.db_path, "send", "chat", "more?"]) == 1
     assert "not a server-mode run" in capsys.readouterr().err
+
+
+def test_send_wait_answers_when_no_runtime_serves_the_store(embedded: Any, capsys: Any) -> None:
+    """`baton send --wait` after the `baton run` that started the session has exited."""
+    rt = embedded()
+    run_docs(rt, docs_of(SESSION.replace("IDLE", "30m")))
+    _serving(rt)
+    rt.stop()
+    capsys.readouterr()
+    assert (
+        main(["--db", rt.db_path, "send", "chat", "still there?", "--wait", "--timeout", "20"]) == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "agentrun/chat: input 1 sent",
+        "chat: no baton runtime took it up; running it here",
+        "You said: still there?",
+    ]
+
+
+def test_baton_run_of_a_session_returns_once_it_serves(tmp_path: Any, capsys: Any) -> None:
+    """`baton run` on a server-mode run prints the first answer and how to go on, then exits 0."""
+    path = tmp_path / "session.yaml"
+    path.write_text(
+        SESSION.replace("IDLE", "30m").replace("mode: server", "mode: server\n  task: Hi there")
+    )
+    started = time.monotonic()
+    code = main(["--db", str(tmp_path / "s.db"), "run", str(path), "--timeout", "15"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert time.monotonic() - started < 10, out
+    assert "answer: You said: Hi there" in out
+    assert "\nchat: Serving, 1 model turn, 0 tool calls, 15 tokens" in out
+    assert 'chat: Serving: send it more with baton send chat "..." --wait' in out
+
+
+def test_send_takes_the_namespace_given_before_the_command(embedded: Any, capsys: Any) -> None:
+    """`baton -n team-a send ...` finds the session in team-a, as `baton -n team-a get` does."""
+    rt = embedded()
+    docs = docs_of(SESSION.replace("IDLE", "30m"))
+    for doc in docs:
+        doc["metadata"]["namespace"] = "team-a"
+    run_docs(rt, docs)
+    assert main(["--db", rt.db_path, "-n", "team-a", "send", "chat", "hello"]) == 0
+    assert capsys.readouterr().out == "agentrun/chat: input 1 sent\n"

@@ -129,7 +129,7 @@ def test_describe_shows_status_conditions_and_events(embedded: Any, capsys: Any)
         ["Normal", "Started"],
         ["Normal", "Succeeded"],
     ]
-    assert "finalize" in events[-1] and "2 model turns, 1 tool calls" in events[-1]
+    assert "finalize" in events[-1] and "2 model turns, 1 tool call," in events[-1]
 
 
 def test_events_start_with_the_request_and_have_times(embedded: Any, capsys: Any) -> None:
@@ -232,6 +232,7 @@ def test_approve_completes_a_run_nobody_follows(embedded: Any, capsys: Any) -> N
     out = _out(capsys, "--db", rt.db_path, "approve", "ask-run", "--by", "bob")
     assert "no baton runtime took it up; running it here" in out
     assert "answer: Result: 42" in out
+    assert "waits for approval" not in out  # decided: no second "approve:" hint
 
 
 def test_webhook_warns_at_start(tmp_path: Path) -> None:
@@ -324,3 +325,277 @@ def test_run_shows_the_sample_chain_as_make_run_does(tmp_path: Path, capsys: Any
     closed = next(line for line in out.splitlines() if "tool.completed" in line)
     assert closed.endswith(" closed") and " call " in closed, closed
     assert "answer: The current UTC time is " in out
+
+
+def test_a_cluster_trigger_without_a_cluster_does_not_stop_baton_run(tmp_path: Path) -> None:
+    """Applying crashloop.yaml with no kubeconfig leaves the store usable: runs still run."""
+    env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "no-kubeconfig")}
+    env.pop("BATON_TRIGGER_KUBECONFIG", None)
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    db = str(tmp_path / "s.db")
+    for name in ("crashloop", "hello"):
+        done = subprocess.run(
+            [*BATON, "--db", db, "run", str(SAMPLES / f"{name}.yaml"), "--timeout", "30"],
+            capture_output=True, text=True, timeout=60, cwd=REPO, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+    assert "hello: Succeeded" in done.stdout
+    assert "trigger default/crashloop: no cluster to watch" in done.stderr, done.stderr
+
+
+def test_events_count_milliseconds_from_the_first_event_not_the_whole_second(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """creationTimestamp has whole seconds: +MS starts at the watch's add, not at second .000."""
+    from datetime import UTC, datetime
+
+    from functions.resources.sqlite import SqliteStore
+    from functions.run.status import parse_time
+    from functions.runtime.eventlog import EventLog
+
+    db = str(tmp_path / "state.db")
+    store = SqliteStore(db)
+    run = store.create(
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "AgentRun",
+            "metadata": {"name": "quick", "namespace": "default"},
+            "spec": {"agentRef": {"name": "sre"}, "task": "t"},
+        }
+    )
+    created = parse_time(run["metadata"]["creationTimestamp"])
+    assert created is not None
+    log = EventLog(db)
+    for index, (type_, later) in enumerate(((types.RESOURCE_ADD, 0.9), (types.RUN_FINISHED, 0.95))):
+        log.record(
+            make_event(
+                type_,
+                "/baton/runs/default/quick",
+                {"run": {"namespace": "default", "name": "quick", "uid": run["metadata"]["uid"]}},
+                id_=f"e-{index}",
+                extensions={"batonrun": "default/quick", "batonstep": index},
+                time=datetime.fromtimestamp(created + later, tz=UTC),
+            )
+        )
+    log.flush()
+    table = _out(capsys, "--db", db, "events", "quick").splitlines()
+    offsets = {line.split()[3]: line.split()[1] for line in table[1:]}
+    assert offsets == {"created": "0", "resource.add": "0", "run.finished": "50"}, table
+
+
+def test_cancel_ends_a_run_nobody_follows_and_refuses_a_finished_one(
+    embedded: Any, capsys: Any
+) -> None:
+    """With no runtime left on the store, cancel carries the run to Cancelled itself."""
+    rt: Embedded = embedded(sweep_interval=0.1)
+    run_docs(rt, docs_of(ASK.replace("DELAY", "0")))
+    deadline = time.monotonic() + 10
+    while (rt.store.get("AgentRun", "default", "ask-run").get("status") or {}).get(
+        "phase"
+    ) != "AwaitingApproval":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    rt.stop()
+    out = _out(capsys, "--db", rt.db_path, "cancel", "ask-run", "--by", "carol")
+    assert "no baton runtime took it up; running it here" in out
+    assert "ask-run: Cancelled" in out
+    assert "waits for approval" not in out  # cancelled: nothing left to approve
+    assert rt.store.get("AgentRun", "default", "ask-run")["status"]["phase"] == "Cancelled"
+    capsys.readouterr()
+    assert main(["--db", rt.db_path, "cancel", "ask-run"]) == 1
+    assert "ask-run already ended Cancelled: nothing to cancel" in capsys.readouterr().err
+
+
+def test_a_file_with_no_resources_or_broken_yaml_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """An empty file is refused as kubectl does; a YAML error names file, line and column once."""
+    db = ["--db", str(tmp_path / "s.db")]
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here yet\n")
+    for argv in (["apply", "-f", str(empty)], ["run", str(empty)]):
+        capsys.readouterr()
+        assert main([*db, *argv]) == 2
+        assert capsys.readouterr().err == f"baton: {empty}: no resources found\n"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: Agent\nspec: [unclosed\n")
+    capsys.readouterr()
+    assert main([*db, "apply", "-f", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"baton: {broken}: line 3, column 1: "), err
+    assert "<byte string>" not in err, err
+
+
+def test_serve_refuses_an_unknown_function_before_it_starts(tmp_path: Path) -> None:
+    """A typo in --function is one line and exit 2, not a gunicorn worker's traceback."""
+    served = subprocess.run(
+        [*BATON, "--db", str(tmp_path / "s.db"), "serve", "--function", "call-lmm",
+         "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert served.returncode == 2, served.stderr
+    assert "Traceback" not in served.stderr, served.stderr
+    assert served.stderr.startswith("baton serve: unknown function 'call-lmm'; known: route, "), (
+        served.stderr
+    )
+    assert "console, webhook" in served.stderr, served.stderr
+
+
+def test_get_triggers_shows_last_fired_as_an_age_as_kubectl_does(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """LAST FIRED is a date column in the CRD: kubectl prints its age, and so does baton."""
+    from functions.resources.sqlite import SqliteStore
+    from functions.run.status import rfc3339
+
+    db = str(tmp_path / "state.db")
+    store = SqliteStore(db)
+    trigger = next(d for d in sample("github-review") if d["kind"] == "AgentTrigger")
+    created = store.create({**trigger, "metadata": {**trigger["metadata"], "namespace": "default"}})
+    store.update_status(
+        {**created, "status": {"runsStarted": 1, "lastFired": rfc3339(time.time() - 30)}}
+    )
+    table = _out(capsys, "--db", db, "get", "triggers").splitlines()
+    assert table[0].split() == ["NAME", "AGENT", "READY", "REASON", "RUNS", "LAST", "FIRED", "AGE"]
+    row = table[1].split()
+    assert row[0] == "review-pull-requests" and row[-3] == "1", table
+    assert row[-2] in ("30s", "31s"), table
+
+
+def test_a_cluster_that_is_not_there_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """No kubeconfig, a wrong context, a refusing API server, a bad --store: exit 1, one line."""
+    unreachable = tmp_path / "kubeconfig"
+    unreachable.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "c", "cluster": {"server": f"https://127.0.0.1:{free_port()}"}}
+                ],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "users": [{"name": "u", "user": {"token": "not-a-real-token"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    for argv, says in (
+        (["--kubeconfig", str(tmp_path / "missing"), "get", "runs"], "baton: no cluster: "),
+        (
+            ["--kubeconfig", str(unreachable), "--context", "nope", "get", "runs"],
+            "baton: no cluster: ",
+        ),
+        (
+            ["--kubeconfig", str(unreachable), "describe", "run", "x"],
+            "baton: Kubernetes API unreachable",
+        ),
+        (["--store", "bogus", "get", "runs"], "baton: --store/BATON_STORE 'bogus': expected "),
+    ):
+        done = subprocess.run([*BATON, *argv], capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert done.returncode == 1, (argv, done.stderr)
+        assert done.stderr.startswith(says) and done.stderr.count("\n") == 1, (argv, done.stderr)
+        assert "not-a-real-token" not in done.stderr
+
+
+def test_run_beside_a_running_serve_hands_the_runs_to_it_and_follows(embedded: Any) -> None:
+    """`baton serve &` then `baton run FILE` on the same store: applied, run by the server."""
+    rt: Embedded = embedded(sweep_interval=0.1)
+    done = subprocess.run(
+        [*BATON, "--db", rt.db_path, "run", str(SAMPLES / "hello.yaml"), "--timeout", "30"],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "another baton runtime serves" in done.stdout
+    assert "hello: Succeeded" in done.stdout and "run.finished" in done.stdout
+    assert rt.store.get("AgentRun", "default", "hello")["status"]["phase"] == "Succeeded"
+
+
+def test_a_second_serve_on_one_store_says_why_without_a_traceback(embedded: Any) -> None:
+    """One embedded server per database: the second says so and exits non-zero."""
+    rt: Embedded = embedded(sweep_interval=0)
+    served = subprocess.run(
+        [*BATON, "--db", rt.db_path, "serve", "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert served.returncode != 0, served.stderr
+    assert "Traceback" not in served.stderr, served.stderr
+    assert f"baton serve: another baton runtime serves {rt.db_path}" in served.stderr
+
+
+MISSING_MODEL = """
+apiVersion: baton.dev/v1alpha1
+kind: Agent
+metadata: {name: lonely}
+spec: {modelRef: {name: ghost-model}}
+---
+apiVersion: baton.dev/v1alpha1
+kind: AgentRun
+metadata: {name: lonely-run}
+spec: {agentRef: {name: lonely}, task: hi}
+"""
+
+
+def test_run_says_why_a_run_waits_for_a_missing_reference(tmp_path: Path, capsys: Any) -> None:
+    """A run Pending on a Model that is not there is said at once, not after the timeout."""
+    path = tmp_path / "missing.yaml"
+    path.write_text(MISSING_MODEL)
+    code = main(["--db", str(tmp_path / "s.db"), "run", str(path), "--timeout", "3"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    note = next(line for line in out.splitlines() if line.startswith("lonely-run: Pending: "))
+    assert "ModelNotFound: modelRef: Model default/ghost-model does not exist" in note, out
+    assert out.count("lonely-run: Pending: ") == 1, out
+
+
+def test_run_via_a_nats_that_is_not_there_says_so_and_stops(tmp_path: Path) -> None:
+    """`baton run --nats URL` with nothing at URL: exit 2 naming it, no nats-py traceback."""
+    url = f"nats://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [*BATON, "--db", str(tmp_path / "s.db"), "run", "--nats", url, str(SAMPLES / "hello.yaml")],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"baton: cannot reach NATS at {url}" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_worker_refuses_an_unknown_function_in_one_line(tmp_path: Path) -> None:
+    """`baton worker --function typo`: exit 2 with the known names, no traceback."""
+    done = subprocess.run(
+        [*BATON, "--db", str(tmp_path / "s.db"), "worker", "--nats", "nats://127.0.0.1:1",
+         "--function", "call-lmm"],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("baton worker: unknown functions ['call_lmm']; known: route, ")
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_every_argument_in_help_says_what_it_is(capsys: Any) -> None:
+    """`baton CMD --help` explains each positional argument, not a bare `name` or `files`."""
+    import pytest
+
+    bare = []
+    for command in ("get", "describe", "logs", "events", "run", "delete", "cancel", "approve",
+                    "wait", "send", "chat-send"):  # fmt: skip
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        section = text.split("positional arguments:")[1].split("options:")[0]
+        bare += [f"{command}: {line.strip()}" for line in section.splitlines() if
+                 line.strip() and len(line.split()) == 1 and line.startswith("  ") and
+                 not line.startswith("    ")]  # fmt: skip
+    assert bare == []
+
+
+def test_run_of_a_trigger_file_says_what_starts_its_runs(tmp_path: Path, capsys: Any) -> None:
+    """A file with triggers and no run: compiled at once (READY), and told who fires it."""
+    db = ["--db", str(tmp_path / "s.db")]
+    assert main([*db, "run", str(SAMPLES / "github-review.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "agenttrigger/review-pull-requests created" in out
+    assert "AgentTriggers start runs while `baton serve` runs on this store" in out
+    table = _out(capsys, *db, "get", "triggers").splitlines()
+    assert table[1].split()[:4] == ["review-pull-requests", "reviewer", "True", "Ready"], table

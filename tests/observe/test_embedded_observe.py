@@ -64,7 +64,7 @@ def test_a_run_tells_its_story_in_events(embedded: Any) -> None:
         ("Started", "Normal", "validate", 1),
         ("Succeeded", "Normal", "finalize", 1),
     ]
-    assert "2 model turns, 1 tool calls, 791 tokens" in events[-1].message
+    assert "2 model turns, 1 tool call, 791 tokens" in events[-1].message
     assert events[0].first <= events[-1].last
 
 

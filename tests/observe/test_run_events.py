@@ -63,7 +63,7 @@ def test_terminal_phases_carry_the_reason() -> None:
     assert done == [
         RunEvent(
             "Succeeded",
-            "finished in 12 ms: 2 model turns, 1 tool calls, 791 tokens, cost $0.0033",
+            "finished in 12 ms: 2 model turns, 1 tool call, 791 tokens, cost $0.0033",
         )
     ]
 
