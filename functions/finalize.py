@@ -10,11 +10,14 @@ parent's record delegated that call to this very run (uid checked).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from cloudevents.core.base import BaseCloudEvent
 
 from events.envelope import CloudEvent
 from events.run_events import decode
-from functions.ports import Deps
+from functions.ports import Deps, Resource
 from functions.run.needs import outcome_of
 from functions.run.status import (
     TERMINAL_PHASES,
@@ -40,8 +43,7 @@ def decide(view: RunView) -> Outcome:
     outcome = outcome_of(view.status)
     st = view.edit()
     phase = str(outcome.get("phase"))
-    created = parse_time(view.run["metadata"].get("creationTimestamp"))
-    started = parse_time(st.get("startedAt")) or created
+    started = parse_time(st.get("startedAt")) or _first_seen(view.run, st)
     st.update(phase=phase, stage=Stage.DONE, completedAt=rfc3339(view.now), pendingToolCalls=[])
     for field in ("claims", "awaitingApproval", "approvals", "queuedCalls"):
         st.pop(field, None)
@@ -68,3 +70,14 @@ def handle(event: BaseCloudEvent, deps: Deps) -> list[CloudEvent]:
         if resumed is not None and resumed.committed:  # the parent's own needs are not ours
             events += follow_up(deps, resumed)
     return events
+
+
+def _first_seen(run: Resource, status: Mapping[str, Any]) -> float | None:
+    """When a run that never started was first taken up: its first condition, in ms.
+
+    creationTimestamp has whole seconds (as on Kubernetes): measured from it, a run that
+    waited 3 s for a missing Agent said it took up to 3.999 s.
+    """
+    times = [parse_time(c.get("lastTransitionTime")) for c in status.get("conditions") or []]
+    known = [t for t in times if t is not None]
+    return min(known) if known else parse_time(run["metadata"].get("creationTimestamp"))

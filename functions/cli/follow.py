@@ -224,7 +224,8 @@ def print_transcript(entries: list[tuple[str, dict[str, Any]]]) -> None:
     """The journal as a readable conversation."""
     for key, entry in entries:
         if key == "context":
-            print(f"system: {entry.get('system', '')}")
+            if entry.get("system"):
+                print(f"system: {entry['system']}")
             tools = ", ".join(t["name"] for t in entry.get("tools", []))
             print(f"tools: {tools or '(none)'}")
             for message in entry.get("messages", []):

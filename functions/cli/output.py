@@ -13,7 +13,7 @@ import yaml
 from functions.ports import Resource
 from functions.run.status import parse_time
 
-__all__ = ["FORMATS", "age", "print_objects", "rows_of", "short_age"]
+__all__ = ["FORMATS", "age", "print_objects", "rows_of", "short_age", "short_duration"]
 
 FORMATS: Final = ("table", "wide", "json", "yaml", "name")
 _PLURAL: Final = {
@@ -34,6 +34,15 @@ def short_age(seconds: float) -> str:
     if secs < 172800:
         return f"{secs // 3600}h"
     return f"{secs // 86400}d"
+
+
+def short_duration(ms: float) -> str:
+    """A run's duration: 11ms, 23.2s, then kubectl's units (5m, 3h)."""
+    if ms < 1000:
+        return f"{int(ms)}ms"
+    if ms < 120_000:
+        return f"{ms / 1000:.1f}s"
+    return short_age(ms / 1000)
 
 
 def age(obj: Resource) -> str:
@@ -82,7 +91,7 @@ def rows_of(kind: str, objs: Sequence[Resource], *, wide: bool = False) -> list[
                 row += (
                     f"${st['costEstimate']}" if st.get("costEstimate") else "",
                     str(st.get("toolCalls", "")),
-                    f"{duration}ms" if duration is not None else "",
+                    short_duration(duration) if duration is not None else "",
                     _reason(o),
                     str(st.get("traceID", "")),
                 )

@@ -78,9 +78,9 @@ class FakeStore:
         key = (new["kind"], meta["namespace"], meta["name"])
         if key in self.objects:
             raise Conflict(f"{key[0]} {key[1]}/{key[2]} already exists")
-        meta.update(
-            uid=str(uuid.uuid4()), generation=1, creationTimestamp=rfc3339(self.clock.now())
-        )
+        # Whole seconds, as the API server (and the SQLite store) write it.
+        created = rfc3339(float(int(self.clock.now()))).replace(".000Z", "Z")
+        meta.update(uid=str(uuid.uuid4()), generation=1, creationTimestamp=created)
         self.objects[key] = new
         return self._record("ADDED", new)
 

@@ -16,6 +16,7 @@ import yaml
 from events import types
 from events.envelope import make_event
 from functions.cli.main import main
+from functions.cli.output import short_duration
 from functions.runtime.embedded import Embedded
 from tests.e2e.conftest import SAMPLES, docs_of, run_docs, sample, wait_terminal
 from tests.fixtures.http import free_port
@@ -78,6 +79,8 @@ def test_get_prints_what_kubectl_would(embedded: Any, capsys: Any) -> None:
         "TRACE",
     ]  # fmt: skip
     assert "$0.003321" in wide[1] and one["status"]["traceID"] in wide[1]
+    duration = one["status"]["durationMs"]
+    assert short_duration(duration) in wide[1].split()  # 11ms, not a bare count
     every = _out(capsys, *db, "get", "agents", "-A").splitlines()
     assert every[0].split()[:2] == ["NAMESPACE", "NAME"] and every[1].split()[:2] == [
         "default",
@@ -599,3 +602,24 @@ def test_run_of_a_trigger_file_says_what_starts_its_runs(tmp_path: Path, capsys:
     assert "AgentTriggers start runs while `baton serve` runs on this store" in out
     table = _out(capsys, *db, "get", "triggers").splitlines()
     assert table[1].split()[:4] == ["review-pull-requests", "reviewer", "True", "Ready"], table
+
+
+def test_durations_read_as_kubectl_prints_them() -> None:
+    """A run's duration in its own unit: ms under a second, then seconds, then minutes."""
+    assert [short_duration(ms) for ms in (0, 11.6, 999, 1000, 23_237, 119_999, 300_000)] == [
+        "0ms", "11ms", "999ms", "1.0s", "23.2s", "120.0s", "5m",
+    ]  # fmt: skip
+
+
+def test_logs_leave_out_a_system_prompt_the_agent_has_not(embedded: Any, capsys: Any) -> None:
+    """No "system: " line with nothing after it when the Agent has no prompt."""
+    rt: Embedded = embedded(sweep_interval=0)
+    docs = sample("tools")
+    for doc in docs:
+        if doc["kind"] == "Agent":
+            doc["spec"].pop("systemPrompt")
+    run_docs(rt, docs)
+    wait_terminal(rt, "tools-demo")
+    shown = _out(capsys, "--db", rt.db_path, "logs", "tools-demo").splitlines()
+    assert not [line for line in shown if line.startswith("system:")], shown
+    assert any(line.startswith("tools: ") for line in shown)  # the context is still shown

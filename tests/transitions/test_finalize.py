@@ -112,6 +112,19 @@ def test_a_rejected_run_fails_with_a_duration_from_creation(h):
     assert st["durationMs"] == 1000
 
 
+def test_a_run_that_never_started_counts_from_when_it_was_taken_up(h):
+    """Not from creationTimestamp's whole second: 0.7 s into it, 3 s waiting is 3,000 ms."""
+    h.clock.advance(0.7)
+    h.model()
+    h.agent()
+    h.run(task="")
+    assert h.get()["metadata"]["creationTimestamp"].endswith(":00Z")  # whole seconds
+    (event,) = validate.handle(h.added(), h.deps)
+    h.clock.advance(3)
+    finalize.handle(event, h.deps)
+    assert h.status()["durationMs"] == 3000
+
+
 def test_run_finished_carries_the_routing(h):
     """A chat run's routing travels on run.finished for deliver."""
     h.model()

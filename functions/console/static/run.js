@@ -83,7 +83,7 @@ function timeline(page, info, refresh) {
   });
   return h("section", { class: "timeline" },
     h("div", { class: "tl-totals" },
-      `Tree: ${t.runs} run${t.runs === 1 ? "" : "s"} · ${t.modelCalls} model calls · ${t.toolCalls} tool calls · `,
+      `Tree: ${t.runs} run${t.runs === 1 ? "" : "s"} · ${t.modelCalls} model call${t.modelCalls === 1 ? "" : "s"} · ${t.toolCalls} tool call${t.toolCalls === 1 ? "" : "s"} · `,
       h("b", {}, `${tokens(t.tokens)} tokens`), " · ", h("b", {}, usd(t.cost)),
       page.timed ? "" : h("span", { class: "muted" }, " · per-step times need the event log (SQLite shapes); this store keeps none")),
     h("div", { class: "tl-row tl-head" }, h("div", {}, "Step"), h("div", { class: "axis" }, h("span", {}, axis ? "0" : ""), h("span", {}, axis)),
