@@ -27,11 +27,11 @@ from events.bus import matches
 from events.envelope import make_event
 from events.errors import PermanentError, TransientError
 from functions.ports import Conflict, Deps, NotFound, Resource
-from functions.run.status import parse_time, rfc3339
+from functions.run.status import parse_time, rfc3339, set_condition
 from functions.trigger import offer_event
 from functions.trigger.fire import flush
 from functions.trigger.matching import TRIGGER_EXTENSION, trigger_key
-from functions.trigger.reconcile import reconcile
+from functions.trigger.reconcile import READY, reconcile
 from functions.trigger.spec import KIND, SpecError, compiled
 from functions.trigger.tally import tally_for
 
@@ -245,6 +245,13 @@ class TriggerFeeds:
                 meta = trigger["metadata"]
                 log.warning("trigger %s/%s: no cluster to watch (%s); set BATON_TRIGGER_KUBECONFIG",
                             meta["namespace"], meta["name"], exc)  # fmt: skip
+                message = f"no cluster to watch ({exc}): set BATON_TRIGGER_KUBECONFIG or KUBECONFIG"
+                self._patch_status(
+                    trigger,
+                    lambda s: set_condition(
+                        s, READY, False, "NoCluster", message[:300], self.deps.clock.now()
+                    ),
+                )
             return
         stop = threading.Event()
         saved: dict[str, Any] = {"version": "", "at": 0.0}

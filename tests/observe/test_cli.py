@@ -345,6 +345,13 @@ def test_a_cluster_trigger_without_a_cluster_does_not_stop_baton_run(tmp_path: P
         assert "Traceback" not in done.stderr, done.stderr
     assert "hello: Succeeded" in done.stdout
     assert "trigger default/crashloop: no cluster to watch" in done.stderr, done.stderr
+    shown = subprocess.run(
+        [*BATON, "--db", db, "get", "trigger", "crashloop", "-o", "json"],
+        capture_output=True, text=True, timeout=60, cwd=REPO, env=env,
+    )  # fmt: skip
+    (ready,) = [c for c in json.loads(shown.stdout)["status"]["conditions"] if c["type"] == "Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "NoCluster"), ready  # not a silent True
+    assert "BATON_TRIGGER_KUBECONFIG" in ready["message"]
 
 
 def test_events_count_milliseconds_from_the_first_event_not_the_whole_second(
