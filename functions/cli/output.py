@@ -62,11 +62,18 @@ def _status(o: Resource) -> dict[str, Any]:
 
 
 def _reason(o: Resource) -> str:
+    """The run's error reason; else the last false condition, named (Delivered:NotConfigured).
+
+    Named, because a Succeeded run whose answer could not be posted is not a failed run.
+    """
     st = _status(o)
     if st.get("error"):
         return str(st["error"].get("reason", ""))
     waiting = [c for c in st.get("conditions") or [] if c.get("status") == "False"]
-    return str(waiting[-1].get("reason", "")) if waiting else ""
+    if not waiting:
+        return ""
+    last = waiting[-1]
+    return f"{last.get('type', '')}:{last.get('reason', '')}"
 
 
 def rows_of(kind: str, objs: Sequence[Resource], *, wide: bool = False) -> list[tuple[str, ...]]:

@@ -630,3 +630,29 @@ def test_logs_leave_out_a_system_prompt_the_agent_has_not(embedded: Any, capsys:
     shown = _out(capsys, "--db", rt.db_path, "logs", "tools-demo").splitlines()
     assert not [line for line in shown if line.startswith("system:")], shown
     assert any(line.startswith("tools: ") for line in shown)  # the context is still shown
+
+
+def test_wide_names_the_condition_behind_a_reason(tmp_path: Path, capsys: Any) -> None:
+    """A Succeeded run whose answer could not be posted shows Delivered:NotConfigured."""
+    from functions.resources.sqlite import SqliteStore
+
+    db = str(tmp_path / "state.db")
+    store = SqliteStore(db)
+    run = store.create(
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "AgentRun",
+            "metadata": {"name": "chatty", "namespace": "default"},
+            "spec": {"agentRef": {"name": "sre"}, "task": "t"},
+        }
+    )
+    delivered = {
+        "type": "Delivered",
+        "status": "False",
+        "reason": "NotConfigured",
+        "message": "no Slack token",
+        "lastTransitionTime": "2026-12-03T10:00:00Z",
+    }
+    store.update_status({**run, "status": {"phase": "Succeeded", "conditions": [delivered]}})
+    wide = _out(capsys, "--db", db, "get", "runs", "-o", "wide").splitlines()
+    assert "Delivered:NotConfigured" in wide[1].split(), wide
