@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from cloudevents.core.base import BaseCloudEvent
 
 from events.bus import Handler, Subscription
-from events.buses.jetstream_config import JetStreamConfig, dead_letter_subject, subject_for
+from events.buses.jetstream_config import (
+    JetStreamConfig,
+    connection_errors,
+    dead_letter_subject,
+    subject_for,
+)
 from events.buses.jetstream_delivery import Delivery, Settings
 from events.buses.jetstream_pull import PullLoop
 from events.codecs.nats import to_binary
@@ -112,6 +117,7 @@ class JetStreamBus:
             "max_reconnect_attempts": -1,  # a worker outlives a server restart
             "reconnect_time_wait": 0.5,
             "reconnected_cb": self._reconnected,
+            "error_cb": connection_errors(log, self.config.url),
             **self.config.connect_options,
         }
         self._nc = await nats.connect(self.config.url, **options)

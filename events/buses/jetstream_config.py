@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from events.errors import MalformedEvent
 
-__all__ = ["JetStreamConfig", "dead_letter_subject", "subject_for"]
+__all__ = ["JetStreamConfig", "connection_errors", "dead_letter_subject", "subject_for"]
 
 _BATON: Final = "dev.baton."
 _APISERVER: Final = "dev.knative.apiserver."
@@ -61,3 +64,24 @@ def subject_for(event_type: str, prefix: str = "baton") -> str:
 def dead_letter_subject(function: str, prefix: str = "baton") -> str:
     """Where ``function``'s dead letters go."""
     return f"{prefix}.{_DEAD_LETTER}.{function}"
+
+
+def connection_errors(
+    logger: logging.Logger, url: str, every: float = 30.0
+) -> Callable[[Exception], Awaitable[None]]:
+    """An ``error_cb`` for nats-py: one line per distinct error, at most every ``every`` s.
+
+    nats-py's own logs each failed reconnect with a full traceback, twice a second while a
+    server is down; the line names the server and the error, which is all there is to say.
+    """
+    said: dict[str, float] = {}
+    shown = re.sub(r"//[^/@]*@", "//***@", url)  # a token or password in the URL stays out
+
+    async def error(exc: Exception) -> None:
+        text = f"{type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        if now - said.get(text, -every) >= every:
+            said[text] = now
+            logger.warning("nats %s: %s (retrying)", shown, text)
+
+    return error

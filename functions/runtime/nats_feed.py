@@ -90,7 +90,11 @@ class NatsFeed:
         import nats
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-        nc = await nats.connect(self.url, max_reconnect_attempts=-1)
+        from events.buses.jetstream_config import connection_errors
+
+        nc = await nats.connect(
+            self.url, max_reconnect_attempts=-1, error_cb=connection_errors(log, self.url)
+        )
         try:
             js = nc.jetstream()
             stream = await self._stream(js)

@@ -81,3 +81,43 @@ def test_up_runs_the_sample_across_processes_and_stops_cleanly(tmp_path: Path) -
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in pids if _alive(p)]
+
+
+def test_a_worker_waiting_for_nats_says_so_in_one_line_without_the_password(
+    tmp_path: Path,
+) -> None:
+    """A server that is not there: a warning naming it (credentials hidden), no traceback."""
+    import threading
+
+    from tests.fixtures.http import free_port
+
+    url = f"nats://baton:hunter2@127.0.0.1:{free_port()}"
+    worker = subprocess.Popen(
+        _baton("--db", str(tmp_path / "w.db"), "worker", "--nats", url, "--function", "validate"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert worker.stderr is not None
+    lines: list[str] = []
+    first = threading.Event()
+
+    def read() -> None:
+        assert worker.stderr is not None
+        for line in worker.stderr:
+            lines.append(line)
+            if "ConnectionRefusedError" in line:
+                first.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert first.wait(60), "".join(lines)
+        time.sleep(2)  # four more reconnect attempts (every 0.5 s): none may add a line
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        reader.join(10)
+    err = "".join(lines)
+    said = [line for line in lines if "ConnectionRefusedError" in line]
+    assert len(said) == 1, err  # once, not per attempt
+    assert "nats://***@127.0.0.1" in said[0]
+    assert "Traceback" not in err and "hunter2" not in err
