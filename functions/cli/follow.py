@@ -119,7 +119,14 @@ def follow(
     run's phase changes are printed. ``since`` skips events already shown (by run key).
     """
     started = time.monotonic()
-    origin = time.time()  # events carry wall-clock times
+    now = time.time()  # events carry wall-clock times
+    # A run already under way (followed again) counts from its first event, not from now.
+    origins: dict[int, float] = {}
+
+    def line(run: Resource, ev: LoggedEvent) -> str:
+        origin = origins.setdefault(id(run), min(now, ev.time if ev.time is not None else now))
+        return _line(run, ev, origin)
+
     keys = {id(r): f"{r['metadata']['namespace']}/{r['metadata']['name']}" for r in runs}
     cursors = {id(r): (since or {}).get(keys[id(r)], 0) for r in runs}
     phases: dict[int, str] = {}
@@ -130,7 +137,7 @@ def follow(
             if log is not None:
                 for ev in log.read(keys[id(run)], cursors[id(run)], uid=_uid(run)):
                     cursors[id(run)] = ev.seq
-                    print(_line(run, ev, origin), flush=True)
+                    print(line(run, ev), flush=True)
             if id(run) in done:
                 continue
             current = store.get("AgentRun", run["metadata"]["namespace"], run["metadata"]["name"])
@@ -154,7 +161,7 @@ def follow(
     time.sleep(0.05)
     for run in runs:  # the last events (run.finished) may land just after the phase
         for ev in log.read(keys[id(run)], cursors[id(run)], uid=_uid(run)) if log else ():
-            print(_line(run, ev, origin), flush=True)
+            print(line(run, ev), flush=True)
     return summarize(runs, done, timeout)
 
 

@@ -656,3 +656,41 @@ def test_wide_names_the_condition_behind_a_reason(tmp_path: Path, capsys: Any) -
     store.update_status({**run, "status": {"phase": "Succeeded", "conditions": [delivered]}})
     wide = _out(capsys, "--db", db, "get", "runs", "-o", "wide").splitlines()
     assert "Delivered:NotConfigured" in wide[1].split(), wide
+
+
+def test_following_a_run_under_way_counts_from_its_first_event(tmp_path: Path, capsys: Any) -> None:
+    """Events made before follow started keep their spacing (0.0, 500.0), not all 0.0."""
+    from datetime import UTC, datetime
+
+    from functions.cli.follow import follow
+    from functions.resources.sqlite import SqliteStore
+    from functions.runtime.eventlog import EventLog
+
+    store = SqliteStore(str(tmp_path / "state.db"))
+    created = store.create(
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "AgentRun",
+            "metadata": {"name": "older", "namespace": "default"},
+            "spec": {"agentRef": {"name": "sre"}, "task": "t"},
+        }
+    )
+    done = store.update_status({**created, "status": {"phase": "Succeeded"}})
+    log = EventLog(str(tmp_path / "state.db"))
+    past = time.time() - 5
+    for index, (type_, later) in enumerate(((types.RUN_ACCEPTED, 0.0), (types.RUN_FINISHED, 0.5))):
+        log.record(
+            make_event(
+                type_,
+                "/baton/runs/default/older",
+                {"run": {"namespace": "default", "name": "older",
+                         "uid": done["metadata"]["uid"]}, "step": index},
+                id_=f"o-{index}",
+                extensions={"batonrun": "default/older", "batonstep": index},
+                time=datetime.fromtimestamp(past + later, tz=UTC),
+            )
+        )  # fmt: skip
+    log.flush()
+    follow(store, log, [done], timeout=5)
+    shown = [line for line in capsys.readouterr().out.splitlines() if " ms  older" in line]
+    assert [float(line.split(" ms")[0]) for line in shown] == [0.0, 500.0], shown
