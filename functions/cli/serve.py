@@ -40,6 +40,27 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _address_in_use(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, not an address here), else None.
+
+    Checked before gunicorn starts: its arbiter would log an error a second for 5 s first.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return str(exc)
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve one function (or all of them, embedded) on $PORT under gunicorn."""
     from gunicorn.app.base import BaseApplication
@@ -73,6 +94,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    taken = _address_in_use(args.host, args.port)
+    if taken:
+        print(f"baton serve: cannot listen on {args.host}:{args.port}: {taken}", file=sys.stderr)
+        return 1
     args.function = function
     os.environ["BATON_BIND_HOST"] = args.host  # the console allows actions on loopback only
     options = _gunicorn_options(args)

@@ -694,3 +694,20 @@ def test_following_a_run_under_way_counts_from_its_first_event(tmp_path: Path, c
     follow(store, log, [done], timeout=5)
     shown = [line for line in capsys.readouterr().out.splitlines() if " ms  older" in line]
     assert [float(line.split(" ms")[0]) for line in shown] == [0.0, 500.0], shown
+
+
+def test_serve_on_a_port_in_use_says_so_at_once(tmp_path: Path) -> None:
+    """One line naming the address and exit 1, not gunicorn's errors for 5 s."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [*BATON, "--db", str(tmp_path / "s.db"), "serve", "--port", str(port)],
+            capture_output=True, text=True, timeout=60, cwd=REPO,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr and "[ERROR]" not in done.stderr, done.stderr
