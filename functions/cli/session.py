@@ -81,12 +81,11 @@ def _run_here_unless_taken(db: str, store: Any, run: Resource, index: int) -> An
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Journal one input for a server-mode run; with --wait, print its answer."""
-    from functions.cli.target import db_path, namespace_of
-    from functions.resources.sqlite import SqliteStore
+    from functions.cli.target import db_path, is_kubernetes, namespace_of, store_of
     from functions.run import session
     from functions.runtime.deps import build_deps
 
-    store = SqliteStore(db_path(args))
+    store = store_of(args)  # the embedded file, or a cluster (--kubeconfig / --store)
     args.namespace = namespace_of(args) or "default"
     try:
         run = store.get("AgentRun", args.namespace, args.name)
@@ -111,7 +110,12 @@ def cmd_send(args: argparse.Namespace) -> int:
     print(f"agentrun/{args.name}: input {index} sent")
     if not args.wait:
         return 0
-    runtime = _run_here_unless_taken(db_path(args), store, written, index)
+    # On a cluster its functions take the input up; an embedded store may have no runtime.
+    runtime = (
+        None
+        if is_kubernetes(args)
+        else _run_here_unless_taken(db_path(args), store, written, index)
+    )
     try:
         answer = _wait(store, written, index, args.timeout)
     finally:

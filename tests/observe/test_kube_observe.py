@@ -134,3 +134,17 @@ def test_the_cli_reads_the_cluster(
     assert rows[0]["type"] == "created"
     assert [r["type"] for r in rows[1:]] == ["Validated", "Started", "Succeeded"]
     assert all(r["time"] for r in rows)
+
+
+def test_send_journals_a_sessions_input_on_the_cluster(kube: Cluster, kube_store: Any) -> None:
+    """baton --kubeconfig send writes the input to the run's journal on the cluster."""
+    namespace = _namespace(kube)
+    session = {**_run(namespace, "chatty"), "spec": {**_run(namespace, "x")["spec"],
+                                                     "mode": "server"}}  # fmt: skip
+    kube_store.create(session)
+    k = ["--kubeconfig", str(kube.kubeconfig), "-n", namespace]
+    assert main([*k, "send", "chatty", "hello from the cli", "--id", "m1"]) == 0
+    run = kube_store.get("AgentRun", namespace, "chatty")
+    inputs = [entry for key, entry in kube_store.read_journal(run) if key.startswith("input/")]
+    assert [entry.get("content") for entry in inputs] == ["hello from the cli"], inputs
+    assert (run.get("status") or {}).get("inputs") == 1
