@@ -54,6 +54,55 @@ def _out(capsys: Any, *argv: str) -> str:
     return str(capsys.readouterr().out)
 
 
+def _run_with_events(
+    tmp_path: Path,
+    name: str,
+    events: list[tuple[str, float]],
+    *,
+    phase: str | None = "Succeeded",
+    from_creation: bool = False,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """(store, event log, run): an AgentRun ``name`` with ``(type, time)`` events logged.
+
+    A time is seconds since the epoch, or since the run's creationTimestamp with
+    ``from_creation``.
+    """
+    from datetime import UTC, datetime
+
+    from functions.resources.sqlite import SqliteStore
+    from functions.run.status import parse_time
+    from functions.runtime.eventlog import EventLog
+
+    db = str(tmp_path / "state.db")
+    store = SqliteStore(db)
+    run = store.create(
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "AgentRun",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"agentRef": {"name": "sre"}, "task": "t"},
+        }
+    )
+    if phase is not None:
+        run = store.update_status({**run, "status": {"phase": phase}})
+    log = EventLog(db)
+    uid = run["metadata"]["uid"]
+    base = (parse_time(run["metadata"]["creationTimestamp"]) or 0.0) if from_creation else 0.0
+    for index, (type_, at) in enumerate(events):
+        log.record(
+            make_event(
+                type_,
+                f"/baton/runs/default/{name}",
+                {"run": {"namespace": "default", "name": name, "uid": uid}, "step": index},
+                id_=f"{name}-{index}",
+                extensions={"batonrun": f"default/{name}", "batonstep": index},
+                time=datetime.fromtimestamp(base + at, tz=UTC),
+            )
+        )
+    log.flush()
+    return store, log, run
+
+
 def _finished_run(embedded: Any) -> Embedded:
     rt: Embedded = embedded(sweep_interval=0)
     run_docs(rt, sample("tools"))
@@ -221,8 +270,8 @@ def test_run_says_it_waits_and_approve_finishes_it(tmp_path: Path) -> None:
     assert running.returncode == 0 and "answer: Result: 42" in rest
 
 
-def test_approve_completes_a_run_nobody_follows(embedded: Any, capsys: Any) -> None:
-    """With no runtime left on the store, approve runs the rest of the run itself."""
+def _parked_then_stopped(embedded: Any) -> Embedded:
+    """ASK's run parked AwaitingApproval, and the runtime that ran it stopped."""
     rt: Embedded = embedded(sweep_interval=0.1)
     run_docs(rt, docs_of(ASK.replace("DELAY", "0")))
     deadline = time.monotonic() + 10
@@ -232,6 +281,12 @@ def test_approve_completes_a_run_nobody_follows(embedded: Any, capsys: Any) -> N
         assert time.monotonic() < deadline
         time.sleep(0.02)
     rt.stop()
+    return rt
+
+
+def test_approve_completes_a_run_nobody_follows(embedded: Any, capsys: Any) -> None:
+    """With no runtime left on the store, approve runs the rest of the run itself."""
+    rt = _parked_then_stopped(embedded)
     out = _out(capsys, "--db", rt.db_path, "approve", "ask-run", "--by", "bob")
     assert "no baton runtime took it up; running it here" in out
     assert "answer: Result: 42" in out
@@ -267,37 +322,12 @@ def test_webhook_warns_at_start(tmp_path: Path) -> None:
 
 def test_follow_stamps_each_event_with_its_own_time(tmp_path: Path, capsys: Any) -> None:
     """Events shown together (a run faster than the follower's poll) keep their own times."""
-    from datetime import UTC, datetime
-
     from functions.cli.follow import follow
-    from functions.resources.sqlite import SqliteStore
-    from functions.runtime.eventlog import EventLog
 
-    store = SqliteStore(str(tmp_path / "state.db"))
-    created = store.create(
-        {
-            "apiVersion": "baton.dev/v1alpha1",
-            "kind": "AgentRun",
-            "metadata": {"name": "quick", "namespace": "default"},
-            "spec": {"agentRef": {"name": "sre"}, "task": "t"},
-        }
-    )
-    done = store.update_status({**created, "status": {"phase": "Succeeded"}})
-    log = EventLog(str(tmp_path / "state.db"))
-    uid = done["metadata"]["uid"]
     soon = time.time()
-    for index, (type_, later) in enumerate(((types.RUN_ACCEPTED, 0.4), (types.RUN_FINISHED, 0.8))):
-        log.record(
-            make_event(
-                type_,
-                "/baton/runs/default/quick",
-                {"run": {"namespace": "default", "name": "quick", "uid": uid}, "step": index},
-                id_=f"e-{index}",
-                extensions={"batonrun": "default/quick", "batonstep": index},
-                time=datetime.fromtimestamp(soon + later, tz=UTC),
-            )
-        )
-    log.flush()
+    store, log, done = _run_with_events(
+        tmp_path, "quick", [(types.RUN_ACCEPTED, soon + 0.4), (types.RUN_FINISHED, soon + 0.8)]
+    )
     follow(store, log, [done], timeout=5)
     shown = [line for line in capsys.readouterr().out.splitlines() if " ms  quick" in line]
     stamps = [float(line.split(" ms")[0]) for line in shown]
@@ -358,37 +388,11 @@ def test_events_count_milliseconds_from_the_first_event_not_the_whole_second(
     tmp_path: Path, capsys: Any
 ) -> None:
     """creationTimestamp has whole seconds: +MS starts at the watch's add, not at second .000."""
-    from datetime import UTC, datetime
-
-    from functions.resources.sqlite import SqliteStore
-    from functions.run.status import parse_time
-    from functions.runtime.eventlog import EventLog
-
+    _run_with_events(
+        tmp_path, "quick", [(types.RESOURCE_ADD, 0.9), (types.RUN_FINISHED, 0.95)],
+        phase=None, from_creation=True,
+    )  # fmt: skip
     db = str(tmp_path / "state.db")
-    store = SqliteStore(db)
-    run = store.create(
-        {
-            "apiVersion": "baton.dev/v1alpha1",
-            "kind": "AgentRun",
-            "metadata": {"name": "quick", "namespace": "default"},
-            "spec": {"agentRef": {"name": "sre"}, "task": "t"},
-        }
-    )
-    created = parse_time(run["metadata"]["creationTimestamp"])
-    assert created is not None
-    log = EventLog(db)
-    for index, (type_, later) in enumerate(((types.RESOURCE_ADD, 0.9), (types.RUN_FINISHED, 0.95))):
-        log.record(
-            make_event(
-                type_,
-                "/baton/runs/default/quick",
-                {"run": {"namespace": "default", "name": "quick", "uid": run["metadata"]["uid"]}},
-                id_=f"e-{index}",
-                extensions={"batonrun": "default/quick", "batonstep": index},
-                time=datetime.fromtimestamp(created + later, tz=UTC),
-            )
-        )
-    log.flush()
     table = _out(capsys, "--db", db, "events", "quick").splitlines()
     offsets = {line.split()[3]: line.split()[1] for line in table[1:]}
     assert offsets == {"created": "0", "resource.add": "0", "run.finished": "50"}, table
@@ -398,15 +402,7 @@ def test_cancel_ends_a_run_nobody_follows_and_refuses_a_finished_one(
     embedded: Any, capsys: Any
 ) -> None:
     """With no runtime left on the store, cancel carries the run to Cancelled itself."""
-    rt: Embedded = embedded(sweep_interval=0.1)
-    run_docs(rt, docs_of(ASK.replace("DELAY", "0")))
-    deadline = time.monotonic() + 10
-    while (rt.store.get("AgentRun", "default", "ask-run").get("status") or {}).get(
-        "phase"
-    ) != "AwaitingApproval":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    rt.stop()
+    rt = _parked_then_stopped(embedded)
     out = _out(capsys, "--db", rt.db_path, "cancel", "ask-run", "--by", "carol")
     assert "no baton runtime took it up; running it here" in out
     assert "ask-run: Cancelled" in out
@@ -660,37 +656,12 @@ def test_wide_names_the_condition_behind_a_reason(tmp_path: Path, capsys: Any) -
 
 def test_following_a_run_under_way_counts_from_its_first_event(tmp_path: Path, capsys: Any) -> None:
     """Events made before follow started keep their spacing (0.0, 500.0), not all 0.0."""
-    from datetime import UTC, datetime
-
     from functions.cli.follow import follow
-    from functions.resources.sqlite import SqliteStore
-    from functions.runtime.eventlog import EventLog
 
-    store = SqliteStore(str(tmp_path / "state.db"))
-    created = store.create(
-        {
-            "apiVersion": "baton.dev/v1alpha1",
-            "kind": "AgentRun",
-            "metadata": {"name": "older", "namespace": "default"},
-            "spec": {"agentRef": {"name": "sre"}, "task": "t"},
-        }
-    )
-    done = store.update_status({**created, "status": {"phase": "Succeeded"}})
-    log = EventLog(str(tmp_path / "state.db"))
     past = time.time() - 5
-    for index, (type_, later) in enumerate(((types.RUN_ACCEPTED, 0.0), (types.RUN_FINISHED, 0.5))):
-        log.record(
-            make_event(
-                type_,
-                "/baton/runs/default/older",
-                {"run": {"namespace": "default", "name": "older",
-                         "uid": done["metadata"]["uid"]}, "step": index},
-                id_=f"o-{index}",
-                extensions={"batonrun": "default/older", "batonstep": index},
-                time=datetime.fromtimestamp(past + later, tz=UTC),
-            )
-        )  # fmt: skip
-    log.flush()
+    store, log, done = _run_with_events(
+        tmp_path, "older", [(types.RUN_ACCEPTED, past), (types.RUN_FINISHED, past + 0.5)]
+    )
     follow(store, log, [done], timeout=5)
     shown = [line for line in capsys.readouterr().out.splitlines() if " ms  older" in line]
     assert [float(line.split(" ms")[0]) for line in shown] == [0.0, 500.0], shown
