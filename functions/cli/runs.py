@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.cli import follow
 from functions.cli.inspect import find_run, kind_of
@@ -23,7 +23,10 @@ from functions.ports import Invalid, NotFound, Resource, Store
 from functions.run.status import is_terminal
 from functions.runtime.eventlog import EventLog
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from functions.runtime.embedded import Embedded
+
+__all__ = ["register", "runtime_unless_taken"]
 
 TAKE_UP = 1.5  # seconds: a runtime's sweep (every second) acts on an approval within this
 
@@ -32,7 +35,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Apply the files, run the embedded runtime, follow every AgentRun to the end."""
     from functions.models import has_api_key
     from functions.models.keys import default_key_env
-    from functions.runtime.embedded import Embedded
+    from functions.runtime.embedded import Embedded, StoreTaken
 
     try:
         docs = load_files(args.files, namespace_of(args) or "default")
@@ -56,9 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     runtime = Embedded(db_path(args), offline_fallback=True)
     try:
         runtime.start()
-    except RuntimeError as exc:  # a `baton serve` (or run) holds the store's lock: it runs them
-        if "another baton runtime serves" not in str(exc):
-            raise
+    except StoreTaken:  # a `baton serve` (or run) holds the store's lock: it runs them
         print(f"another baton runtime serves {db_path(args)}: it runs these; following them")
         log = EventLog(db_path(args))
         try:
@@ -208,37 +209,44 @@ def _complete(
     ``TAKE_UP`` seconds and no runtime holds the store, this process starts an embedded
     runtime on it and runs the rest of the run itself.
     """
-    from functions.runtime.embedded import Embedded
-    from functions.runtime.eventlog import EventLog
-
     store, ns, name = store_of(args), namespace_of(args) or "default", args.name
     key = f"{ns}/{name}"
     log = EventLog(db_path(args))
     seen = {key: max((ev.seq for ev in log.read(key, uid=run["metadata"].get("uid"))), default=0)}
-    deadline = time.monotonic() + TAKE_UP
-    taken = False
-    while not taken and time.monotonic() < deadline:
-        st = store.get("AgentRun", ns, name).get("status") or {}
-        taken = taken_up(st)
-        time.sleep(0 if taken else 0.1)
-    runtime: Embedded | None = None
-    if not taken:
-        try:
-            runtime = Embedded(db_path(args), offline_fallback=True)
-            runtime.start()
-        except RuntimeError:  # another runtime serves the store: it will take it up
-            runtime = None
+    runtime = runtime_unless_taken(db_path(args), store, run, taken_up)
     try:
         if runtime is None:
             print(f"{name}: taken up by a running baton; following it", flush=True)
             return follow.follow(store, log, [run], timeout=args.timeout, since=seen)
-        print(f"{name}: no baton runtime took it up; running it here", flush=True)
         assert runtime.events is not None
         return follow.follow(runtime.store, runtime.events, [run], timeout=args.timeout, since=seen)
     finally:
         log.close()
         if runtime is not None:
             runtime.stop()
+
+
+def runtime_unless_taken(
+    db: str, store: Store, run: Resource, taken_up: Callable[[Mapping[str, Any]], bool]
+) -> Embedded | None:
+    """An embedded runtime started here on ``db`` when, within ``TAKE_UP`` seconds, no
+    baton took ``run`` up (``taken_up`` of its status) and none holds the store; else None."""
+    from functions.runtime.embedded import Embedded, StoreTaken
+
+    ns, name = run["metadata"]["namespace"], run["metadata"]["name"]
+    deadline = time.monotonic() + TAKE_UP
+    while time.monotonic() < deadline:
+        if taken_up(store.get("AgentRun", ns, name).get("status") or {}):
+            return None  # a runtime (serve, run, a NATS deployment) has it
+        time.sleep(0.1)
+    runtime = Embedded(db, offline_fallback=True)
+    try:
+        runtime.start()
+    except StoreTaken:  # another runtime serves the store: it will take it up
+        runtime.stop()
+        return None
+    print(f"{name}: no baton runtime took it up; running it here", flush=True)
+    return runtime
 
 
 def register(sub: Any) -> None:

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from functions.ports import NotFound, Resource
@@ -58,29 +59,9 @@ def _wait(store: Any, run: Resource, index: int, timeout: float) -> str | None:
     return None
 
 
-def _run_here_unless_taken(db: str, store: Any, run: Resource, index: int) -> Any:
-    """An embedded runtime on ``db`` when no baton took input ``index`` up within 1.5 s."""
-    from functions.cli.runs import TAKE_UP
-    from functions.runtime.embedded import Embedded
-
-    ns, name = run["metadata"]["namespace"], run["metadata"]["name"]
-    deadline = time.monotonic() + TAKE_UP
-    while time.monotonic() < deadline:
-        st = store.get("AgentRun", ns, name).get("status") or {}
-        if int(st.get("inputsTaken", 0)) >= index or st.get("phase") != "Serving":
-            return None  # a runtime (serve, run, a NATS deployment) has it
-        time.sleep(0.1)
-    runtime = Embedded(db, offline_fallback=True)
-    try:
-        runtime.start()
-    except RuntimeError:  # another runtime holds the store: it will take the input up
-        return None
-    print(f"{name}: no baton runtime took it up; running it here", flush=True)
-    return runtime
-
-
 def cmd_send(args: argparse.Namespace) -> int:
     """Journal one input for a server-mode run; with --wait, print its answer."""
+    from functions.cli.runs import runtime_unless_taken
     from functions.cli.target import db_path, is_kubernetes, namespace_of, store_of
     from functions.run import session
     from functions.runtime.deps import build_deps
@@ -110,11 +91,15 @@ def cmd_send(args: argparse.Namespace) -> int:
     print(f"agentrun/{args.name}: input {index} sent")
     if not args.wait:
         return 0
+
     # On a cluster its functions take the input up; an embedded store may have no runtime.
+    def taken_up(status: Mapping[str, Any]) -> bool:
+        return int(status.get("inputsTaken", 0)) >= index or status.get("phase") != "Serving"
+
     runtime = (
         None
         if is_kubernetes(args)
-        else _run_here_unless_taken(db_path(args), store, written, index)
+        else runtime_unless_taken(db_path(args), store, written, taken_up)
     )
     try:
         answer = _wait(store, written, index, args.timeout)

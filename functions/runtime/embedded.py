@@ -30,7 +30,7 @@ from functions.runtime.inbox import Inbox
 from functions.runtime.source import follow_runs, tick
 from functions.runtime.triggers import TriggerFeeds
 
-__all__ = ["DEFAULT_DB", "Embedded"]
+__all__ = ["DEFAULT_DB", "Embedded", "StoreTaken"]
 
 DEFAULT_DB = ".baton/state.db"
 log = logging.getLogger("baton.embedded")
@@ -146,6 +146,10 @@ class Embedded:
         )
 
 
+class StoreTaken(RuntimeError):
+    """Another embedded runtime (``baton serve``, ``baton run``) holds the store's lock."""
+
+
 def _exclusive(db_path: str) -> IO[bytes]:
     """An exclusive lock on the store for this process, or a clear error naming the holder."""
     path = Path(f"{db_path}.lock")
@@ -154,7 +158,7 @@ def _exclusive(db_path: str) -> IO[bytes]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.close()
-        raise RuntimeError(
+        raise StoreTaken(
             f"another baton runtime serves {db_path} (lock {path}): one embedded server "
             "per database; stop the other one, or give this one --db"
         ) from None
