@@ -231,9 +231,8 @@ class TriggerFeeds:
     def _watch(self, key: str, trigger: Resource) -> None:
         from functions.runtime.kube_feed import KubeFeed
 
-        version = (trigger["metadata"].get("uid"), trigger["metadata"].get("generation"))
-        current = self._watches.get(key)
-        if current is not None and current[0] == version and current[1].is_alive():
+        version, fed = self._fed(key, trigger)
+        if fed:
             return
         self._unwatch(key)
         try:
@@ -242,10 +241,9 @@ class TriggerFeeds:
             # No cluster configured: the trigger waits for one; every other run goes on.
             if self._no_cluster.get(key) != version:
                 self._no_cluster[key] = version
-                meta = trigger["metadata"]
-                log.warning("trigger %s/%s: no cluster to watch (%s); set BATON_TRIGGER_KUBECONFIG",
-                            meta["namespace"], meta["name"], exc)  # fmt: skip
                 message = f"no cluster to watch ({exc}): set BATON_TRIGGER_KUBECONFIG or KUBECONFIG"
+                meta = trigger["metadata"]
+                log.warning("trigger %s/%s: %s", meta["namespace"], meta["name"], message)
                 self._patch_status(
                     trigger,
                     lambda s: set_condition(
@@ -281,9 +279,7 @@ class TriggerFeeds:
                     log.error("trigger %s: watch: %s", key, exc)
                     stop.wait(10.0)
 
-        thread = threading.Thread(target=run, name=f"baton-watch-{key}"[:60], daemon=True)
-        self._watches[key] = (version, thread, stop)
-        thread.start()
+        self._start_feed(key, version, f"baton-watch-{key}", stop, run)
 
     # -- NATS subjects ------------------------------------------------------------
 
@@ -292,9 +288,8 @@ class TriggerFeeds:
 
         if not self.nats_url:
             return  # nothing to consume from (no NATS server configured)
-        version = (trigger["metadata"].get("uid"), trigger["metadata"].get("generation"))
-        current = self._watches.get(key)
-        if current is not None and current[0] == version and current[1].is_alive():
+        version, fed = self._fed(key, trigger)
+        if fed:
             return
         self._unwatch(key)
         stop = threading.Event()
@@ -308,9 +303,22 @@ class TriggerFeeds:
                     log.warning("trigger %s: NATS consumer: %s; retrying", key, exc)
                     stop.wait(2.0)
 
-        thread = threading.Thread(target=run, name=f"baton-nats-{key}"[:60], daemon=True)
-        self._watches[key] = (version, thread, stop)
         self.nats_feeds[key] = feed
+        self._start_feed(key, version, f"baton-nats-{key}", stop, run)
+
+    # -- the feeds' threads (a cluster watch or a NATS consumer per trigger) ----------
+
+    def _fed(self, key: str, trigger: Resource) -> tuple[Any, bool]:
+        """The trigger's version, and whether a live feed already serves that version."""
+        version = (trigger["metadata"].get("uid"), trigger["metadata"].get("generation"))
+        current = self._watches.get(key)
+        return version, current is not None and current[0] == version and current[1].is_alive()
+
+    def _start_feed(
+        self, key: str, version: Any, name: str, stop: threading.Event, run: Callable[[], None]
+    ) -> None:
+        thread = threading.Thread(target=run, name=name[:60], daemon=True)
+        self._watches[key] = (version, thread, stop)
         thread.start()
 
     def _unwatch(self, key: str) -> None:
